@@ -179,5 +179,5 @@ func NormalizeLogin(login string) (string, error) {
 	return strings.ToLower(login), nil
 }
 
-func toUnix(t time.Time) int64 { return t.UnixMicro() }
+func toUnix(t time.Time) int64   { return t.UnixMicro() }
 func fromUnix(v int64) time.Time { return time.UnixMicro(v).UTC() }
