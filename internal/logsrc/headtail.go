@@ -1,0 +1,146 @@
+package logsrc
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+var errStream = errors.New("not a regular file (standard input or a pipe is read once, as a stream)")
+
+// Head returns up to max bytes of the decompressed beginning of f, with
+// leading NUL bytes stripped. The data may end in the middle of a line. A
+// file that fails to decompress part way returns what decoded and the error.
+// Head fails for standard input and other streams.
+func (s *Set) Head(f *File, max int) ([]byte, error) {
+	if f.isStdin {
+		return nil, fmt.Errorf("head of %s: %w", displayName(f.Name), errStream)
+	}
+	if max <= 0 {
+		return nil, nil
+	}
+	r, closeFn, err := s.openLocal(f)
+	if err != nil {
+		return nil, fmt.Errorf("head of %s: %w", f.Name, err)
+	}
+	defer closeFn()
+	buf := make([]byte, max)
+	n, err := io.ReadFull(r, buf)
+	buf = bytes.TrimLeft(buf[:n], "\x00")
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return buf, fmt.Errorf("head of %s: %w", f.Name, err)
+	}
+	return buf, nil
+}
+
+// Tail returns up to max bytes of the decompressed end of f, starting at a
+// line boundary. A plain file is read from a seek near its end; a compressed
+// one is decompressed whole, keeping its last max bytes. A file that fails to
+// decompress part way returns the end of what decoded and the error. Tail
+// fails for standard input and other streams.
+func (s *Set) Tail(f *File, max int) ([]byte, error) {
+	if f.isStdin {
+		return nil, fmt.Errorf("tail of %s: %w", displayName(f.Name), errStream)
+	}
+	if max <= 0 {
+		return nil, nil
+	}
+	fh, err := os.Open(f.Name)
+	if err != nil {
+		return nil, fmt.Errorf("tail of %s: %w", f.Name, err)
+	}
+	defer fh.Close()
+	var magic [sniffLen]byte
+	m, _ := fh.ReadAt(magic[:], 0)
+	if format := detect(magic[:m]); format != None {
+		zr, closeZ, err := decoder(fh, format)
+		if err != nil {
+			return nil, fmt.Errorf("tail of %s: %w", f.Name, err)
+		}
+		defer closeZ()
+		buf, cut, err := lastBytes(zr, max)
+		buf = trimToLine(buf, cut)
+		if err != nil {
+			return buf, fmt.Errorf("tail of %s: %w", f.Name, err)
+		}
+		return buf, nil
+	}
+	info, err := fh.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("tail of %s: %w", f.Name, err)
+	}
+	off := max64(0, info.Size()-int64(max))
+	buf := make([]byte, max)
+	n, err := fh.ReadAt(buf, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("tail of %s: %w", f.Name, err)
+	}
+	return trimToLine(buf[:n], off > 0), nil
+}
+
+func max64(a, b int64) int64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// trimToLine drops the partial line at the start of b when b was cut from a
+// longer input. A cut buffer with no newline at all is one long line's end:
+// nothing of it is returned.
+func trimToLine(b []byte, cut bool) []byte {
+	if !cut {
+		return bytes.TrimLeft(b, "\x00")
+	}
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return b[:0]
+	}
+	return b[i+1:]
+}
+
+// lastBytes reads r to the end and returns its last max bytes, and whether
+// anything before them was dropped. It keeps a window of 2*max bytes and
+// slides it, so each byte is copied at most twice.
+func lastBytes(r io.Reader, max int) ([]byte, bool, error) {
+	buf := make([]byte, 2*max)
+	n := 0
+	cut := false
+	for {
+		if n == len(buf) {
+			copy(buf, buf[n-max:n])
+			n = max
+			cut = true
+		}
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			var rerr error
+			if !errors.Is(err, io.EOF) {
+				rerr = err
+			}
+			if n > max {
+				return buf[n-max : n], true, rerr
+			}
+			return buf[:n], cut, rerr
+		}
+	}
+}
+
+// openLocal opens a regular file and its decompressor.
+func (s *Set) openLocal(f *File) (io.Reader, func(), error) {
+	fh, err := os.Open(f.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	var magic [sniffLen]byte
+	m, _ := fh.ReadAt(magic[:], 0)
+	zr, closeZ, err := decoder(fh, detect(magic[:m]))
+	if err != nil {
+		fh.Close()
+		return nil, nil, err
+	}
+	return zr, func() { closeZ(); fh.Close() }, nil
+}
