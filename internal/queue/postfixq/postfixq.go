@@ -29,10 +29,11 @@ import (
 )
 
 // DefaultBatchSize is how many queue ids one postcat call reads. Measured on
-// Postfix 3.7 (see the package tests' benchmark): a call costs a few ms to
-// start and each envelope well under one ms, so batches of hundreds make a
-// 100k-message queue readable in well under a minute.
-const DefaultBatchSize = 500
+// Postfix 3.7.11 with 2007 queued messages (2 shared cores): one postcat call
+// per message costs 5.0 ms a message; batches of 100 cost 119 us, of 500 54 us,
+// of 2000 38 us a message. At 1000 a 100k-message queue reads in about 5 s and
+// a batch's argument vector stays near 16 KB.
+const DefaultBatchSize = 1000
 
 const queueHold = "hold"
 

@@ -1,0 +1,93 @@
+package postfixq
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/saslguard/saslguard/internal/queue"
+	"github.com/saslguard/saslguard/internal/testlab"
+)
+
+// TestLabSelectHoldDelete runs the adapter against a private real Postfix:
+// a stolen login's messages are found by their queue files, held, verified
+// and deleted from the hold queue, and another login's mail is untouched.
+func TestLabSelectHoldDelete(t *testing.T) {
+	lab := testlab.Start(t, testlab.Options{NoIMAP: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var alice []string
+	for i := range 3 {
+		res, err := lab.Send(ctx, testlab.SendOpts{
+			LocalIP: "127.0.0.66", Login: "alice@lab.test", Password: "alice-secret-1",
+			From: "promo@spam.example", To: []string{"victim@example.org"}, Subject: "spam " + string(rune('a'+i)),
+		})
+		if err != nil {
+			t.Fatalf("send as alice: %v", err)
+		}
+		alice = append(alice, res.QueueID)
+	}
+	bob, err := lab.Send(ctx, testlab.SendOpts{
+		LocalIP: "127.0.0.67", Login: "bob@lab.test", Password: "bob-secret-2",
+		From: "bob@lab.test", To: []string{"friend@example.org"},
+	})
+	if err != nil {
+		t.Fatalf("send as bob: %v", err)
+	}
+	if _, err := lab.WaitQueue(ctx, func(es []testlab.QueueEntry) bool { return testlab.QueueCounts(es)["deferred"] == 4 }); err != nil {
+		t.Fatalf("queue never held 4 deferred messages: %v", err)
+	}
+	q, err := New(ctx, Config{ConfigDir: lab.ConfigDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.QueueDir() != lab.QueueDir {
+		t.Errorf("queue dir = %q, want %q", q.QueueDir(), lab.QueueDir)
+	}
+	sel, err := queue.SelectLogin(ctx, q, "Alice@Lab.Test", []queue.Link{{QueueID: bob.QueueID, Kind: queue.LinkBounce}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := sel.IDs()
+	slices.Sort(got)
+	slices.Sort(alice)
+	if !slices.Equal(got, alice) {
+		t.Fatalf("selected %v, want %v", got, alice)
+	}
+	if len(sel.Refused) != 1 || sel.Refused[0].QueueID != bob.QueueID {
+		t.Errorf("refused = %+v, want bob's message refused", sel.Refused)
+	}
+	for _, m := range sel.Messages {
+		if m.SASLMethod != "PLAIN" || m.ClientAddress != "127.0.0.66" || m.Sender != "promo@spam.example" || m.LogIdent != m.QueueID {
+			t.Errorf("message facts: %+v", m.Message)
+		}
+	}
+	res, err := q.Hold(ctx, alice)
+	if err != nil || res.Changed != 3 || len(res.Missing) != 0 {
+		t.Fatalf("hold = %+v, %v", res, err)
+	}
+	held := 0
+	q.List(ctx, func(e queue.Entry) error {
+		if e.Queue == "hold" {
+			held++
+		}
+		return nil
+	})
+	if held != 3 {
+		t.Errorf("hold queue has %d messages, want 3", held)
+	}
+	// Bob's message is not held, so DeleteHeld must not touch it.
+	res, err = q.DeleteHeld(ctx, append([]string{bob.QueueID}, alice...))
+	if err != nil || res.Changed != 3 || !slices.Equal(res.Missing, []string{bob.QueueID}) {
+		t.Fatalf("delete held = %+v, %v", res, err)
+	}
+	var left []string
+	q.List(ctx, func(e queue.Entry) error { left = append(left, e.QueueID); return nil })
+	if !slices.Equal(left, []string{bob.QueueID}) {
+		t.Errorf("queue after delete = %v, want only bob's %s", left, bob.QueueID)
+	}
+	if err := q.Flush(ctx); err != nil {
+		t.Errorf("flush: %v", err)
+	}
+}
