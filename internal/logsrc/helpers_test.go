@@ -150,3 +150,5 @@ func randomLines(r *rand.Rand, n, maxLen int) []byte {
 	}
 	return b.Bytes()
 }
+
+func removeFile(p string) error { return os.Remove(p) }

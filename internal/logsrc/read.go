@@ -180,6 +180,11 @@ func (s *Set) Read(ctx context.Context, fn func(*Chunk) error) error {
 				c.Release()
 				return ctx.Err()
 			}
+			if err := ctx.Err(); err != nil {
+				<-sem
+				c.Release()
+				return err
+			}
 			c.sem = sem
 			c.Seq = seq
 			seq++
@@ -343,7 +348,9 @@ func (p *producer) run(ctx context.Context) error {
 	// End of input: what is left is the final lines, perhaps without '\n'.
 	if n > 0 {
 		if n > maxLine && bytes.LastIndexByte(buf[:n], '\n') < 0 {
-			n = maxLine
+			// Cut lines always end in '\n', as when cut before the end.
+			buf[maxLine] = '\n'
+			n = maxLine + 1
 			s.overlong.Add(1)
 		}
 		if err := p.emit(ctx, buf, n); err != nil {
