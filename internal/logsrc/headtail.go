@@ -26,10 +26,10 @@ func (s *Set) Head(f *File, max int) ([]byte, error) {
 		return nil, fmt.Errorf("head of %s: %w", f.Name, err)
 	}
 	defer closeFn()
-	buf := make([]byte, max)
-	n, err := io.ReadFull(r, buf)
-	buf = bytes.TrimLeft(buf[:n], "\x00")
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+	// ReadAll grows its buffer: a big max costs nothing for a small file.
+	buf, err := io.ReadAll(io.LimitReader(r, int64(max)))
+	buf = bytes.TrimLeft(buf, "\x00")
+	if err != nil {
 		return buf, fmt.Errorf("head of %s: %w", f.Name, err)
 	}
 	return buf, nil
@@ -60,8 +60,9 @@ func (s *Set) Tail(f *File, max int) ([]byte, error) {
 			return nil, fmt.Errorf("tail of %s: %w", f.Name, err)
 		}
 		defer closeZ()
-		buf, cut, err := lastBytes(zr, max)
-		buf = trimToLine(buf, cut)
+		// One byte more than asked tells whether the window starts a line.
+		buf, err := lastBytes(zr, max+1)
+		buf = trimToLine(buf, len(buf) > max)
 		if err != nil {
 			return buf, fmt.Errorf("tail of %s: %w", f.Name, err)
 		}
@@ -71,13 +72,20 @@ func (s *Set) Tail(f *File, max int) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tail of %s: %w", f.Name, err)
 	}
-	off := max64(0, info.Size()-int64(max))
-	buf := make([]byte, max)
+	off := max64(0, info.Size()-int64(max)-1)
+	buf := make([]byte, min64(info.Size(), int64(max)+1))
 	n, err := fh.ReadAt(buf, off)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("tail of %s: %w", f.Name, err)
 	}
-	return trimToLine(buf[:n], off > 0), nil
+	return trimToLine(buf[:n], n > max), nil
+}
+
+func min64(a, b int64) int64 {
+	if a < b {
+		return a
+	}
+	return b
 }
 
 func max64(a, b int64) int64 {
@@ -87,9 +95,10 @@ func max64(a, b int64) int64 {
 	return b
 }
 
-// trimToLine drops the partial line at the start of b when b was cut from a
-// longer input. A cut buffer with no newline at all is one long line's end:
-// nothing of it is returned.
+// trimToLine drops the partial line at the start of b when b holds one byte
+// from before the window asked for: it and the rest of the line it belongs to
+// go (if it is '\n', only it goes). Without a newline b is the end of one long
+// line, and nothing of it is returned.
 func trimToLine(b []byte, cut bool) []byte {
 	if !cut {
 		return bytes.TrimLeft(b, "\x00")
@@ -101,30 +110,40 @@ func trimToLine(b []byte, cut bool) []byte {
 	return b[i+1:]
 }
 
-// lastBytes reads r to the end and returns its last max bytes, and whether
-// anything before them was dropped. It keeps a window of 2*max bytes and
-// slides it, so each byte is copied at most twice.
-func lastBytes(r io.Reader, max int) ([]byte, bool, error) {
-	buf := make([]byte, 2*max)
-	n := 0
-	cut := false
+// lastBytes reads r to the end and returns its last max bytes. Its buffer
+// grows up to 2*max bytes, then slides, so each byte is copied at most twice
+// and a big max costs nothing for a small input.
+func lastBytes(r io.Reader, max int) ([]byte, error) {
+	buf := make([]byte, min(2*max, 256<<10))
+	n, zero := 0, 0
 	for {
 		if n == len(buf) {
-			copy(buf, buf[n-max:n])
-			n = max
-			cut = true
+			if len(buf) < 2*max {
+				bigger := make([]byte, min(2*len(buf), 2*max))
+				copy(bigger, buf[:n])
+				buf = bigger
+			} else {
+				copy(buf, buf[n-max:n])
+				n = max
+			}
 		}
 		m, err := r.Read(buf[n:])
 		n += m
+		if m == 0 && err == nil {
+			if zero++; zero > 100 {
+				err = errNoProgress
+			}
+		} else {
+			zero = 0
+		}
 		if err != nil {
-			var rerr error
-			if !errors.Is(err, io.EOF) {
-				rerr = err
+			if errors.Is(err, io.EOF) {
+				err = nil
 			}
 			if n > max {
-				return buf[n-max : n], true, rerr
+				return buf[n-max : n], err
 			}
-			return buf[:n], cut, rerr
+			return buf[:n], err
 		}
 	}
 }
