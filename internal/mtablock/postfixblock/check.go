@@ -27,7 +27,9 @@ type ServiceCheck struct {
 	Problem   string   // why it is not effective
 	Warnings  []string // other elements that may let a login pass first
 	// FixMain and FixMaster are the lines that would make it effective:
-	// a main.cf setting, or a -o override for this service in master.cf.
+	// a main.cf setting, or a -o override for this service's master.cf
+	// entry ("-o name=value", no white space; postconf -P
+	// 'service/type/name=value' applies it).
 	FixMain   string
 	FixMaster string
 }
@@ -187,7 +189,9 @@ func CheckConfig(mapRef string, mainCf map[string]string, services map[string]st
 			if rest := strings.Join(SplitRestrictions(cur), ", "); rest != "" {
 				newList += ", " + rest
 			}
-			sc.FixMaster = fmt.Sprintf("-o { %s = %s }", fixList, newList)
+			// master.cf form without white space (postconf -P and Postfix
+			// before 3.0 take no "{ }"): lists split on commas too.
+			sc.FixMaster = fmt.Sprintf("-o %s=%s", fixList, strings.Join(SplitRestrictions(newList), ","))
 			if !overridden {
 				sc.FixMain = fmt.Sprintf("%s = %s", fixList, newList)
 			}

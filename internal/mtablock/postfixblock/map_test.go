@@ -267,7 +267,7 @@ func TestCheckConfigRecorded(t *testing.T) {
 	if !sub.AUTH || sub.Effective {
 		t.Fatalf("submission = %+v", sub)
 	}
-	if want := "-o { smtpd_recipient_restrictions = check_sasl_access hash:/etc/postfix/sg, permit_sasl_authenticated, reject }"; sub.FixMaster != want {
+	if want := "-o smtpd_recipient_restrictions=check_sasl_access,hash:/etc/postfix/sg,permit_sasl_authenticated,reject"; sub.FixMaster != want {
 		t.Errorf("fix = %q, want %q", sub.FixMaster, want)
 	}
 	if sub.FixMain != "" {

@@ -1,0 +1,149 @@
+package postfixblock
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/saslguard/saslguard/internal/mtablock"
+	"github.com/saslguard/saslguard/internal/testlab"
+)
+
+// TestLabBlock blocks a login in a private real Postfix: first the check says
+// the map is not evaluated (and how to fix it), after applying the fix the
+// login's recipients are refused while another login still sends.
+func TestLabBlock(t *testing.T) {
+	lab := testlab.Start(t, testlab.Options{NoIMAP: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	m, err := New(ctx, Config{ConfigDir: lab.ConfigDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Block(ctx, "alice@lab.test", mtablock.Options{Text: "stolen login"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Written || res.Effective || res.Blocked() {
+		t.Fatalf("before the fix: %+v", res)
+	}
+	chk, err := m.Check(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied := 0
+	for _, s := range chk.Services {
+		if !s.AUTH || s.Effective {
+			continue
+		}
+		// Apply the fix the check proposed, as an admin would.
+		if s.FixMain != "" {
+			if _, err := lab.Run(ctx, "postconf", "-e", s.FixMain); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			if _, err := lab.Run(ctx, "postconf", "-P", s.Service+"/"+strings.TrimPrefix(s.FixMaster, "-o ")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		applied++
+	}
+	if applied == 0 {
+		t.Fatalf("no fix proposed: %v", chk.Notes())
+	}
+	if err := lab.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, err = m.Block(ctx, "alice@lab.test", mtablock.Options{Text: "stolen login"})
+	if err != nil || !res.Blocked() {
+		t.Fatalf("after the fix: %+v, %v", res, err)
+	}
+	send := func(login string) (testlab.SendResult, error) {
+		return lab.Send(ctx, testlab.SendOpts{LocalIP: "127.0.0.66", Login: login, Password: testlab.DefaultUsers[login],
+			From: "x@spam.example", To: []string{"victim@example.org"}})
+	}
+	// A fresh smtpd sees the new map: postfix reload ends idle ones.
+	var rerr *testlab.ReplyError
+	_, err = send("alice@lab.test")
+	if !errors.As(err, &rerr) || rerr.Reply.Code != 554 || !strings.Contains(rerr.Reply.Text(), "stolen login") {
+		t.Fatalf("alice's mail: %v, want 554 with our text", err)
+	}
+	if r, err := send("bob@lab.test"); err != nil || r.QueueID == "" {
+		t.Errorf("bob's mail: %+v, %v", r, err)
+	}
+	// Two edits within one second: the second block must be seen too.
+	if _, err := m.Block(ctx, "bob@lab.test", mtablock.Options{Action: mtablock.TempFail, Text: "slow down"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = send("bob@lab.test")
+	if !errors.As(err, &rerr) || rerr.Reply.Code != 421 {
+		t.Errorf("bob after block: %v, want 421", err)
+	}
+	if res, err := m.Unblock(ctx, "alice@lab.test"); err != nil || !res.Written {
+		t.Fatalf("unblock: %+v, %v", res, err)
+	}
+	if r, err := send("alice@lab.test"); err != nil || r.QueueID == "" {
+		t.Errorf("alice after unblock: %+v, %v", r, err)
+	}
+}
+
+// TestLabEndSessions ends a live, authenticated session that has queued
+// nothing (so no log line names it), found by its client address; and checks
+// that a log pid older than the line's time is not taken.
+func TestLabEndSessions(t *testing.T) {
+	lab := testlab.Start(t, testlab.Options{NoIMAP: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	m, err := New(ctx, Config{ConfigDir: lab.ConfigDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim, err := lab.Dial(ctx, testlab.DialOpts{LocalIP: "127.0.0.66"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer victim.Close()
+	if _, err := victim.Auth(ctx, "alice@lab.test", testlab.DefaultUsers["alice@lab.test"]); err != nil {
+		t.Fatal(err)
+	}
+	other, err := lab.Dial(ctx, testlab.DialOpts{LocalIP: "127.0.0.67"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	sf := m.Sessions()
+	ip := netip.MustParseAddr("127.0.0.66")
+	found, err := sf.Find(SessionQuery{Login: "alice@lab.test", IPs: []netip.Addr{ip}, ByIP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 1 || found[0].ClientAddr != "127.0.0.66" || found[0].How != "client-ip" {
+		t.Fatalf("found %+v, want one session from 127.0.0.66", found)
+	}
+	pid := found[0].PID
+	// A hint older than the process: the pid must have been reused.
+	old, _ := sf.Find(SessionQuery{Hints: []PIDHint{{PID: pid, Seen: time.Now().Add(-time.Hour)}}, IPs: []netip.Addr{ip}})
+	if len(old) != 0 {
+		t.Errorf("hint older than the process matched: %+v", old)
+	}
+	byLog, _ := sf.Find(SessionQuery{Hints: []PIDHint{{PID: pid, Seen: time.Now().Add(time.Second)}}, IPs: []netip.Addr{ip}})
+	if len(byLog) != 1 || byLog[0].How != "log-pid" {
+		t.Errorf("hint not matched: %+v", byLog)
+	}
+	kr, err := sf.End(ctx, SessionQuery{Login: "alice@lab.test", IPs: []netip.Addr{ip}, ByIP: true}, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kr.Terminated)+len(kr.Killed) != 1 {
+		t.Fatalf("end = %+v", kr)
+	}
+	if _, err := victim.Mail(ctx, "x@spam.example"); err == nil {
+		t.Error("the ended session still answers")
+	}
+	if _, err := other.Cmd(ctx, "NOOP"); err != nil {
+		t.Errorf("the other client's session was hurt: %v", err)
+	}
+}
