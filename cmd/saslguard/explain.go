@@ -1,0 +1,101 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/saslguard/saslguard/internal/config"
+	"github.com/saslguard/saslguard/internal/event"
+	"github.com/saslguard/saslguard/internal/logline"
+	"github.com/saslguard/saslguard/internal/report"
+)
+
+func init() { register(newExplainCmd) }
+
+func newExplainCmd() *cobra.Command {
+	var year int
+	var tz string
+	cmd := &cobra.Command{
+		Use:   "explain 'LOG LINE'...",
+		Short: "Show how saslguard reads a log line",
+		Long: `explain shows how each line given is read: the syslog envelope (time, host,
+program, pid), the daemon parser that took it, and the event it became, or
+why it was not understood.`,
+		Example: `  saslguard explain 'Nov 27 05:39:22 mx1 postfix/submission/smtpd[18296]: 8A1A2B830F: client=unknown[203.0.113.9], sasl_method=PLAIN, sasl_username=alice@example.org'`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg := config.Default()
+			if tz != "" {
+				cfg.Scan.Timezone = tz
+			}
+			loc, err := cfg.Location()
+			if err != nil {
+				return err
+			}
+			if year == 0 {
+				year = time.Now().Year() // a single line has no file to anchor on
+			}
+			p := logline.New(year, loc)
+			for _, line := range args {
+				explain(cmd.OutOrStdout(), p, line, loc)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&year, "year", 0, "year for stamps without one (default: this year)")
+	cmd.Flags().StringVar(&tz, "tz", "", "zone for stamps without one (default: local)")
+	return cmd
+}
+
+var statusText = map[logline.Status]string{
+	logline.Parsed:     "understood",
+	logline.NoEnvelope: "no syslog envelope recognised (not a log line saslguard knows)",
+	logline.Other:      "another program's line: not read",
+	logline.Unparsed:   "a mail daemon's line that no parser understands (counted as unparsed)",
+}
+
+func explain(w io.Writer, p *logline.Parser, line string, loc *time.Location) {
+	var ev event.Event
+	r := p.Parse(line, &ev)
+	fmt.Fprintf(w, "line:     %s\n", report.Safe(line, 2000))
+	if r.Status != logline.NoEnvelope {
+		e := r.Env
+		fmt.Fprintf(w, "envelope: format=%s time=%s host=%s program=%s pid=%d",
+			e.Format, e.Time.In(loc).Format(time.RFC3339Nano), report.Safe(e.Host, 100), report.Safe(e.Tag, 100), e.PID)
+		if !e.YearKnown {
+			fmt.Fprint(w, " (year assumed)")
+		}
+		if e.Repeat > 1 {
+			fmt.Fprintf(w, " repeated=%d", e.Repeat)
+		}
+		fmt.Fprintf(w, "\nmessage:  %s\n", report.Safe(e.Msg, 2000))
+	}
+	fmt.Fprintf(w, "result:   %s", statusText[r.Status])
+	if r.Status == logline.Parsed || r.Status == logline.Unparsed {
+		fmt.Fprintf(w, " (parser: %s)", r.Program)
+	}
+	fmt.Fprintln(w)
+	if r.Status == logline.Parsed {
+		fmt.Fprintf(w, "event:    %s\n", ev.Kind)
+		v := reflect.ValueOf(ev)
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			name := t.Field(i).Name
+			switch name {
+			case "Time", "Host", "Program", "PID", "Kind", "Source", "Count", "YearGuessed":
+				continue
+			}
+			fv := v.Field(i)
+			if fv.IsZero() {
+				continue
+			}
+			fmt.Fprintf(w, "  %-10s %s\n", strings.ToLower(name)+":", report.Safe(fmt.Sprint(fv.Interface()), 500))
+		}
+	}
+	fmt.Fprintln(w)
+}

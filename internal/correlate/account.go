@@ -1,0 +1,192 @@
+package correlate
+
+import (
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/saslguard/saslguard/internal/detect"
+)
+
+// Account is what one SMTP AUTH login did, as far as the log tells.
+type Account struct {
+	Login  string // lower case
+	Method string
+
+	First, Last time.Time
+
+	Sessions         int
+	Messages         int // submitted with this login
+	Recipients       int
+	FilterCopies     int
+	Bounces          int // notifications its messages caused
+	Sent             int // recipients, by final outcome
+	Deferred         int
+	Bounced          int
+	Expired          int
+	RemoteRejections int // deferrals and bounces that speak of spam or reputation
+	Refused          int // its commands refused by this server (e.g. once blocked)
+	ForeignMessages  int
+
+	FailedLogins       int // failures naming this login
+	FailuresFromItsIPs int // failures (any name) from IPs that later logged in as it
+	FirstFailure       time.Time
+	LastFailure        time.Time
+	OtherLogins        int // IMAP/POP3 logins (Dovecot)
+
+	IPs               *Counter
+	Nets              *Counter
+	SenderDomains     *Counter
+	ForeignDomains    *Counter
+	FailureIPs        *Counter
+	OtherIPs          *Counter
+	RejectionExamples []string
+
+	// QueueIDs of the evidence: messages of the compromise (from its start)
+	// and the filter copies and bounces they led to; capped, QueueIDCount
+	// counts them all.
+	QueueIDs     []string
+	QueueIDCount int
+
+	recent []timedQID // recent suspicious message ids, before a verdict
+	state  *detect.State
+}
+
+type timedQID struct {
+	t   time.Time
+	qid string
+}
+
+func newAccount(login string, t time.Time) *Account {
+	return &Account{
+		Login: login, First: t, Last: t,
+		IPs: NewCounter(10000), Nets: NewCounter(10000),
+		SenderDomains: NewCounter(10000), ForeignDomains: NewCounter(10000),
+		FailureIPs: NewCounter(10000), OtherIPs: NewCounter(1000),
+		state: detect.NewState(),
+	}
+}
+
+// Detector returns the detector's state for this login.
+func (a *Account) Detector() *detect.State { return a.state }
+
+func (a *Account) touch(t time.Time) {
+	if t.Before(a.First) {
+		a.First = t
+	}
+	if t.After(a.Last) {
+		a.Last = t
+	}
+}
+
+func (a *Account) tally(status string, n int) {
+	switch status {
+	case "sent":
+		a.Sent += n
+	case "deferred":
+		a.Deferred += n
+	case "bounced":
+		a.Bounced += n
+	case "expired":
+		a.Expired += n
+	}
+}
+
+func (a *Account) addQID(m *Message, limit int) {
+	if a.state.Verdict() != detect.Compromised {
+		a.remember(m)
+		return
+	}
+	a.QueueIDCount++
+	if len(a.QueueIDs) < limit {
+		a.QueueIDs = append(a.QueueIDs, m.QID)
+	}
+}
+
+const recentKept = 256
+
+func (a *Account) remember(m *Message) {
+	if len(a.recent) >= recentKept {
+		copy(a.recent, a.recent[1:])
+		a.recent = a.recent[:recentKept-1]
+	}
+	a.recent = append(a.recent, timedQID{m.Last, m.QID})
+}
+
+// evidence records the message as evidence. When the verdict has just
+// become compromised, the remembered messages since the start join first.
+func (a *Account) evidence(m *Message, t time.Time, limit int, justCompromised bool) {
+	if justCompromised {
+		start := a.state.Start()
+		for _, r := range a.recent {
+			if !r.t.Before(start) && r.qid != m.QID {
+				a.QueueIDCount++
+				if len(a.QueueIDs) < limit {
+					a.QueueIDs = append(a.QueueIDs, r.qid)
+				}
+			}
+		}
+		a.recent = nil
+	}
+	a.addQID(m, limit)
+}
+
+// Counter counts strings, tracking at most a fixed number of distinct keys;
+// past the cap new keys are counted in Overflow only.
+type Counter struct {
+	m        map[string]int
+	limit    int
+	Overflow int
+}
+
+// NewCounter returns a counter that tracks up to limit keys.
+func NewCounter(limit int) *Counter { return &Counter{m: map[string]int{}, limit: limit} }
+
+// Add counts key n times (copying the key when it is new).
+func (c *Counter) Add(key string, n int) {
+	if key == "" {
+		return
+	}
+	if v, ok := c.m[key]; ok {
+		c.m[key] = v + n
+		return
+	}
+	if len(c.m) >= c.limit {
+		c.Overflow += n
+		return
+	}
+	c.m[strings.Clone(key)] = n
+}
+
+// Has tells whether key was counted.
+func (c *Counter) Has(key string) bool { _, ok := c.m[key]; return ok }
+
+// Len returns the number of distinct keys tracked.
+func (c *Counter) Len() int { return len(c.m) }
+
+// Count returns the count of key.
+func (c *Counter) Count(key string) int { return c.m[key] }
+
+// Top returns up to n keys, highest counts first, ties by key.
+func (c *Counter) Top(n int) []KeyCount {
+	out := make([]KeyCount, 0, len(c.m))
+	for k, v := range c.m {
+		out = append(out, KeyCount{k, v})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		return out[i].Key < out[j].Key
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
+}
+
+// KeyCount is one row of Counter.Top.
+type KeyCount struct {
+	Key   string
+	Count int
+}

@@ -1,0 +1,745 @@
+// Package correlate turns the stream of events into messages (per queue id,
+// keyed by host, followed across content-filter hops and into the bounces
+// they cause) and per-login accounts of what each SMTP AUTH login did, and
+// feeds the detector as it goes.
+//
+// Memory follows what is open (queue ids in flight, logins), not the size of
+// the log: a message is finished when Postfix removes it, and one that never
+// sees "removed" (still queued when the log ends, or its lines rotated away)
+// expires from the working set after Config.Expire of event time.
+package correlate
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/saslguard/saslguard/internal/detect"
+	"github.com/saslguard/saslguard/internal/event"
+)
+
+// Config says what is the organisation's own and how much to keep.
+type Config struct {
+	// OwnDomains are the organisation's mail domains (lower case). When
+	// empty they are inferred from the logins' own domains and from the
+	// recipients delivered locally.
+	OwnDomains []string
+	Detect     detect.Config
+	// MaxList caps the lists in the output (queue ids, IPs, domains).
+	MaxList int
+	// Expire is how long an open message may go without a line before it
+	// leaves the working set.
+	Expire time.Duration
+	// MaxNames caps how many login names seen only in failed logins are
+	// tracked; the rest are counted.
+	MaxNames int
+}
+
+func (c *Config) normalize() {
+	c.Detect.Normalize()
+	if c.MaxList <= 0 {
+		c.MaxList = 50
+	}
+	if c.Expire <= 0 {
+		c.Expire = 10 * 24 * time.Hour
+	}
+	if c.MaxNames <= 0 {
+		c.MaxNames = 50000
+	}
+}
+
+// Origin says how a message entered the queue.
+type Origin uint8
+
+// Origins.
+const (
+	Unknown    Origin = iota // first seen in the middle of its life
+	Auth                     // smtpd with SASL login
+	Unauth                   // smtpd without login
+	Local                    // pickup (sendmail command)
+	Bounce                   // a notification Postfix made
+	FilterCopy               // re-queued by a content filter
+	Requeued                 // re-queued with postsuper -r
+)
+
+type qkey struct {
+	host string
+	qid  string
+}
+
+type skey struct {
+	host string
+	pid  int
+}
+
+type rcpt struct {
+	addr   string
+	status string
+}
+
+// Message is one queued message.
+type Message struct {
+	Host, QID  string
+	Acct       *Account
+	Origin     Origin
+	ClientIP   string
+	PID        int
+	Sender     string
+	HasSender  bool
+	Size       int64
+	Nrcpt      int
+	MessageID  string
+	First      time.Time
+	Last       time.Time
+	Foreign    bool
+	rcpts      []rcpt
+	moreStatus map[string]int // outcomes of recipients past the cap
+	observed   bool
+	held       bool
+	// priorFailures: failed logins from ClientIP before its first login as Acct
+	priorFailures int
+	newIP         bool // the first message of its login from ClientIP
+}
+
+const maxRcptTracked = 64
+
+type session struct {
+	acct *Account
+	ip   string
+	last time.Time
+}
+
+// Correlator consumes events in log order. It is not safe for concurrent use.
+type Correlator struct {
+	cfg      Config
+	own      map[string]bool // configured own domains
+	inferred map[string]bool // own domains learnt from the log
+	msgs     map[qkey]*Message
+	accounts map[string]*Account // by lower-case login
+	sessions map[skey]*session
+	ipFail   map[string]int32
+
+	now, nextSweep time.Time
+
+	Unauth UnauthStats
+	Stats  Stats
+}
+
+// Stats counts what the correlator saw and dropped.
+type Stats struct {
+	Messages        int // messages opened
+	Orphans         int // lines for a queue id whose start was not in the log
+	Expired         int // messages that left the working set without "removed"
+	OpenAtEnd       int
+	UntrackedNames  int // failed-login names past Config.MaxNames
+	Suppressed      int // lines the journal suppressed (lost evidence)
+	PeakOpen        int
+	AuthFailures    int
+	NamelessFailure int // failed logins whose name the log did not give
+}
+
+// UnauthStats describes mail that came without a login, so that "nothing
+// flagged" is not read as "all clear" when spam came another way.
+type UnauthStats struct {
+	Messages       int // via smtpd without AUTH
+	Local          int // via pickup (local sendmail)
+	Outbound       int // their recipients handed to a remote relay
+	ForeignSenders int // of those messages, with a sender domain not the organisation's
+	TopClients     *Counter
+	TopSenders     *Counter
+}
+
+// New returns a correlator.
+func New(cfg Config) *Correlator {
+	cfg.normalize()
+	c := &Correlator{
+		cfg:      cfg,
+		own:      map[string]bool{},
+		inferred: map[string]bool{},
+		msgs:     map[qkey]*Message{},
+		accounts: map[string]*Account{},
+		sessions: map[skey]*session{},
+		ipFail:   map[string]int32{},
+	}
+	for _, d := range cfg.OwnDomains {
+		c.own[strings.ToLower(strings.TrimSpace(d))] = true
+	}
+	c.Unauth.TopClients = NewCounter(1000)
+	c.Unauth.TopSenders = NewCounter(1000)
+	return c
+}
+
+// Add consumes one event. Its strings may point into a reader's buffer: Add
+// copies what it keeps.
+func (c *Correlator) Add(ev *event.Event) {
+	if ev.Time.After(c.now) {
+		c.now = ev.Time
+	}
+	if c.nextSweep.IsZero() {
+		c.nextSweep = c.now.Add(time.Hour)
+	} else if c.now.After(c.nextSweep) {
+		c.sweep()
+		c.nextSweep = c.now.Add(time.Hour)
+	}
+	switch ev.Kind {
+	case event.Client:
+		c.client(ev)
+	case event.From:
+		c.from(ev)
+	case event.Delivery:
+		c.delivery(ev)
+	case event.Removed:
+		if m := c.msgs[qkey{ev.Host, ev.QID}]; m != nil {
+			c.finish(m)
+		}
+	case event.Notify:
+		c.notify(ev)
+	case event.Expired:
+		if m := c.lookup(ev); m != nil {
+			m.Last = ev.Time
+		}
+	case event.Pickup:
+		c.pickup(ev)
+	case event.MessageID:
+		if m := c.lookup(ev); m != nil && m.MessageID == "" {
+			m.MessageID = clip(ev.MessageID, 256)
+		}
+	case event.AuthFailure:
+		c.authFailure(ev)
+	case event.Login:
+		if ev.Login != "" {
+			if a := c.account(ev.Login, ev.Time); a != nil {
+				a.OtherLogins += max(ev.Count, 1)
+				a.touch(ev.Time)
+				a.OtherIPs.Add(ev.ClientIP, 1)
+			}
+		}
+	case event.Reject:
+		c.reject(ev)
+	case event.Hold:
+		if m := c.lookup(ev); m != nil {
+			m.held = true
+		}
+	case event.Disconnect:
+		delete(c.sessions, skey{ev.Host, ev.PID})
+	case event.Suppressed:
+		c.Stats.Suppressed += ev.Count
+	}
+}
+
+// lookup finds the message of an event, opening an orphan when its start
+// was not in the log.
+func (c *Correlator) lookup(ev *event.Event) *Message {
+	if ev.QID == "" {
+		return nil
+	}
+	k := qkey{ev.Host, ev.QID}
+	m := c.msgs[k]
+	if m == nil {
+		m = c.open(k, ev.Time, Unknown)
+		c.Stats.Orphans++
+	}
+	m.Last = ev.Time
+	return m
+}
+
+func (c *Correlator) open(k qkey, t time.Time, o Origin) *Message {
+	m := &Message{Host: strings.Clone(k.host), QID: strings.Clone(k.qid), Origin: o, First: t, Last: t}
+	c.msgs[qkey{m.Host, m.QID}] = m
+	c.Stats.Messages++
+	if len(c.msgs) > c.Stats.PeakOpen {
+		c.Stats.PeakOpen = len(c.msgs)
+	}
+	return m
+}
+
+func (c *Correlator) client(ev *event.Event) {
+	if ev.QID == "" {
+		return
+	}
+	k := qkey{ev.Host, ev.QID}
+	if old := c.msgs[k]; old != nil {
+		// a short queue id reused: the old message's end was not logged
+		c.finish(old)
+	}
+	origin := Unauth
+	if ev.Login != "" {
+		origin = Auth
+	}
+	m := c.open(k, ev.Time, origin)
+	m.ClientIP = strings.Clone(ev.ClientIP)
+	m.PID = ev.PID
+	if ev.OrigQID != "" {
+		if parent := c.msgs[qkey{ev.Host, ev.OrigQID}]; parent != nil && parent.Acct != nil && ev.Login == "" {
+			m.Acct, m.Origin = parent.Acct, FilterCopy
+			parent.Acct.FilterCopies++
+			return
+		}
+	}
+	if ev.Login == "" {
+		return
+	}
+	a := c.account(ev.Login, ev.Time)
+	if a == nil {
+		return
+	}
+	m.Acct = a
+	a.touch(ev.Time)
+	if a.Method == "" && ev.Method != "" {
+		a.Method = clip(ev.Method, 32)
+	}
+	sk := skey{ev.Host, ev.PID}
+	s := c.sessions[sk]
+	if s == nil || s.acct != a || s.ip != ev.ClientIP {
+		s = &session{acct: a, ip: m.ClientIP}
+		c.sessions[sk] = s
+		a.Sessions++
+	}
+	s.last = ev.Time
+	if d := domainOf(a.Login); d != "" && len(c.own) == 0 && !c.inferred[d] && len(c.inferred) < 10000 {
+		c.inferred[d] = true
+	}
+	if !a.IPs.Has(ev.ClientIP) {
+		m.newIP = true
+		m.priorFailures = int(c.ipFail[ev.ClientIP])
+		if m.priorFailures > 0 {
+			a.FailuresFromItsIPs += m.priorFailures
+		}
+		a.Nets.Add(network(ev.ClientIP), 1)
+	}
+	a.IPs.Add(ev.ClientIP, 1)
+}
+
+func (c *Correlator) from(ev *event.Event) {
+	m := c.lookup(ev)
+	if m == nil {
+		return
+	}
+	if !m.HasSender {
+		m.Sender = clip(ev.Sender, 320)
+		m.HasSender = true
+	}
+	m.Size = ev.Size
+	if ev.Nrcpt > 0 {
+		m.Nrcpt = ev.Nrcpt
+	}
+	if m.observed {
+		return
+	}
+	m.observed = true
+	switch {
+	case m.Acct != nil && m.Origin == Auth:
+		c.observe(m, ev.Time)
+	case m.Origin == Unauth:
+		c.Unauth.Messages++
+		c.Unauth.TopClients.Add(m.ClientIP, 1)
+	case m.Origin == Local:
+		c.Unauth.Local++
+	}
+}
+
+// observe counts an authenticated message for its login and shows it to the
+// detector.
+func (c *Correlator) observe(m *Message, t time.Time) {
+	a := m.Acct
+	a.Messages++
+	a.Recipients += max(m.Nrcpt, 1)
+	dom := strings.ToLower(domainOf(m.Sender))
+	m.Foreign = dom != "" && !c.ownDomain(dom, a)
+	if dom != "" {
+		a.SenderDomains.Add(dom, 1)
+		if m.Foreign {
+			a.ForeignMessages++
+			a.ForeignDomains.Add(dom, 1)
+		}
+	}
+	was := a.state.Verdict()
+	changed := a.state.Message(&c.cfg.Detect, detect.Message{
+		Time: t, IP: m.ClientIP, Domain: dom, Foreign: m.Foreign, PriorFailures: m.priorFailures,
+	})
+	if m.Foreign || m.newIP || a.state.Verdict() == detect.Compromised {
+		a.evidence(m, t, c.cfg.MaxList, changed && was != detect.Compromised && a.state.Verdict() == detect.Compromised)
+	}
+}
+
+// ownDomain tells whether d (lower case) is the login's or the
+// organisation's: configured domains and their subdomains, or, when none
+// are configured, the domains learnt from the log.
+func (c *Correlator) ownDomain(d string, a *Account) bool {
+	if ld := domainOf(a.Login); ld != "" && strings.EqualFold(ld, d) {
+		return true
+	}
+	if len(c.own) > 0 {
+		for x := d; x != ""; {
+			if c.own[x] {
+				return true
+			}
+			_, rest, ok := strings.Cut(x, ".")
+			if !ok {
+				break
+			}
+			x = rest
+		}
+		return false
+	}
+	return c.inferred[d]
+}
+
+func (c *Correlator) delivery(ev *event.Event) {
+	m := c.lookup(ev)
+	if m == nil {
+		return
+	}
+	status := ev.Status
+	m.setStatus(ev.Recipient, status)
+	local := isLocalRelay(ev.Relay)
+	if status == "sent" && local && len(c.own) == 0 && len(c.inferred) < 10000 {
+		if d := strings.ToLower(domainOf(ev.Recipient)); d != "" && !c.inferred[d] && isLocalDelivery(ev.Relay, ev.Program) {
+			c.inferred[strings.Clone(d)] = true
+		}
+	}
+	if ev.NewQID != "" && status == "sent" {
+		c.hop(m, ev, local)
+	}
+	if (status == "deferred" || status == "bounced") && spamSignal(ev.DSN, ev.Reply) {
+		if a := m.Acct; a != nil {
+			a.RemoteRejections++
+			if len(a.RejectionExamples) < 3 {
+				a.RejectionExamples = append(a.RejectionExamples, clip(ev.Reply, 200))
+			}
+			c.afterVerdict(a, a.state.Rejection(&c.cfg.Detect, ev.Time), m, ev.Time)
+		}
+	}
+	if m.Acct == nil && (m.Origin == Unauth) && !local && ev.Relay != "none" && status != "" {
+		c.Unauth.Outbound++
+	}
+}
+
+// hop links a message re-queued by a content filter ("queued as NEWQID")
+// to the login of the original. A remote server's "queued as" names its own
+// queue, so only loopback relays, or an id already open here, are linked.
+func (c *Correlator) hop(m *Message, ev *event.Event, local bool) {
+	if m.Acct == nil {
+		return
+	}
+	k := qkey{ev.Host, ev.NewQID}
+	child := c.msgs[k]
+	if child == nil {
+		if !local {
+			return
+		}
+		child = c.open(k, ev.Time, FilterCopy)
+	}
+	if child.Acct != nil {
+		return
+	}
+	if child.observed && child.Origin == Unauth {
+		c.Unauth.Messages--
+	}
+	child.Acct, child.Origin = m.Acct, FilterCopy
+	m.Acct.FilterCopies++
+	m.Acct.addQID(child, c.cfg.MaxList)
+}
+
+func (c *Correlator) notify(ev *event.Event) {
+	m := c.lookup(ev)
+	if m == nil {
+		return
+	}
+	k := qkey{ev.Host, ev.NewQID}
+	child := c.msgs[k]
+	if child == nil {
+		child = c.open(k, ev.Time, Bounce)
+	}
+	child.Origin = Bounce
+	if m.Acct == nil || child.Acct != nil {
+		return
+	}
+	child.Acct = m.Acct
+	a := m.Acct
+	a.Bounces++
+	a.addQID(child, c.cfg.MaxList)
+	c.afterVerdict(a, a.state.Bounce(&c.cfg.Detect, ev.Time), m, ev.Time)
+}
+
+func (c *Correlator) afterVerdict(a *Account, changed bool, m *Message, t time.Time) {
+	if changed && a.state.Verdict() == detect.Compromised {
+		a.evidence(m, t, c.cfg.MaxList, true)
+	}
+}
+
+func (c *Correlator) pickup(ev *event.Event) {
+	if ev.QID == "" {
+		return
+	}
+	k := qkey{ev.Host, ev.QID}
+	if old := c.msgs[k]; old != nil {
+		c.finish(old)
+	}
+	m := c.open(k, ev.Time, Local)
+	if ev.OrigQID != "" {
+		if parent := c.msgs[qkey{ev.Host, ev.OrigQID}]; parent != nil {
+			m.Origin, m.Acct = Requeued, parent.Acct
+			m.observed = true
+			if m.Acct != nil {
+				m.Acct.addQID(m, c.cfg.MaxList)
+			}
+		}
+	}
+}
+
+func (c *Correlator) authFailure(ev *event.Event) {
+	n := max(ev.Count, 1)
+	if ev.AuthTotal > 1 {
+		n *= ev.AuthTotal
+	}
+	c.Stats.AuthFailures += n
+	if ev.ClientIP != "" {
+		if v, ok := c.ipFail[ev.ClientIP]; ok {
+			c.ipFail[ev.ClientIP] = v + int32(min(n, 1<<20))
+		} else if len(c.ipFail) < 200000 {
+			c.ipFail[strings.Clone(ev.ClientIP)] = int32(min(n, 1<<20))
+		}
+	}
+	if ev.Login == "" {
+		c.Stats.NamelessFailure += n
+		return
+	}
+	a := c.account(ev.Login, ev.Time)
+	if a == nil {
+		return
+	}
+	a.FailedLogins += n
+	a.FailureIPs.Add(ev.ClientIP, n)
+	if a.FirstFailure.IsZero() {
+		a.FirstFailure = ev.Time
+	}
+	a.LastFailure = ev.Time
+	ip := strings.Clone(ev.ClientIP)
+	for i := 0; i < min(n, 64); i++ {
+		a.state.Failure(&c.cfg.Detect, ev.Time, ip)
+	}
+}
+
+func (c *Correlator) reject(ev *event.Event) {
+	s := c.sessions[skey{ev.Host, ev.PID}]
+	if s == nil || s.acct == nil {
+		return
+	}
+	s.acct.Refused += max(ev.Count, 1)
+	s.acct.touch(ev.Time)
+}
+
+// account returns the account of a login (creating it), or nil when the
+// name is unusable or the tracking cap is reached.
+func (c *Correlator) account(login string, t time.Time) *Account {
+	if login == "" || len(login) > 512 {
+		return nil
+	}
+	key := login
+	if hasUpper(login) {
+		key = strings.ToLower(login)
+	}
+	if a := c.accounts[key]; a != nil {
+		return a
+	}
+	if len(c.accounts) >= c.cfg.MaxNames {
+		c.Stats.UntrackedNames++
+		return nil
+	}
+	a := newAccount(strings.Clone(key), t)
+	c.accounts[a.Login] = a
+	return a
+}
+
+// finish tallies a message's recipients and drops it from the working set.
+func (c *Correlator) finish(m *Message) {
+	if a := m.Acct; a != nil {
+		for _, r := range m.rcpts {
+			a.tally(r.status, 1)
+		}
+		for st, n := range m.moreStatus {
+			a.tally(st, n)
+		}
+	}
+	delete(c.msgs, qkey{m.Host, m.QID})
+}
+
+// sweep expires messages that have gone quiet, and old sessions.
+func (c *Correlator) sweep() {
+	cut := c.now.Add(-c.cfg.Expire)
+	for _, m := range c.msgs {
+		if m.Last.Before(cut) {
+			c.Stats.Expired++
+			c.finish(m)
+		}
+	}
+	scut := c.now.Add(-24 * time.Hour)
+	for k, s := range c.sessions {
+		if s.last.Before(scut) {
+			delete(c.sessions, k)
+		}
+	}
+}
+
+// Finish tallies the messages still open at the end of the log. The
+// correlator can be read (Accounts, Open) before and after.
+func (c *Correlator) Finish() {
+	c.Stats.OpenAtEnd = len(c.msgs)
+	for _, m := range c.msgs {
+		if a := m.Acct; a != nil {
+			for _, r := range m.rcpts {
+				a.tally(r.status, 1)
+			}
+			for st, n := range m.moreStatus {
+				a.tally(st, n)
+			}
+			m.rcpts, m.moreStatus = nil, nil
+		}
+	}
+}
+
+// Accounts returns every tracked account, in no particular order.
+func (c *Correlator) Accounts() []*Account {
+	out := make([]*Account, 0, len(c.accounts))
+	for _, a := range c.accounts {
+		out = append(out, a)
+	}
+	return out
+}
+
+// Account returns the account of login, or nil.
+func (c *Correlator) Account(login string) *Account { return c.accounts[strings.ToLower(login)] }
+
+// Open returns the messages still open (queued when the log ends) that
+// belong to login: its own, their filter copies and the bounces they caused.
+func (c *Correlator) Open(login string) []*Message {
+	a := c.Account(login)
+	if a == nil {
+		return nil
+	}
+	var out []*Message
+	for _, m := range c.msgs {
+		if m.Acct == a {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Now returns the time of the newest event seen.
+func (c *Correlator) Now() time.Time { return c.now }
+
+func (m *Message) setStatus(addr, status string) {
+	if status == "" {
+		return
+	}
+	for i := range m.rcpts {
+		if m.rcpts[i].addr == addr {
+			m.rcpts[i].status = statusName(status)
+			return
+		}
+	}
+	if len(m.rcpts) < maxRcptTracked {
+		m.rcpts = append(m.rcpts, rcpt{addr: clip(addr, 320), status: statusName(status)})
+		return
+	}
+	if m.moreStatus == nil {
+		m.moreStatus = map[string]int{}
+	}
+	m.moreStatus[statusName(status)]++
+}
+
+// statusName returns a constant for the common statuses so that no copy of
+// the reader's buffer is kept.
+func statusName(s string) string {
+	switch s {
+	case "sent":
+		return "sent"
+	case "deferred":
+		return "deferred"
+	case "bounced":
+		return "bounced"
+	case "expired":
+		return "expired"
+	}
+	return "other"
+}
+
+// isLocalRelay tells whether a relay= value is this host (a content filter
+// or local delivery) rather than a remote server.
+func isLocalRelay(relay string) bool {
+	return relay == "local" || relay == "virtual" || strings.HasPrefix(relay, "127.") ||
+		strings.Contains(relay, "[127.") || strings.Contains(relay, "[::1]") ||
+		strings.HasPrefix(relay, "localhost") || strings.HasPrefix(relay, "private/") ||
+		strings.Contains(relay, "dovecot") || strings.HasPrefix(relay, "lmtp")
+}
+
+// isLocalDelivery tells a final local delivery (mailbox) from a content
+// filter hop.
+func isLocalDelivery(relay, program string) bool {
+	return relay == "local" || relay == "virtual" || strings.Contains(relay, "dovecot") ||
+		strings.HasSuffix(program, "/lmtp") || strings.HasSuffix(program, "/local") ||
+		strings.HasSuffix(program, "/virtual") || strings.HasSuffix(program, "/pipe")
+}
+
+// spamSignal tells whether a deferral or bounce speaks of spam, policy or
+// reputation rather than of a bad address or a dead host.
+func spamSignal(dsn, reply string) bool {
+	if strings.HasPrefix(dsn, "5.7.") || strings.HasPrefix(dsn, "4.7.") {
+		return true
+	}
+	if reply == "" {
+		return false
+	}
+	l := strings.ToLower(reply)
+	for _, w := range [...]string{"spam", "tss04", "blocklist", "blacklist", "spamhaus", "reputation", "block list", "listed at", "listed in"} {
+		if strings.Contains(l, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func domainOf(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		return addr[i+1:]
+	}
+	return ""
+}
+
+// network returns the /24 (IPv4) or /48 (IPv6) of an address, or the
+// address itself when it does not parse.
+func network(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	bits := 24
+	if a.Is6() {
+		bits = 48
+	}
+	p, err := a.Prefix(bits)
+	if err != nil {
+		return ip
+	}
+	return p.String()
+}
+
+func hasUpper(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			return true
+		}
+	}
+	return false
+}
+
+// clip copies s, cut to at most n bytes.
+func clip(s string, n int) string {
+	if len(s) > n {
+		s = s[:n]
+	}
+	return strings.Clone(s)
+}

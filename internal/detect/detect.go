@@ -1,0 +1,773 @@
+// Package detect decides, login by login, whether an SMTP AUTH login has
+// been taken over. It is online: the correlator feeds it one observation at a
+// time, in log order, and the verdict at any moment depends only on what it
+// has seen so far. Time comes from the observations, never from the clock,
+// so a replayed log and the live daemon reach the same verdicts.
+//
+// The signals, over a sliding window of event time (24 hours by default):
+// envelope senders in domains that are not the login's own (spammers forge
+// them freely, and many different ones are the clearest sign), client IPs
+// the login had not used before the window, volume in the last hour against
+// the login's own hourly baseline, remote rejections that speak of spam or
+// reputation, bounces it caused, and failed logins before the success.
+// Failed logins alone never make a verdict.
+package detect
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Verdict is the detector's conclusion about a login.
+type Verdict uint8
+
+// Verdicts, in rising order of concern.
+const (
+	OK Verdict = iota
+	Suspicious
+	Compromised
+)
+
+func (v Verdict) String() string {
+	switch v {
+	case Suspicious:
+		return "suspicious"
+	case Compromised:
+		return "compromised"
+	}
+	return "ok"
+}
+
+// Config holds the thresholds. Zero fields take the defaults of
+// DefaultConfig (see Normalize).
+type Config struct {
+	Window            time.Duration // sliding window for the signals
+	BaselineDays      int           // how far back the hourly baseline looks
+	CompromisedScore  int
+	SuspiciousScore   int
+	MinForeignDomains int // distinct foreign sender domains that make a takeover
+	// TrustedNets are client networks never counted as new (office NAT,
+	// the webmail host).
+	TrustedNets []netip.Prefix
+	// MaxTracked caps per-login tracking (IPs, domains, window entries).
+	MaxTracked int
+}
+
+// DefaultConfig returns the thresholds saslguard ships with.
+func DefaultConfig() Config {
+	return Config{
+		Window:            24 * time.Hour,
+		BaselineDays:      7,
+		CompromisedScore:  8,
+		SuspiciousScore:   5,
+		MinForeignDomains: 3,
+		MaxTracked:        20000,
+	}
+}
+
+// Normalize fills zero fields with defaults.
+func (c *Config) Normalize() {
+	d := DefaultConfig()
+	if c.Window <= 0 {
+		c.Window = d.Window
+	}
+	if c.BaselineDays <= 0 {
+		c.BaselineDays = d.BaselineDays
+	}
+	if c.CompromisedScore <= 0 {
+		c.CompromisedScore = d.CompromisedScore
+	}
+	if c.SuspiciousScore <= 0 {
+		c.SuspiciousScore = d.SuspiciousScore
+	}
+	if c.MinForeignDomains <= 0 {
+		c.MinForeignDomains = d.MinForeignDomains
+	}
+	if c.MaxTracked <= 0 {
+		c.MaxTracked = d.MaxTracked
+	}
+}
+
+func (c *Config) trusted(ip string) bool {
+	if len(c.TrustedNets) == 0 {
+		return false
+	}
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range c.TrustedNets {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// Message is one message submitted by the login.
+type Message struct {
+	Time    time.Time
+	IP      string
+	Domain  string // envelope sender domain, lower case; "" for none
+	Foreign bool   // the sender domain is not the login's own
+	// PriorFailures is how many failed logins (for any name) came from IP
+	// before it first logged in as this login; the correlator sets it on
+	// the first message from an IP.
+	PriorFailures int
+}
+
+type obs struct {
+	t          time.Time
+	domain     string
+	foreign    bool
+	foreignNew bool
+}
+
+type firstSeen struct {
+	t  time.Time
+	ip string
+}
+
+// hourSlot is one hour of the baseline ring.
+type hourSlot struct {
+	hour  int64
+	count int32
+}
+
+// Snapshot is what the detector saw when it reached its strongest verdict.
+type Snapshot struct {
+	At               time.Time
+	Score            int
+	WindowMessages   int
+	ForeignMessages  int
+	ForeignDomains   int
+	NewIPs           int
+	NewIPList        []string
+	LastHour         int
+	BaselinePerHour  int
+	HasHistory       bool
+	Rejections       int
+	Bounces          int
+	Failures         int
+	FailureIPs       int
+	PriorFailures    int
+	FirstNewIP       string
+	FirstNewIPAt     time.Time
+	Start            time.Time
+	TopForeign       []string
+	MessagesBefore   int
+	IPsBefore        int
+	HoursBefore      float64
+	WindowStart      time.Time
+	ForeignOnlyNewIP int
+	MessagesSince    int
+}
+
+// State is the detector's memory of one login.
+type State struct {
+	first, last time.Time
+	messages    int
+
+	ipFirst  map[string]time.Time // first use of each IP by this login
+	newIPs   []firstSeen          // IPs first used within the window, oldest first
+	newHead  int
+	priorFor map[string]int // failures before first use, for IPs in newIPs
+
+	win      []obs // messages in the window, oldest first
+	winHead  int
+	hourHead int // index of the first message in the last hour
+	minHead  int // index of the first message in the last minute
+	domains  map[string]int
+	foreign  int
+	fNew     int
+
+	rej     []time.Time
+	rejHead int
+	bnc     []time.Time
+	bncHead int
+	fail    []failure
+	failHd  int
+
+	hours [24 * 9]hourSlot // hourly counts for the baseline
+
+	peakMinute, peakHour int
+
+	verdict Verdict
+	score   int
+	best    Snapshot
+	start   time.Time
+
+	priorSum int
+	baseHour int64
+	baseVal  int
+	baseHist bool
+}
+
+type failure struct {
+	t  time.Time
+	ip string
+}
+
+// NewState returns an empty state.
+func NewState() *State {
+	return &State{ipFirst: map[string]time.Time{}, domains: map[string]int{}, priorFor: map[string]int{}}
+}
+
+// Verdict returns the strongest verdict reached so far. A compromised
+// verdict stays: a takeover does not end because the spammer paused.
+func (s *State) Verdict() Verdict { return s.verdict }
+
+// Score returns the highest score reached.
+func (s *State) Score() int { return s.score }
+
+// Start returns the likely start of the compromise (zero unless compromised).
+func (s *State) Start() time.Time { return s.start }
+
+// Best returns the snapshot taken at the highest score.
+func (s *State) Best() Snapshot { return s.best }
+
+// Peaks returns the highest message counts seen in one minute and one hour.
+func (s *State) Peaks() (minute, hour int) { return s.peakMinute, s.peakHour }
+
+// Failure records a failed login for this name.
+func (s *State) Failure(cfg *Config, t time.Time, ip string) {
+	if len(s.fail)-s.failHd >= cfg.MaxTracked {
+		s.failHd++
+	}
+	s.fail = append(s.fail, failure{t, ip})
+	s.expire(cfg, t)
+}
+
+// Rejection records a remote rejection that speaks of spam or reputation.
+func (s *State) Rejection(cfg *Config, t time.Time) (changed bool) {
+	if len(s.rej)-s.rejHead < cfg.MaxTracked {
+		s.rej = append(s.rej, t)
+	}
+	s.expire(cfg, t)
+	return s.evaluate(cfg, t)
+}
+
+// Bounce records a bounce the login's mail caused.
+func (s *State) Bounce(cfg *Config, t time.Time) (changed bool) {
+	if len(s.bnc)-s.bncHead < cfg.MaxTracked {
+		s.bnc = append(s.bnc, t)
+	}
+	s.expire(cfg, t)
+	return s.evaluate(cfg, t)
+}
+
+// Message records a message and reports whether the verdict changed.
+func (s *State) Message(cfg *Config, m Message) (changed bool) {
+	t := m.Time
+	if s.first.IsZero() {
+		s.first = t
+	}
+	if t.After(s.last) {
+		s.last = t
+	}
+	s.messages++
+	isNew := false
+	if m.IP != "" && !cfg.trusted(m.IP) {
+		if seen, ok := s.ipFirst[m.IP]; !ok {
+			if len(s.ipFirst) < cfg.MaxTracked {
+				s.ipFirst[m.IP] = t
+				s.newIPs = append(s.newIPs, firstSeen{t, m.IP})
+				s.priorFor[m.IP] = m.PriorFailures
+				s.priorSum += m.PriorFailures
+			}
+			isNew = true
+		} else {
+			isNew = !seen.Before(t.Add(-cfg.Window))
+		}
+	}
+	o := obs{t: t, domain: m.Domain, foreign: m.Foreign, foreignNew: m.Foreign && isNew}
+	if len(s.win)-s.winHead >= cfg.MaxTracked {
+		s.drop()
+	}
+	s.win = append(s.win, o)
+	if o.foreign {
+		s.foreign++
+		if o.foreignNew {
+			s.fNew++
+		}
+		if _, ok := s.domains[o.domain]; ok || len(s.domains) < cfg.MaxTracked {
+			s.domains[o.domain]++
+		}
+	}
+	s.countHour(t)
+	s.expire(cfg, t)
+	if n := len(s.win) - s.minHead; n > s.peakMinute {
+		s.peakMinute = n
+	}
+	if n := len(s.win) - s.hourHead; n > s.peakHour {
+		s.peakHour = n
+	}
+	return s.evaluate(cfg, t)
+}
+
+func (s *State) countHour(t time.Time) {
+	h := t.Unix() / 3600
+	slot := &s.hours[h%int64(len(s.hours))]
+	if slot.hour != h {
+		*slot = hourSlot{hour: h}
+	}
+	slot.count++
+}
+
+// baseline returns the highest hourly count in the BaselineDays before the
+// window, and whether the login has any history before the window.
+func (s *State) baseline(cfg *Config, now time.Time) (int, bool) {
+	winStart := now.Add(-cfg.Window)
+	if s.first.IsZero() || !s.first.Before(winStart) {
+		return 0, false
+	}
+	hi := winStart.Unix() / 3600
+	lo := hi - int64(cfg.BaselineDays*24)
+	max := 0
+	for _, sl := range s.hours {
+		if sl.hour >= lo && sl.hour < hi && int(sl.count) > max {
+			max = int(sl.count)
+		}
+	}
+	return max, true
+}
+
+// drop removes the oldest window entry.
+func (s *State) drop() {
+	o := s.win[s.winHead]
+	s.win[s.winHead] = obs{}
+	s.winHead++
+	if o.foreign {
+		s.foreign--
+		if o.foreignNew {
+			s.fNew--
+		}
+		if n := s.domains[o.domain]; n <= 1 {
+			delete(s.domains, o.domain)
+		} else {
+			s.domains[o.domain] = n - 1
+		}
+	}
+	if s.hourHead < s.winHead {
+		s.hourHead = s.winHead
+	}
+	if s.minHead < s.winHead {
+		s.minHead = s.winHead
+	}
+}
+
+// expire moves the window's heads past entries older than it.
+func (s *State) expire(cfg *Config, now time.Time) {
+	cut := now.Add(-cfg.Window)
+	for s.winHead < len(s.win) && s.win[s.winHead].t.Before(cut) {
+		s.drop()
+	}
+	hourCut := now.Add(-time.Hour)
+	for s.hourHead < len(s.win) && s.win[s.hourHead].t.Before(hourCut) {
+		s.hourHead++
+	}
+	minCut := now.Add(-time.Minute)
+	for s.minHead < len(s.win) && s.win[s.minHead].t.Before(minCut) {
+		s.minHead++
+	}
+	for s.newHead < len(s.newIPs) && s.newIPs[s.newHead].t.Before(cut) {
+		s.priorSum -= s.priorFor[s.newIPs[s.newHead].ip]
+		delete(s.priorFor, s.newIPs[s.newHead].ip)
+		s.newIPs[s.newHead] = firstSeen{}
+		s.newHead++
+	}
+	for s.rejHead < len(s.rej) && s.rej[s.rejHead].Before(cut) {
+		s.rejHead++
+	}
+	for s.bncHead < len(s.bnc) && s.bnc[s.bncHead].Before(cut) {
+		s.bncHead++
+	}
+	for s.failHd < len(s.fail) && s.fail[s.failHd].t.Before(cut) {
+		s.fail[s.failHd] = failure{}
+		s.failHd++
+	}
+	// compact the slices now and then so memory follows the window
+	s.win, s.hourHead, s.minHead = compact(s.win, &s.winHead, s.hourHead, s.minHead)
+	s.newIPs = compactSimple(s.newIPs, &s.newHead)
+	s.rej = compactSimple(s.rej, &s.rejHead)
+	s.bnc = compactSimple(s.bnc, &s.bncHead)
+	s.fail = compactSimple(s.fail, &s.failHd)
+}
+
+func compact(w []obs, head *int, h, m int) ([]obs, int, int) {
+	if *head < 1024 || *head < len(w)/2 {
+		return w, h, m
+	}
+	n := copy(w, w[*head:])
+	clear(w[n:])
+	d := *head
+	*head = 0
+	return w[:n], h - d, m - d
+}
+
+func compactSimple[T any](w []T, head *int) []T {
+	if *head < 1024 || *head < len(w)/2 {
+		return w
+	}
+	n := copy(w, w[*head:])
+	clear(w[n:])
+	*head = 0
+	return w[:n]
+}
+
+// counts are the window's signals, cheap to compute on every message.
+type counts struct {
+	n, d, foreign, fNew, newIPs, lastHour, base, rej, bnc, fail, prior int
+	hist                                                               bool
+}
+
+func (s *State) counts(cfg *Config, now time.Time) counts {
+	h := now.Unix() / 3600
+	if h != s.baseHour {
+		s.baseHour = h
+		s.baseVal, s.baseHist = s.baseline(cfg, now)
+	}
+	return counts{
+		n:        len(s.win) - s.winHead,
+		d:        len(s.domains),
+		foreign:  s.foreign,
+		fNew:     s.fNew,
+		newIPs:   len(s.newIPs) - s.newHead,
+		lastHour: len(s.win) - s.hourHead,
+		base:     s.baseVal,
+		hist:     s.baseHist,
+		rej:      len(s.rej) - s.rejHead,
+		bnc:      len(s.bnc) - s.bncHead,
+		fail:     len(s.fail) - s.failHd,
+		prior:    s.priorSum,
+	}
+}
+
+// score rates the window's signals; sending tells whether they include
+// mail that looks like a takeover's (not only failed logins or volume).
+func score(cfg *Config, c counts) (score int, sending bool) {
+	d := c.d
+	switch {
+	case d >= 10:
+		score += 7
+	case d >= 5:
+		score += 6
+	case d >= cfg.MinForeignDomains:
+		score += 4
+	case d >= 2 && c.foreign >= 5:
+		score += 2
+	case d == 1 && c.foreign >= 20 && c.foreign*5 >= c.n*4:
+		score += 2
+	}
+	if c.foreign >= 10 && c.foreign*2 >= c.n {
+		score += 2
+	}
+	switch {
+	case c.newIPs >= 10:
+		score += 4
+	case c.newIPs >= 5:
+		score += 3
+	case c.newIPs >= 3:
+		score += 2
+	}
+	volume := 0
+	b := max(c.base, 1)
+	if c.hist {
+		switch {
+		case c.lastHour >= 100 && c.lastHour >= 10*b:
+			volume = 4
+		case c.lastHour >= 30 && c.lastHour >= 5*b:
+			volume = 3
+		}
+	} else if c.lastHour >= 100 {
+		volume = 1
+	}
+	score += volume
+	switch {
+	case c.rej >= 10:
+		score += 3
+	case c.rej >= 3:
+		score += 2
+	case c.rej >= 1:
+		score++
+	}
+	if c.bnc >= 10 {
+		score++
+	}
+	switch f := c.fail + c.prior; {
+	case f >= 10:
+		score += 2
+	case f >= 3:
+		score++
+	}
+	sending = d >= cfg.MinForeignDomains && c.fNew >= 3 ||
+		volume >= 3 && c.newIPs >= 3 ||
+		d >= 2 && c.newIPs >= 3 && c.fNew >= 3
+	return score, sending
+}
+
+// evaluate scores the window and updates the verdict. The full snapshot,
+// which walks the window, is taken only when the verdict or the score
+// rises, or the evidence has grown by a quarter since the last one.
+func (s *State) evaluate(cfg *Config, now time.Time) bool {
+	c := s.counts(cfg, now)
+	if c.n == 0 {
+		return false
+	}
+	sc, sending := score(cfg, c)
+	v := OK
+	switch {
+	case sc >= cfg.CompromisedScore && sending:
+		v = Compromised
+	case sc >= cfg.SuspiciousScore:
+		v = Suspicious
+	}
+	changed := v > s.verdict
+	grown := sc >= s.score && c.n*4 >= s.best.WindowMessages*5 && s.verdict == v
+	if !changed && sc <= s.score && !grown {
+		return false
+	}
+	if s.verdict == Compromised && v != Compromised {
+		return false // keep the evidence of the takeover
+	}
+	snap := s.snapshot(cfg, now)
+	snap.Score = sc
+	if changed {
+		s.verdict = v
+		if v == Compromised {
+			s.start = snap.Start
+		}
+	}
+	if s.verdict == Compromised {
+		snap.Start = s.start
+		snap.recountBefore(s)
+	}
+	s.best = snap
+	if sc > s.score {
+		s.score = sc
+	}
+	return changed
+}
+
+// recountBefore recomputes the activity before the fixed start.
+func (sn *Snapshot) recountBefore(s *State) {
+	before := 0
+	for _, o := range s.win[s.winHead:] {
+		if !o.t.Before(sn.Start) {
+			break
+		}
+		before++
+	}
+	sn.MessagesSince = sn.WindowMessages - before
+	if sn.MessagesSince < 0 {
+		sn.MessagesSince = 0
+	}
+}
+
+func (s *State) snapshot(cfg *Config, now time.Time) Snapshot {
+	n := len(s.win) - s.winHead
+	base, hist := s.baseline(cfg, now)
+	snap := Snapshot{
+		At:               now,
+		WindowMessages:   n,
+		ForeignMessages:  s.foreign,
+		ForeignDomains:   len(s.domains),
+		NewIPs:           len(s.newIPs) - s.newHead,
+		LastHour:         len(s.win) - s.hourHead,
+		BaselinePerHour:  base,
+		HasHistory:       hist,
+		Rejections:       len(s.rej) - s.rejHead,
+		Bounces:          len(s.bnc) - s.bncHead,
+		Failures:         len(s.fail) - s.failHd,
+		ForeignOnlyNewIP: s.fNew,
+		WindowStart:      now.Add(-cfg.Window),
+	}
+	ips := map[string]bool{}
+	for _, f := range s.fail[s.failHd:] {
+		if len(ips) > 1000 {
+			break
+		}
+		ips[f.ip] = true
+	}
+	snap.FailureIPs = len(ips)
+	// the likely start: the first use of a new IP in the window; the first
+	// foreign message when no IP is new.
+	for _, f := range s.newIPs[s.newHead:] {
+		snap.PriorFailures += s.priorFor[f.ip]
+		if len(snap.NewIPList) < 20 {
+			snap.NewIPList = append(snap.NewIPList, f.ip)
+		}
+	}
+	if snap.NewIPs > 0 {
+		f := s.newIPs[s.newHead]
+		snap.FirstNewIP, snap.FirstNewIPAt = f.ip, f.t
+		snap.Start = f.t
+		if s.fNew > 0 {
+			// prefer the first new IP that sent forged mail
+			for _, o := range s.win[s.winHead:] {
+				if o.foreignNew {
+					snap.Start = o.t
+					break
+				}
+			}
+			for _, f := range s.newIPs[s.newHead:] {
+				if !f.t.After(snap.Start) {
+					snap.FirstNewIP, snap.FirstNewIPAt = f.ip, f.t
+				}
+			}
+			snap.Start = snap.FirstNewIPAt
+		}
+	} else {
+		for _, o := range s.win[s.winHead:] {
+			if o.foreign {
+				snap.Start = o.t
+				break
+			}
+		}
+		if snap.Start.IsZero() {
+			snap.Start = s.win[s.winHead].t
+		}
+	}
+	snap.TopForeign = topDomains(s.domains, 5)
+	// activity before the start: for "before 14:02 it sent 3 messages/hour"
+	before, ips2 := 0, 0
+	for _, o := range s.win[s.winHead:] {
+		if !o.t.Before(snap.Start) {
+			break
+		}
+		before++
+	}
+	snap.MessagesSince = n - before
+	older := s.messages - n // messages already out of the window
+	snap.MessagesBefore = before + older
+	for _, t := range s.ipFirst {
+		if t.Before(snap.Start) {
+			ips2++
+		}
+	}
+	snap.IPsBefore = ips2
+	if !s.first.IsZero() && snap.Start.After(s.first) {
+		snap.HoursBefore = snap.Start.Sub(s.first).Hours()
+	}
+	return snap
+}
+
+// topDomains returns up to k domains with the highest counts (ties by name).
+func topDomains(m map[string]int, k int) []string {
+	type dc struct {
+		d string
+		c int
+	}
+	var top []dc
+	for d, c := range m {
+		top = append(top, dc{d, c})
+		for i := len(top) - 1; i > 0; i-- {
+			a, b := top[i-1], top[i]
+			if b.c > a.c || b.c == a.c && b.d < a.d {
+				top[i-1], top[i] = b, a
+			}
+		}
+		if len(top) > k {
+			top = top[:k]
+		}
+	}
+	out := make([]string, len(top))
+	for i, x := range top {
+		out[i] = x.d
+	}
+	return out
+}
+
+// Reasons renders a snapshot as sentences a person reads at a glance.
+func Reasons(sn Snapshot, loc *time.Location) []string {
+	if loc == nil {
+		loc = time.UTC
+	}
+	var r []string
+	if sn.WindowMessages > 0 {
+		msg := fmt.Sprintf("%d messages in %s", sn.MessagesSince, humanSpan(sn.At.Sub(maxTime(sn.Start, sn.WindowStart))))
+		if sn.NewIPs > 0 {
+			msg += fmt.Sprintf(" from %d new IPs", sn.NewIPs)
+		}
+		if sn.LastHour > 0 {
+			msg += fmt.Sprintf(" (%d in the last hour)", sn.LastHour)
+		}
+		r = append(r, msg)
+	}
+	if sn.ForeignMessages > 0 {
+		s := fmt.Sprintf("%d with sender domains not its own (%d domains", sn.ForeignMessages, sn.ForeignDomains)
+		if len(sn.TopForeign) > 0 {
+			s += ": " + strings.Join(sn.TopForeign, ", ")
+			if sn.ForeignDomains > len(sn.TopForeign) {
+				s += ", ..."
+			}
+		}
+		r = append(r, s+")")
+	}
+	if !sn.Start.IsZero() {
+		if sn.MessagesBefore > 0 && sn.HoursBefore > 0 {
+			rate := float64(sn.MessagesBefore) / max(sn.HoursBefore, 1)
+			r = append(r, fmt.Sprintf("before %s it sent %s messages/hour from %d IP%s",
+				sn.Start.In(loc).Format("Jan 2 15:04"), fmtRate(rate), sn.IPsBefore, plural(sn.IPsBefore)))
+		} else {
+			r = append(r, fmt.Sprintf("no activity before %s in the log", sn.Start.In(loc).Format("Jan 2 15:04")))
+		}
+	}
+	if sn.HasHistory && sn.LastHour > 0 {
+		r = append(r, fmt.Sprintf("%d messages in the last hour against a baseline of at most %d/hour", sn.LastHour, sn.BaselinePerHour))
+	}
+	if f := sn.Failures + sn.PriorFailures; f > 0 {
+		s := fmt.Sprintf("%d failed logins", f)
+		if sn.FailureIPs > 0 {
+			s += fmt.Sprintf(" from %d IP%s", sn.FailureIPs, plural(sn.FailureIPs))
+		}
+		if sn.FirstNewIP != "" {
+			s += ", then success from " + sn.FirstNewIP
+		}
+		r = append(r, s)
+	}
+	if sn.Rejections > 0 {
+		r = append(r, fmt.Sprintf("%d remote rejections for spam or reputation", sn.Rejections))
+	}
+	if sn.Bounces > 0 {
+		r = append(r, fmt.Sprintf("caused %d bounces", sn.Bounces))
+	}
+	return r
+}
+
+func fmtRate(r float64) string {
+	if r >= 10 {
+		return fmt.Sprintf("%.0f", r)
+	}
+	return fmt.Sprintf("%.1f", r)
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func humanSpan(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0 s"
+	case d < 2*time.Minute:
+		return fmt.Sprintf("%d s", int(d.Seconds()))
+	case d < 2*time.Hour:
+		return fmt.Sprintf("%d min", int(d.Minutes()))
+	default:
+		return fmt.Sprintf("%.1f h", d.Hours())
+	}
+}

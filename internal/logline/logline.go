@@ -1,0 +1,86 @@
+// Package logline reads one mail log line into an event in two steps, as
+// postfix_exporter does: the syslog envelope (package envelope), then a
+// switch on the program to the parser of that daemon (postfixlog,
+// dovecotlog). It says why a line was not understood, so that scan can count
+// such lines per program and explain can show them.
+package logline
+
+import (
+	"strings"
+	"time"
+
+	"github.com/saslguard/saslguard/internal/dovecotlog"
+	"github.com/saslguard/saslguard/internal/envelope"
+	"github.com/saslguard/saslguard/internal/event"
+	"github.com/saslguard/saslguard/internal/postfixlog"
+)
+
+// Status says what became of a line.
+type Status uint8
+
+// Statuses.
+const (
+	Parsed     Status = iota // an event (possibly event.Ignored) was produced
+	NoEnvelope               // not a syslog line at all
+	Other                    // another program's line: not ours to read
+	Unparsed                 // a Postfix or Dovecot line no parser understood
+)
+
+// Result tells how a line was read.
+type Result struct {
+	Status  Status
+	Program string // the daemon for Postfix lines ("smtpd"), "dovecot", or the tag
+	Env     envelope.Envelope
+}
+
+// Parser reads lines. It is not safe for concurrent use.
+type Parser struct {
+	Env envelope.Parser
+}
+
+// New returns a parser that reads BSD stamps as year in loc.
+func New(year int, loc *time.Location) *Parser {
+	return &Parser{Env: envelope.Parser{Year: year, Loc: loc}}
+}
+
+// Parse reads line into ev (which it resets first).
+func (p *Parser) Parse(line string, ev *event.Event) Result {
+	*ev = event.Event{}
+	env, err := p.Env.Parse(line)
+	if err != nil {
+		return Result{Status: NoEnvelope, Env: env}
+	}
+	ev.Time, ev.Host, ev.Program, ev.PID, ev.Count = env.Time, env.Host, env.Tag, env.PID, env.Repeat
+	ev.YearGuessed = !env.YearKnown
+	if env.Suppressed > 0 {
+		ev.Kind, ev.Source, ev.Count = event.Suppressed, event.Journal, env.Suppressed
+		return Result{Status: Parsed, Program: env.Tag, Env: env}
+	}
+	if d := postfixlog.Daemon(env.Tag); d != "" {
+		ev.Service = postfixlog.Service(env.Tag)
+		if postfixlog.Parse(d, env.Msg, ev) {
+			return Result{Status: Parsed, Program: d, Env: env}
+		}
+		return Result{Status: Unparsed, Program: d, Env: env}
+	}
+	if dovecotlog.IsDovecot(env.Tag) {
+		if dovecotlog.Parse(env.Tag, env.Msg, ev) {
+			return Result{Status: Parsed, Program: "dovecot", Env: env}
+		}
+		return Result{Status: Unparsed, Program: "dovecot", Env: env}
+	}
+	return Result{Status: Other, Program: programName(env.Tag), Env: env}
+}
+
+// programName shortens a foreign tag for the statistics: the last path
+// element, at most 32 bytes, so that hostile tags cannot grow the table's
+// keys without bound.
+func programName(tag string) string {
+	if i := strings.LastIndexByte(tag, '/'); i >= 0 {
+		tag = tag[i+1:]
+	}
+	if len(tag) > 32 {
+		tag = tag[:32]
+	}
+	return tag
+}

@@ -1,0 +1,424 @@
+// Package scan runs the scan pipeline: chunks of log lines from logsrc are
+// parsed in parallel (logline), put back in log order, their classic-syslog
+// years corrected, and fed to the correlator, which runs the detector.
+package scan
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/saslguard/saslguard/internal/correlate"
+	"github.com/saslguard/saslguard/internal/detect"
+	"github.com/saslguard/saslguard/internal/event"
+	"github.com/saslguard/saslguard/internal/logline"
+	"github.com/saslguard/saslguard/internal/logsrc"
+)
+
+// Options configure a scan.
+type Options struct {
+	// Year is the year of the newest line for classic syslog stamps; 0
+	// infers it from the newest file's modification time.
+	Year int
+	// Loc is the zone of stamps that carry none (default time.Local).
+	Loc       *time.Location
+	Workers   int // parsing goroutines (default GOMAXPROCS)
+	Correlate correlate.Config
+	// Progress, when set, is called now and then with the input bytes read
+	// and the total (-1 when unknown).
+	Progress func(done, total int64)
+	// Allow lists logins that are never flagged (lower case).
+	Allow map[string]bool
+}
+
+// Stats describe the input.
+type Stats struct {
+	Lines         int64            `json:"lines"`
+	Parsed        int64            `json:"parsed"`
+	Unparsed      map[string]int64 `json:"unparsed_by_program"`
+	OtherPrograms map[string]int64 `json:"other_programs"`
+	NoEnvelope    int64            `json:"no_envelope"`
+	Bytes         int64            `json:"bytes"`
+	InputBytes    int64            `json:"input_bytes"`
+	Seconds       float64          `json:"seconds"`
+	Files         []string         `json:"files"`
+	FileErrors    []string         `json:"file_errors,omitempty"`
+	Duplicates    int64            `json:"duplicate_lines"`
+	NULBytes      int64            `json:"nul_bytes"`
+	OverlongLines int64            `json:"overlong_lines"`
+	Suppressed    int              `json:"journal_suppressed"`
+	YearNote      string           `json:"year_note,omitempty"`
+	FirstEvent    time.Time        `json:"first_event"`
+	LastEvent     time.Time        `json:"last_event"`
+	Correlation   correlate.Stats  `json:"correlation"`
+}
+
+// Result is what a scan found.
+type Result struct {
+	Accounts   []*correlate.Account // flagged first, then by score and volume
+	Correlator *correlate.Correlator
+	Stats      Stats
+}
+
+// batch is the parse result of one chunk.
+type batch struct {
+	chunk    *logsrc.Chunk
+	events   []event.Event
+	lines    int64
+	parsed   int64
+	noEnv    int64
+	unparsed map[string]int64
+	other    map[string]int64
+}
+
+var batchPool = sync.Pool{New: func() any { return &batch{events: make([]event.Event, 0, 4096)} }}
+
+// Run scans the set.
+func Run(ctx context.Context, set *logsrc.Set, opts Options) (*Result, error) {
+	began := time.Now()
+	if opts.Loc == nil {
+		opts.Loc = time.Local
+	}
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	years, note := inferYears(set, opts.Year, opts.Loc)
+	corr := correlate.New(opts.Correlate)
+	res := &Result{Correlator: corr}
+	st := &res.Stats
+	st.Unparsed, st.OtherPrograms = map[string]int64{}, map[string]int64{}
+	st.YearNote = note
+	for _, f := range set.Files() {
+		st.Files = append(st.Files, f.Name)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	work := make(chan *batch, workers*2)
+	done := make(chan *batch, workers*2)
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := logline.New(0, opts.Loc)
+			for b := range work {
+				p.Env.Year = years[b.chunk.Index]
+				parseChunk(p, b)
+				done <- b
+			}
+		}()
+	}
+	// the sequencer: puts batches back in order and feeds the correlator
+	seqDone := make(chan struct{})
+	go func() {
+		defer close(seqDone)
+		pending := map[int64]*batch{}
+		var next int64
+		var fx yearFixer
+		for b := range done {
+			pending[b.chunk.Seq] = b
+			for {
+				nb, ok := pending[next]
+				if !ok {
+					break
+				}
+				delete(pending, next)
+				next++
+				consume(corr, st, &fx, nb)
+				if opts.Progress != nil {
+					opts.Progress(set.Stats().InputBytes, set.TotalSize())
+				}
+			}
+		}
+		for _, b := range pending { // only after an error
+			b.chunk.Release()
+		}
+	}()
+
+	readErr := set.Read(ctx, func(c *logsrc.Chunk) error {
+		b := batchPool.Get().(*batch)
+		b.chunk = c
+		select {
+		case work <- b:
+			return nil
+		case <-ctx.Done():
+			c.Release()
+			return ctx.Err()
+		}
+	})
+	close(work)
+	wg.Wait()
+	close(done)
+	<-seqDone
+	if readErr != nil {
+		return nil, readErr
+	}
+	corr.Finish()
+	ls := set.Stats()
+	st.Bytes, st.InputBytes = ls.Bytes, ls.InputBytes
+	st.Duplicates, st.NULBytes, st.OverlongLines = ls.DuplicateLines, ls.NULBytes, ls.OverlongLines
+	for _, e := range ls.Errors {
+		st.FileErrors = append(st.FileErrors, e.Error())
+	}
+	st.Correlation = corr.Stats
+	st.Suppressed = corr.Stats.Suppressed
+	st.Seconds = time.Since(began).Seconds()
+	res.Accounts = Rank(corr.Accounts(), opts.Allow)
+	return res, nil
+}
+
+// parseChunk reads every line of the batch's chunk.
+func parseChunk(p *logline.Parser, b *batch) {
+	data := b.chunk.Data
+	b.events = b.events[:0]
+	var ev event.Event
+	for len(data) > 0 {
+		n := bytes.IndexByte(data, '\n')
+		var line []byte
+		if n < 0 {
+			line, data = data, nil
+		} else {
+			line, data = data[:n], data[n+1:]
+		}
+		if len(line) == 0 || len(line) == 1 && line[0] == '\r' {
+			continue
+		}
+		b.lines++
+		r := p.Parse(unsafe.String(&line[0], len(line)), &ev)
+		switch r.Status {
+		case logline.Parsed:
+			b.parsed++
+			if ev.Kind != event.Ignored {
+				b.events = append(b.events, ev)
+			}
+		case logline.NoEnvelope:
+			b.noEnv++
+		case logline.Unparsed:
+			if b.unparsed == nil {
+				b.unparsed = map[string]int64{}
+			}
+			b.unparsed[r.Program]++
+		case logline.Other:
+			if b.other == nil {
+				b.other = map[string]int64{}
+			}
+			b.other[r.Program]++
+		}
+	}
+}
+
+// maxOtherPrograms caps the keys of the other-programs table.
+const maxOtherPrograms = 200
+
+func consume(corr *correlate.Correlator, st *Stats, fx *yearFixer, b *batch) {
+	fx.file(b.chunk.Index)
+	for i := range b.events {
+		ev := &b.events[i]
+		if ev.YearGuessed {
+			fx.fix(ev)
+		}
+		if st.FirstEvent.IsZero() || ev.Time.Before(st.FirstEvent) {
+			st.FirstEvent = ev.Time
+		}
+		if ev.Time.After(st.LastEvent) {
+			st.LastEvent = ev.Time
+		}
+		corr.Add(ev)
+	}
+	st.Lines += b.lines
+	st.Parsed += b.parsed
+	st.NoEnvelope += b.noEnv
+	for k, v := range b.unparsed {
+		st.Unparsed[k] += v
+	}
+	for k, v := range b.other {
+		if _, ok := st.OtherPrograms[k]; ok || len(st.OtherPrograms) < maxOtherPrograms {
+			st.OtherPrograms[k] += v
+		} else {
+			st.OtherPrograms["(others)"] += v
+		}
+	}
+	clear(b.events[:cap(b.events)][:len(b.events)]) // drop pointers into the chunk
+	b.chunk.Release()
+	b.chunk, b.lines, b.parsed, b.noEnv = nil, 0, 0, 0
+	b.unparsed, b.other = nil, nil
+	batchPool.Put(b)
+}
+
+// yearFixer corrects the year of classic syslog stamps within a file: a
+// stamp more than half a year before the newest seen means the log crossed
+// into a new year.
+type yearFixer struct {
+	index  int
+	init   bool
+	last   time.Time
+	offset int
+}
+
+func (f *yearFixer) file(i int) {
+	if !f.init || i != f.index {
+		*f = yearFixer{index: i, init: true}
+	}
+}
+
+const halfYear = 183 * 24 * time.Hour
+
+func (f *yearFixer) fix(ev *event.Event) {
+	t := ev.Time
+	if f.offset > 0 {
+		t = t.AddDate(f.offset, 0, 0)
+	}
+	if !f.last.IsZero() && t.Before(f.last.Add(-halfYear)) {
+		f.offset++
+		t = t.AddDate(1, 0, 0)
+	}
+	if t.After(f.last) {
+		f.last = t
+	}
+	ev.Time = t
+}
+
+// Rank sorts accounts: compromised, then suspicious, then the rest; within
+// a verdict by score, then messages, then login. Allowlisted logins sort as
+// ok.
+func Rank(accts []*correlate.Account, allow map[string]bool) []*correlate.Account {
+	rank := func(a *correlate.Account) int {
+		if allow[a.Login] {
+			return 0
+		}
+		return int(a.Detector().Verdict())
+	}
+	sort.Slice(accts, func(i, j int) bool {
+		a, b := accts[i], accts[j]
+		if ra, rb := rank(a), rank(b); ra != rb {
+			return ra > rb
+		}
+		if sa, sb := a.Detector().Score(), b.Detector().Score(); sa != sb {
+			return sa > sb
+		}
+		if a.Messages != b.Messages {
+			return a.Messages > b.Messages
+		}
+		return a.Login < b.Login
+	})
+	return accts
+}
+
+// Verdict returns the verdict of an account, ok for allowlisted logins.
+func Verdict(a *correlate.Account, allow map[string]bool) detect.Verdict {
+	if allow[a.Login] {
+		return detect.OK
+	}
+	return a.Detector().Verdict()
+}
+
+// inferYears returns the year of the first line of each file, for classic
+// syslog stamps: the newest line's year is opts' year or the newest file's
+// modification year, and the years of older files follow backwards through
+// the set (each file's first stamp against the next file's first stamp).
+func inferYears(set *logsrc.Set, year int, loc *time.Location) ([]int, string) {
+	files := set.Files()
+	years := make([]int, len(files))
+	if len(files) == 0 {
+		return years, ""
+	}
+	var p logline.Parser
+	p.Env.Loc = loc
+	p.Env.Year = 2000 // a leap year, so that Feb 29 survives
+	firsts := make([]time.Time, len(files))
+	for i, f := range files {
+		if f.Name == "-" {
+			continue
+		}
+		if head, err := set.Head(f, 64<<10); err == nil {
+			firsts[i] = firstStamp(&p, head)
+		}
+	}
+	newest := files[len(files)-1]
+	note := ""
+	var last time.Time
+	if newest.Name != "-" {
+		if tail, err := set.Tail(newest, 64<<10); err == nil {
+			last = lastStamp(&p, tail)
+		}
+	}
+	anchor := year
+	if anchor == 0 {
+		mt := newest.ModTime
+		if mt.IsZero() {
+			mt = time.Now() // standard input from a pipe: nothing else to go by
+			note = "classic syslog stamps without a year: assumed the current year (use --year)"
+		}
+		mt = mt.In(loc)
+		anchor = mt.Year()
+		if !last.IsZero() && monthDay(last) > monthDay(time.Date(2000, mt.Month(), mt.Day(), mt.Hour(), mt.Minute(), mt.Second(), 0, time.UTC))+86400 {
+			anchor-- // the newest line is later in the year than the file's mtime
+		}
+	}
+	// the newest file: its first line is a year earlier if it is later in
+	// the year than its last line
+	n := len(files) - 1
+	years[n] = anchor
+	if !firsts[n].IsZero() && !last.IsZero() && monthDay(firsts[n]) > monthDay(last)+86400 {
+		years[n] = anchor - 1
+	}
+	for i := n - 1; i >= 0; i-- {
+		years[i] = years[i+1]
+		if !firsts[i].IsZero() && !firsts[i+1].IsZero() && monthDay(firsts[i]) > monthDay(firsts[i+1])+30*86400 {
+			years[i]--
+		}
+	}
+	return years, note
+}
+
+// monthDay returns seconds since the start of the (leap) year 2000 for the
+// month, day and clock of t, which the parser stamped in 2000.
+func monthDay(t time.Time) int64 {
+	return t.Unix() - time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+}
+
+func firstStamp(p *logline.Parser, data []byte) time.Time {
+	var ev event.Event
+	for len(data) > 0 {
+		n := bytes.IndexByte(data, '\n')
+		line := data
+		if n >= 0 {
+			line, data = data[:n], data[n+1:]
+		} else {
+			data = nil
+		}
+		if r := p.Parse(string(line), &ev); r.Status != logline.NoEnvelope && ev.YearGuessed {
+			return ev.Time
+		}
+	}
+	return time.Time{}
+}
+
+func lastStamp(p *logline.Parser, data []byte) time.Time {
+	var ev event.Event
+	for len(data) > 0 {
+		data = bytes.TrimRight(data, "\n")
+		n := bytes.LastIndexByte(data, '\n')
+		line := data[n+1:]
+		data = data[:max(n, 0)]
+		if r := p.Parse(string(line), &ev); r.Status != logline.NoEnvelope && ev.YearGuessed {
+			return ev.Time
+		}
+		if n < 0 {
+			break
+		}
+	}
+	return time.Time{}
+}
+
+// String describes a stats block briefly, for logs.
+func (s Stats) String() string {
+	return fmt.Sprintf("%d lines, %d parsed, %d bytes in %.2fs", s.Lines, s.Parsed, s.Bytes, s.Seconds)
+}
