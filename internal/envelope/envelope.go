@@ -19,12 +19,12 @@ type Format uint8
 
 // Formats.
 const (
-	Unknown Format = iota
-	BSD            // Nov 27 05:39:22 host tag[pid]: msg
-	RFC3339        // 2026-11-27T05:39:22.123+01:00 host tag[pid]: msg
-	RFC5424        // <22>1 2026-11-27T05:39:22Z host app procid msgid sd msg
-	Journal        // journalctl -o json
-	DovecotLog     // 2026-11-27 05:39:22 auth: Info: ... (Dovecot's log_path)
+	Unknown    Format = iota
+	BSD               // Nov 27 05:39:22 host tag[pid]: msg
+	RFC3339           // 2026-11-27T05:39:22.123+01:00 host tag[pid]: msg
+	RFC5424           // <22>1 2026-11-27T05:39:22Z host app procid msgid sd msg
+	Journal           // journalctl -o json
+	DovecotLog        // 2026-11-27 05:39:22 auth: Info: ... (Dovecot's log_path)
 )
 
 var formatNames = [...]string{"unknown", "bsd", "rfc3339", "rfc5424", "journal", "dovecot"}
