@@ -42,6 +42,10 @@ func detect(b []byte) string {
 	return None
 }
 
+// maxZstdWindow bounds the memory a zstd frame may ask for (zstd --long=28;
+// the zstd tool's default is 8 MiB at most).
+const maxZstdWindow = 256 << 20
+
 // decoder wraps r in a decompressor for format. The returned close function
 // releases the decoder's resources (zstd runs goroutines) and is never nil.
 func decoder(r io.Reader, format string) (io.Reader, func(), error) {
@@ -57,7 +61,7 @@ func decoder(r io.Reader, format string) (io.Reader, func(), error) {
 		zr.Multistream(true)
 		return zr, func() { _ = zr.Close() }, nil
 	case Zstd:
-		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
+		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxZstdWindow))
 		if err != nil {
 			return nil, nop, fmt.Errorf("zstd header: %w", err)
 		}

@@ -3,8 +3,54 @@
 // an ordered stream of chunks of whole lines, oldest file first.
 //
 // Reading is built for speed: big reads into recycled buffers, no per-line
-// work on the hot path, and compressed files decoded in parallel ahead of the
-// file being delivered, with bounded memory.
+// work on the hot path, and the next files read and decompressed in other
+// goroutines while one is delivered, with bounded memory: at most
+// (Decoders*(ReadAhead+4) + MaxInFlight) chunk buffers, plus the bigger
+// buffers of lines longer than ChunkSize.
+//
+// # Inputs
+//
+// Open takes paths, glob patterns (a pattern that matches nothing is an
+// error; an existing file whose name holds glob characters is taken as is)
+// and "-" for standard input. The same file named twice (or through a link)
+// is read once. Compression (gzip, also multi-member; zstd; xz; bzip2) is
+// recognised by the first bytes of the content, never by the name. Pipes and
+// FIFOs (bash's <(zcat x.gz)) are read as streams, like standard input.
+//
+// # Order
+//
+// Files are grouped by base name: the name without a compression extension
+// (.gz .xz .zst .zstd .bz2 .z .lz4) and without a rotation suffix, either a
+// number (mail.log.1, mail.log.2.gz) or a dateext date (mail.log-20261120,
+// mail.log-2026112013, mail.log-2026-11-20, mail.log.20261120). Within a
+// group the highest number comes first, dates go in ascending order, and the
+// unsuffixed live file comes last; anything else (a number against a date)
+// goes by mtime, then name. The groups are then merged by the mtime of their
+// next file (then name). Streams (standard input, pipes, FIFOs) come last,
+// in argument order.
+//
+// # Lines
+//
+// Chunks hold whole lines, CR kept. A line longer than ChunkSize is
+// delivered whole in a bigger chunk; one longer than MaxLine is cut to
+// MaxLine bytes plus '\n' and counted. NUL bytes at the start of a file (the
+// hole copytruncate leaves when the writer does not append) are dropped and
+// counted.
+//
+// # Copytruncate overlap
+//
+// When the first lines of a file repeat the last lines of the previous file
+// of the same group (the run starts at the new file's first line and ends
+// exactly at the old file's last line), they are skipped and counted. The
+// last OverlapLines lines of the old file (from its last two chunks) and the
+// new file's first chunk are compared, so an overlap longer than that is not
+// found; lines repeated inside one file are never touched.
+//
+// # Errors
+//
+// A file that cannot be opened, read or decompressed is read up to the
+// problem, which goes to Stats().Errors (with the file name), and reading
+// goes on with the next file.
 package logsrc
 
 import (
