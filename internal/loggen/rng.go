@@ -1,0 +1,95 @@
+package loggen
+
+import "math"
+
+// rng is xoshiro256** seeded with splitmix64. It is written out here rather
+// than taken from math/rand so that the byte stream for a seed can never
+// change with the Go version.
+type rng struct{ s [4]uint64 }
+
+func newRNG(seed uint64) *rng {
+	r := &rng{}
+	for i := range r.s {
+		seed += 0x9e3779b97f4a7c15
+		z := seed
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+		z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+		r.s[i] = z ^ (z >> 31)
+	}
+	return r
+}
+
+func rotl(x uint64, k uint) uint64 { return (x << k) | (x >> (64 - k)) }
+
+func (r *rng) u64() uint64 {
+	s := &r.s
+	res := rotl(s[1]*5, 7) * 9
+	t := s[1] << 17
+	s[2] ^= s[0]
+	s[3] ^= s[1]
+	s[1] ^= s[2]
+	s[0] ^= s[3]
+	s[2] ^= t
+	s[3] = rotl(s[3], 45)
+	return res
+}
+
+// intn returns a value in [0, n); n <= 0 gives 0.
+func (r *rng) intn(n int) int {
+	if n <= 1 {
+		return 0
+	}
+	hi, _ := mul64(r.u64(), uint64(n))
+	return int(hi)
+}
+
+func mul64(a, b uint64) (hi, lo uint64) {
+	const mask32 = 1<<32 - 1
+	a0, a1 := a&mask32, a>>32
+	b0, b1 := b&mask32, b>>32
+	w0 := a0 * b0
+	t := a1*b0 + w0>>32
+	w1 := t&mask32 + a0*b1
+	hi = a1*b1 + t>>32 + w1>>32
+	lo = a * b
+	return
+}
+
+// between returns a value in [lo, hi].
+func (r *rng) between(lo, hi int) int { return lo + r.intn(hi-lo+1) }
+
+func (r *rng) f64() float64 { return float64(r.u64()>>11) / (1 << 53) }
+
+func (r *rng) chance(p float64) bool { return r.f64() < p }
+
+// exp returns an exponentially distributed value with the given mean.
+func (r *rng) exp(mean float64) float64 { return -mean * math.Log(1-r.f64()) }
+
+// poisson samples a Poisson variate; large means use a normal approximation.
+func (r *rng) poisson(mean float64) int {
+	if mean <= 0 {
+		return 0
+	}
+	if mean > 40 {
+		// Box-Muller.
+		u1, u2 := 1-r.f64(), r.f64()
+		z := math.Sqrt(-2*math.Log(u1)) * math.Cos(2*math.Pi*u2)
+		n := int(math.Round(mean + z*math.Sqrt(mean)))
+		if n < 0 {
+			return 0
+		}
+		return n
+	}
+	l := math.Exp(-mean)
+	k, p := 0, 1.0
+	for {
+		p *= r.f64()
+		if p <= l {
+			return k
+		}
+		k++
+	}
+}
+
+// pick returns a random element of a non-empty slice.
+func pick[T any](r *rng, s []T) T { return s[r.intn(len(s))] }

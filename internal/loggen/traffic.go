@@ -1,0 +1,665 @@
+package loggen
+
+import (
+	"strconv"
+	"time"
+)
+
+// workProfile is the share of a working day's traffic in each hour (UTC).
+var workProfile = func() [24]float64 {
+	w := [24]float64{0.2, 0.1, 0.1, 0.1, 0.15, 0.3, 0.8, 2.5, 6, 8, 8.5, 8, 6, 7, 8, 8, 7, 5, 3, 2, 1.5, 1.2, 0.8, 0.4}
+	sum := 0.0
+	for _, v := range w {
+		sum += v
+	}
+	for i := range w {
+		w[i] /= sum
+	}
+	return w
+}()
+
+// tick emits every session that starts in the minute from m.
+func (g *gen) tick(m int64) {
+	r := g.r
+	tm := time.UnixMicro(m).UTC()
+	h, mi := tm.Hour(), tm.Minute()
+	wf := 1.0
+	weekend := false
+	switch tm.Weekday() {
+	case time.Saturday:
+		wf, weekend = 0.15, true
+	case time.Sunday:
+		wf, weekend = 0.1, true
+	}
+	work := wf * workProfile[h] // share of a day's volume in this hour
+	flat := 1.0 / 24
+	at := func() int64 { return m + int64(r.intn(int(usMin))) }
+
+	if mi%30 == 0 {
+		g.recyclePIDs()
+	}
+	for n := r.poisson(g.userDaily * work / 60); n > 0; n-- {
+		g.userSession(at())
+	}
+	for n := r.poisson(g.imapDaily * (0.6*work + 0.4*wf*flat) / 60); n > 0; n-- {
+		u := pick(r, g.w.users)
+		t := at()
+		g.imapLogin(t, u.login, g.userIP(u, t), nil)
+	}
+	if !weekend && h >= 8 && h < 18 {
+		for n := r.poisson(g.newsDaily / 600 / 5); n > 0; n-- {
+			g.bulkSession(at(), g.w.bulk[0], r.between(1, 9))
+		}
+	}
+	for n := r.poisson(g.notifDaily / 1440 / 2); n > 0; n-- {
+		g.bulkSession(at(), g.w.bulk[1], r.between(1, 3))
+	}
+	for n := r.poisson(g.inboundDaily * (0.5*flat + 0.5*work) / 60); n > 0; n-- {
+		g.inboundSession(at())
+	}
+	for n := r.poisson(g.rejectDaily / 1440); n > 0; n-- {
+		g.rejectSession(at())
+	}
+	if mi == 17 {
+		g.pickup(m+int64(r.between(1, 3))*usSec, 0)
+	}
+	if h == 6 && mi == 25 {
+		g.pickup(m+int64(r.between(1, 40))*usSec, 0)
+	}
+	for n := r.poisson(g.webDaily * work / 60); n > 0; n-- {
+		g.pickup(at(), 33)
+	}
+	for n := r.poisson(g.bruteDaily / 1440); n > 0; n-- {
+		g.bruteCampaign(at())
+	}
+	for _, tk := range g.takeovers {
+		if !tk.done && tk.phaseStart < m+usMin {
+			tk.done = true
+			g.runTakeover(tk)
+		}
+	}
+}
+
+// userIP is where user u connects from at t.
+func (g *gen) userIP(u *user, t int64) string {
+	day := (t - g.start) / usDay
+	if len(u.travel) > 0 && (day/4+int64(hashString(u.login)%3))%3 == 0 {
+		return u.travel[int(day*3+int64(g.r.intn(2)))%len(u.travel)]
+	}
+	if len(u.ips) > 1 {
+		h := (t % usDay) / usHour
+		wd := time.UnixMicro(t).UTC().Weekday()
+		if h >= 7 && h < 17 && wd != time.Saturday && wd != time.Sunday && g.r.chance(0.85) {
+			return u.ips[0]
+		}
+	}
+	return u.ips[len(u.ips)-1]
+}
+
+func (g *gen) userSession(t int64) {
+	r := g.r
+	u := g.w.sender(r)
+	ip := g.userIP(u, t)
+	tag := tagSubmission
+	if hashString(u.login)%6 == 0 {
+		tag = tagSmtps
+	}
+	method := "PLAIN"
+	if hashString(u.login)%4 == 0 {
+		method = "LOGIN"
+	}
+	n := 1
+	if r.chance(0.1) {
+		n = r.between(2, 3)
+	}
+	maxRcpt := 3
+	if u.kind == kindHeavy {
+		maxRcpt = 6
+	}
+	g.authSession(t, tag, ip, u.login, method, n, nil, func(m *message) {
+		m.sender = u.login
+		m.msgID = g.msgID(orgDomain)
+		m.size = 1200 + int(r.exp(25000))
+		m.filter = r.chance(0.12)
+		m.rcpts = m.rcpts[:0]
+		k := 1
+		if r.chance(0.3) {
+			k = r.between(1, maxRcpt)
+		}
+		for i := 0; i < k; i++ {
+			if r.chance(0.45) {
+				v := pick(r, g.w.users)
+				m.rcpts = append(m.rcpts, rcpt{addr: v.login, kind: v.local})
+			} else {
+				m.rcpts = append(m.rcpts, g.randomExternal(0.015))
+			}
+		}
+	})
+	u.sent += n
+}
+
+func (g *gen) bulkSession(t int64, u *user, n int) {
+	r := g.r
+	ip := pick(r, u.ips)
+	g.authSession(t, tagSubmission, ip, u.login, "PLAIN", n, nil, func(m *message) {
+		m.sender = u.login
+		m.msgID = g.msgID(domainOf(u.login))
+		m.filter = false
+		m.rcpts = m.rcpts[:0]
+		if u.login == newsletter {
+			m.size = 30000 + r.intn(50000)
+			m.rcpts = append(m.rcpts, g.randomExternal(0.03))
+		} else {
+			m.size = 3000 + r.intn(6000)
+			if r.chance(0.3) {
+				v := pick(r, g.w.users)
+				m.rcpts = append(m.rcpts, rcpt{addr: v.login, kind: v.local})
+			} else {
+				m.rcpts = append(m.rcpts, g.randomExternal(0.01))
+			}
+		}
+	})
+	u.sent += n
+}
+
+var freemailUsed = []int{0, 0, 0, 1, 1, 2, 3, 4}
+
+// randomExternal makes an address at a provider or partner; bad is the
+// probability that the mailbox does not exist.
+func (g *gen) randomExternal(bad float64) rcpt {
+	r := g.r
+	var d string
+	if r.chance(0.55) {
+		p := &providers[pick(r, freemailUsed)]
+		d = pick(r, p.domains)
+	} else {
+		d = pick(r, g.w.partners)
+	}
+	rc := g.externalRcpt(g.localPart()+"@"+d, d)
+	rc.bad = r.chance(bad)
+	return rc
+}
+
+func (g *gen) localPart() string {
+	r := g.r
+	f, l := pick(r, firstNames), pick(r, lastNames)
+	switch r.intn(4) {
+	case 0:
+		return f + "." + l
+	case 1:
+		return f + l + strconv.Itoa(r.between(1, 99))
+	case 2:
+		return f[:1] + "." + l
+	}
+	return f + "_" + l
+}
+
+func (g *gen) msgID(domain string) string {
+	b := make([]byte, 0, 64)
+	x := g.r.u64()
+	for i := 0; i < 8; i++ {
+		b = append(b, "0123456789abcdef"[x&15])
+		x >>= 4
+	}
+	b = append(b, '-')
+	for i := 0; i < 4; i++ {
+		b = append(b, "0123456789abcdef"[x&15])
+		x >>= 4
+	}
+	b = append(b, '-')
+	x = g.r.u64()
+	for i := 0; i < 12; i++ {
+		b = append(b, "0123456789abcdef"[x&15])
+		x >>= 4
+	}
+	b = append(b, '@')
+	b = append(b, domain...)
+	return string(b)
+}
+
+// authSession writes an authenticated SMTP session with n messages, each
+// filled in by build. tk is the takeover the session belongs to, if any.
+func (g *gen) authSession(t int64, tag, ip, login, method string, n int, tk *takeover, build func(m *message)) int64 {
+	r := g.r
+	pid := g.newPID()
+	client := "unknown[" + ip + "]"
+	b := g.s.begin(tag, pid)
+	b = append(b, "connect from "...)
+	b = append(b, client...)
+	g.s.emit(t, b)
+	t += int64(r.between(30_000, 400_000))
+	b = g.s.begin(tag, pid)
+	b = append(b, "Anonymous TLS connection established from "...)
+	b = append(b, client...)
+	b = append(b, ": TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519 server-signature RSA-PSS (2048 bits) server-digest SHA256"...)
+	g.s.emit(t, b)
+	rcpts := 0
+	m := &g.msg
+	for i := 0; i < n; i++ {
+		if tk != nil {
+			t += int64(r.between(150_000, 2_000_000))
+		} else {
+			t += int64(r.between(300_000, 5_000_000))
+		}
+		m.spam, m.ndr, m.filter = 0, false, false
+		m.client = client
+		build(m)
+		qid := g.newQID(t)
+		b = g.s.begin(tag, pid)
+		b = append(b, qid...)
+		b = append(b, ": client="...)
+		b = append(b, client...)
+		b = append(b, ", sasl_method="...)
+		b = append(b, method...)
+		b = append(b, ", sasl_username="...)
+		b = append(b, login...)
+		g.s.emit(t, b)
+		if tk != nil {
+			tk.noteSuccess(t)
+			tk.msgs++
+		} else {
+			g.success[login] = true
+		}
+		rcpts += len(m.rcpts)
+		tEnd := t + int64(r.between(400_000, 1_500_000))
+		g.queueMessage(t, tEnd-int64(r.between(10_000, 300_000)), tEnd, qid, m, m.filter)
+		t = tEnd
+	}
+	t += int64(r.between(60_000, 400_000))
+	b = g.s.begin(tag, pid)
+	b = append(b, "disconnect from "...)
+	b = append(b, client...)
+	cmds := 2 + 3*n + rcpts
+	if tag == tagSubmission {
+		b = append(b, " ehlo=2 starttls=1"...)
+		cmds += 2
+	} else {
+		b = append(b, " ehlo=1"...)
+	}
+	b = append(b, " auth=1 mail="...)
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, " rcpt="...)
+	b = strconv.AppendInt(b, int64(rcpts), 10)
+	b = append(b, " data="...)
+	b = strconv.AppendInt(b, int64(n), 10)
+	if tk == nil || r.chance(0.5) {
+		b = append(b, " quit=1"...)
+	} else {
+		cmds--
+	}
+	b = append(b, " commands="...)
+	b = strconv.AppendInt(b, int64(cmds), 10)
+	g.s.emit(t, b)
+	return t
+}
+
+func (g *gen) sessionID(b []byte) []byte {
+	b = append(b, "session=<"...)
+	b = g.appendB64(b, 16)
+	return append(b, '>')
+}
+
+// imapLogin writes a successful Dovecot IMAP login and its logout.
+func (g *gen) imapLogin(t int64, login, ip string, tk *takeover) {
+	r := g.r
+	mpid := g.newPID()
+	sess := g.sessionID(nil)
+	b := g.s.begin(tagDovecot, -1)
+	b = append(b, "imap-login: Login: user=<"...)
+	b = append(b, login...)
+	b = append(b, ">, method=PLAIN, rip="...)
+	b = append(b, ip...)
+	b = append(b, ", lip="+serverIP+", mpid="...)
+	b = strconv.AppendInt(b, int64(mpid), 10)
+	b = append(b, ", TLS, "...)
+	b = append(b, sess...)
+	g.s.emit(t, b)
+	if tk != nil {
+		tk.noteSuccess(t)
+	} else {
+		g.success[login] = true
+	}
+	b = g.s.begin(tagDovecot, -1)
+	b = append(b, "imap("...)
+	b = append(b, login...)
+	b = append(b, ")<"...)
+	b = strconv.AppendInt(b, int64(mpid), 10)
+	b = append(b, '>', '<')
+	b = append(b, sess[len("session=<"):len(sess)-1]...)
+	b = append(b, ">: Disconnected: Logged out in="...)
+	b = strconv.AppendInt(b, int64(r.between(200, 9000)), 10)
+	b = append(b, " out="...)
+	b = strconv.AppendInt(b, int64(r.between(1000, 900000)), 10)
+	b = append(b, " deleted=0 expunged=0 trashed=0 hdr_count=0 hdr_bytes=0 body_count=0 body_bytes=0"...)
+	g.s.emit(t+int64(r.between(2, 1800))*usSec, b)
+}
+
+func (g *gen) inboundClient() (client, sender string) {
+	r := g.r
+	switch i := r.intn(6); i {
+	case 0, 1:
+		n := r.between(10, 99)
+		return "mail-wr1-f" + strconv.Itoa(n) + ".google.com[209.85.221." + strconv.Itoa(n) + "]",
+			g.localPart() + "@gmail.com"
+	case 2:
+		n := r.between(10, 99)
+		return "mail-db8eur05on20" + strconv.Itoa(n) + ".outbound.protection.outlook.com[40.107.20." + strconv.Itoa(n) + "]",
+			g.localPart() + "@" + pick(r, g.w.partners)
+	case 3:
+		return "mout.gmx.net[212.227.17." + strconv.Itoa(r.between(1, 30)) + "]", g.localPart() + "@gmx.de"
+	default:
+		p := r.intn(len(g.w.partners))
+		mx := g.w.partnerMX[p]
+		return mx, g.localPart() + "@" + g.w.partners[p]
+	}
+}
+
+// inboundSession writes an unauthenticated delivery from the internet.
+func (g *gen) inboundSession(t int64) {
+	r := g.r
+	pid := g.newPID()
+	client, sender := g.inboundClient()
+	b := g.s.begin(tagSmtpd, pid)
+	b = append(b, "connect from "...)
+	b = append(b, client...)
+	g.s.emit(t, b)
+	t += int64(r.between(200_000, 2_000_000))
+	m := &g.msg
+	m.sender, m.spam, m.ndr, m.filter, m.client = sender, 0, false, false, client
+	m.msgID = g.msgID(domainOf(sender))
+	m.size = 2000 + int(r.exp(40000))
+	m.rcpts = m.rcpts[:0]
+	k := 1
+	if r.chance(0.15) {
+		k = r.between(2, 4)
+	}
+	for i := 0; i < k; i++ {
+		v := pick(r, g.w.users)
+		m.rcpts = append(m.rcpts, rcpt{addr: v.login, kind: v.local})
+	}
+	qid := g.newQID(t)
+	b = g.s.begin(tagSmtpd, pid)
+	b = append(b, qid...)
+	b = append(b, ": client="...)
+	b = append(b, client...)
+	g.s.emit(t, b)
+	tData := t + int64(r.between(500_000, 3_000_000))
+	g.queueMessage(t, tData-int64(r.between(10_000, 400_000)), tData, qid, m, false)
+	b = g.s.begin(tagSmtpd, pid)
+	b = append(b, "disconnect from "...)
+	b = append(b, client...)
+	b = append(b, " ehlo=2 starttls=1 mail=1 rcpt="...)
+	b = strconv.AppendInt(b, int64(k), 10)
+	b = append(b, " data=1 quit=1 commands="...)
+	b = strconv.AppendInt(b, int64(6+k), 10)
+	g.s.emit(tData+int64(r.between(60_000, 300_000)), b)
+}
+
+// rejectSession writes an inbound connection refused at RCPT time.
+func (g *gen) rejectSession(t int64) {
+	r := g.r
+	pid := g.newPID()
+	ip := ipv4(r, attackerOctets)
+	client := "unknown[" + ip + "]"
+	b := g.s.begin(tagSmtpd, pid)
+	b = append(b, "connect from "...)
+	b = append(b, client...)
+	g.s.emit(t, b)
+	t += int64(r.between(300_000, 3_000_000))
+	from := g.forgedSender(false)
+	helo := domainOf(from)
+	b = g.s.begin(tagSmtpd, pid)
+	b = append(b, "NOQUEUE: reject: RCPT from "...)
+	b = append(b, client...)
+	switch r.intn(3) {
+	case 0:
+		b = append(b, ": 554 5.7.1 Service unavailable; Client host ["...)
+		b = append(b, ip...)
+		b = append(b, "] blocked using zen.spamhaus.org; https://www.spamhaus.org/query/ip/"...)
+		b = append(b, ip...)
+		b = append(b, "; from=<"...)
+		b = append(b, from...)
+		b = append(b, "> to=<"...)
+		b = append(b, pick(r, g.w.users).login...)
+	case 1:
+		to := g.localPart() + "@" + orgDomain
+		b = append(b, ": 550 5.1.1 <"...)
+		b = append(b, to...)
+		b = append(b, ">: Recipient address rejected: User unknown in virtual mailbox table; from=<"...)
+		b = append(b, from...)
+		b = append(b, "> to=<"...)
+		b = append(b, to...)
+	default:
+		to := g.randomExternal(0).addr
+		b = append(b, ": 454 4.7.1 <"...)
+		b = append(b, to...)
+		b = append(b, ">: Relay access denied; from=<"...)
+		b = append(b, from...)
+		b = append(b, "> to=<"...)
+		b = append(b, to...)
+	}
+	b = append(b, "> proto=ESMTP helo=<"...)
+	b = append(b, helo...)
+	b = append(b, '>')
+	g.s.emit(t, b)
+	b = g.s.begin(tagSmtpd, pid)
+	b = append(b, "disconnect from "...)
+	b = append(b, client...)
+	b = append(b, " ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4"...)
+	g.s.emit(t+int64(r.between(10_000, 500_000)), b)
+}
+
+// pickup writes a locally submitted message: cron mail to root (uid 0) or
+// a web application's mail to a customer (uid 33).
+func (g *gen) pickup(t int64, uid int) {
+	r := g.r
+	qid := g.newQID(t)
+	b := g.s.begin(tagPickup, g.pid(pidPickup))
+	b = append(b, qid...)
+	b = append(b, ": uid="...)
+	b = strconv.AppendInt(b, int64(uid), 10)
+	m := &g.msg
+	m.spam, m.ndr, m.filter, m.client = 0, false, false, "localhost"
+	m.rcpts = m.rcpts[:0]
+	m.msgID = g.msgID(serverName)
+	if uid == 0 {
+		b = append(b, " from=<root>"...)
+		m.sender = "root@" + serverName
+		m.size = 800 + r.intn(20000)
+		m.rcpts = append(m.rcpts, rcpt{addr: "root@" + serverName, kind: rcptRoot})
+	} else {
+		b = append(b, " from=<www-data>"...)
+		m.sender = "www-data@" + serverName
+		m.size = 2000 + r.intn(8000)
+		m.rcpts = append(m.rcpts, g.randomExternal(0.02))
+	}
+	g.s.emit(t, b)
+	tc := t + int64(r.between(5_000, 80_000))
+	g.queueMessage(t, tc, tc+int64(r.between(1_000, 20_000)), qid, m, false)
+}
+
+var spamTLDs = []string{"com", "net", "info", "top", "xyz", "ru", "com.br", "online", "site", "biz", "cn"}
+
+// forgedSender invents a sender address in a random domain. The domain is
+// remembered: a fraction of forged domains have no MX, so bounces to them
+// stay deferred.
+func (g *gen) forgedSender(remember bool) string {
+	r := g.r
+	const cons, vow = "bcdfghklmnprstvz", "aeiou"
+	b := make([]byte, 0, 40)
+	switch r.intn(3) {
+	case 0:
+		b = append(b, pick(r, []string{"info", "sales", "support", "billing", "service", "noreply", "office", "news"})...)
+	case 1:
+		b = append(b, g.localPart()...)
+	default:
+		for i := 0; i < r.between(5, 10); i++ {
+			b = append(b, "abcdefghijklmnopqrstuvwxyz0123456789"[r.intn(36)])
+		}
+	}
+	b = append(b, '@')
+	dom := len(b)
+	for i := r.between(2, 4); i > 0; i-- {
+		b = append(b, cons[r.intn(len(cons))], vow[r.intn(len(vow))])
+	}
+	if r.chance(0.4) {
+		b = append(b, '-')
+		b = strconv.AppendInt(b, int64(r.between(1, 999)), 10)
+	}
+	b = append(b, '.')
+	b = append(b, pick(r, spamTLDs)...)
+	if remember {
+		g.forged[string(b[dom:])] = r.chance(0.35)
+	}
+	return string(b)
+}
+
+// Failure line forms written by smtpd for a failed AUTH.
+func (g *gen) authFailLine(t int64, tag string, pid int, ip, name string) {
+	r := g.r
+	b := g.s.begin(tagDovecot, -1)
+	b = append(b, "auth: Info: passwd-file("...)
+	b = append(b, name...)
+	b = append(b, ',')
+	b = append(b, ip...)
+	_, exists := g.w.byLogin[name]
+	if exists {
+		b = append(b, "): Password mismatch"...)
+	} else {
+		b = append(b, "): unknown user"...)
+	}
+	g.s.emit(t, b)
+	g.failed[name] = true
+	if tag == "" {
+		return
+	}
+	b = g.s.begin(tag, pid)
+	b = append(b, "warning: unknown["...)
+	b = append(b, ip...)
+	switch x := r.intn(20); {
+	case x < 9:
+		b = append(b, "]: SASL LOGIN authentication failed: UGFzc3dvcmQ6, sasl_username="...)
+		b = append(b, name...)
+	case x < 16:
+		b = append(b, "]: SASL PLAIN authentication failed: (reason unavailable), sasl_username="...)
+		b = append(b, name...)
+	default:
+		b = append(b, "]: SASL LOGIN authentication failed: UGFzc3dvcmQ6"...)
+	}
+	g.s.emit(t+int64(r.between(1_900_000, 2_300_000)), b)
+}
+
+// failSession writes one SMTP connection with failed AUTH attempts for names.
+func (g *gen) failSession(t int64, tag, ip string, names []string) int64 {
+	r := g.r
+	pid := g.newPID()
+	client := "unknown[" + ip + "]"
+	b := g.s.begin(tag, pid)
+	b = append(b, "connect from "...)
+	b = append(b, client...)
+	g.s.emit(t, b)
+	t += int64(r.between(100_000, 900_000))
+	for _, n := range names {
+		g.authFailLine(t, tag, pid, ip, n)
+		t += int64(r.between(2_400_000, 4_000_000))
+	}
+	quit := r.chance(0.3)
+	if !quit {
+		b = g.s.begin(tag, pid)
+		b = append(b, "lost connection after AUTH from "...)
+		b = append(b, client...)
+		g.s.emit(t, b)
+	}
+	b = g.s.begin(tag, pid)
+	b = append(b, "disconnect from "...)
+	b = append(b, client...)
+	na := int64(len(names))
+	if tag == tagSubmission {
+		b = append(b, " ehlo=2 starttls=1 auth=0/"...)
+	} else {
+		b = append(b, " ehlo=1 auth=0/"...)
+	}
+	b = strconv.AppendInt(b, na, 10)
+	ok := int64(1)
+	if tag == tagSubmission {
+		ok = 3
+	}
+	if quit {
+		b = append(b, " quit=1"...)
+		ok++
+	}
+	b = append(b, " commands="...)
+	b = strconv.AppendInt(b, ok, 10)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, ok+na, 10)
+	g.s.emit(t+int64(r.between(1_000, 100_000)), b)
+	return t
+}
+
+// imapFail writes failed IMAP logins from one connection.
+func (g *gen) imapFail(t int64, ip string, name string, attempts int) int64 {
+	r := g.r
+	for i := 0; i < attempts; i++ {
+		g.authFailLine(t, "", 0, ip, name)
+		t += int64(r.between(2_100_000, 5_000_000))
+	}
+	b := g.s.begin(tagDovecot, -1)
+	b = append(b, "imap-login: Disconnected: Connection closed (auth failed, "...)
+	b = strconv.AppendInt(b, int64(attempts), 10)
+	b = append(b, " attempts in "...)
+	b = strconv.AppendInt(b, int64(attempts*3), 10)
+	b = append(b, " secs): user=<"...)
+	b = append(b, name...)
+	b = append(b, ">, method=PLAIN, rip="...)
+	b = append(b, ip...)
+	b = append(b, ", lip="+serverIP+", TLS, "...)
+	b = g.sessionID(b)
+	g.s.emit(t, b)
+	return t
+}
+
+// bruteCampaign writes a password-guessing campaign from a few addresses
+// against existing and invented names. It never succeeds.
+func (g *gen) bruteCampaign(t int64) {
+	r := g.r
+	nIP := r.between(1, 5)
+	names := make([]string, 0, 16)
+	for i := r.between(3, 14); i > 0; i-- {
+		switch x := r.intn(10); {
+		case x < 4:
+			names = append(names, pick(r, g.w.users).login)
+		case x < 7:
+			names = append(names, pick(r, bogusLocal)+"@"+orgDomain)
+		case x < 8:
+			names = append(names, pick(r, bogusLocal)+"@"+orgDomain2)
+		case x < 9:
+			names = append(names, pick(r, bogusLocal))
+		default:
+			names = append(names, g.localPart()+"@"+orgDomain)
+		}
+	}
+	imap := r.chance(0.3)
+	tag := tagSmtps
+	if r.chance(0.5) {
+		tag = tagSubmission
+	}
+	for i := 0; i < nIP; i++ {
+		ip := ipv4(r, attackerOctets)
+		if r.chance(0.1) {
+			ip = ipv6(r, pick(r, attackerV6))
+		}
+		tt := t + int64(r.intn(int(10*usMin)))
+		for rounds := r.between(1, 4); rounds > 0; rounds-- {
+			for j := 0; j < len(names); {
+				k := min(len(names)-j, r.between(1, 3))
+				if imap {
+					tt = g.imapFail(tt, ip, names[j], k)
+				} else {
+					tt = g.failSession(tt, tag, ip, names[j:j+k])
+				}
+				j += k
+				tt += int64(r.between(1, 40)) * usSec
+			}
+		}
+	}
+}
