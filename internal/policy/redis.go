@@ -1,0 +1,217 @@
+package policy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrRedisDown is returned while a recent Redis failure keeps the service
+// from trying again (a short back-off, so requests do not each wait for a
+// timeout).
+var ErrRedisDown = errors.New("redis unavailable")
+
+// Redis shares counters and blocks across a fleet of policy services
+// through one redis-server. Counters live in one hash per login (bucketed
+// windows, updated by a Lua script in one round trip) and three sorted sets
+// for distinct values; blocks live in one hash.
+type Redis struct {
+	rdb       *redis.Client
+	prefix    string
+	timeout   time.Duration
+	backoff   time.Duration
+	log       *slog.Logger
+	metrics   *Metrics
+	downUntil atomic.Int64 // unix nanoseconds on the server's clock
+	up        atomic.Bool
+	logGate   logGate
+}
+
+// NewRedis returns a client for addr (host:port). It does not connect yet;
+// go-redis dials on demand, so a server that comes back is used again.
+func NewRedis(addr, prefix string, timeout time.Duration, log *slog.Logger, m *Metrics) *Redis {
+	rdb := redis.NewClient(&redis.Options{
+		Addr:            addr,
+		DialTimeout:     timeout,
+		ReadTimeout:     timeout,
+		WriteTimeout:    timeout,
+		PoolTimeout:     timeout,
+		PoolSize:        64,
+		MaxRetries:      -1, // fail fast; the back-off decides when to retry
+		DisableIdentity: true,
+	})
+	r := &Redis{rdb: rdb, prefix: prefix, timeout: timeout, backoff: time.Second, log: log, metrics: m}
+	r.up.Store(true)
+	return r
+}
+
+// Close closes the connection pool.
+func (r *Redis) Close() error { return r.rdb.Close() }
+
+// Up reports whether the last operation succeeded.
+func (r *Redis) Up() bool { return r.up.Load() }
+
+func (r *Redis) fail(op string, err error, now time.Time) error {
+	r.downUntil.Store(now.Add(r.backoff).UnixNano())
+	if r.up.Swap(false) || r.logGate.allow() {
+		r.log.Error("redis operation failed: counters fail open, blocks from the local copy", "op", op, "err", err)
+	}
+	if r.metrics != nil {
+		r.metrics.redisErrors.WithLabelValues(op).Inc()
+		r.metrics.redisUp.Set(0)
+	}
+	return fmt.Errorf("redis %s: %w", op, err)
+}
+
+func (r *Redis) ok() {
+	if !r.up.Swap(true) {
+		r.log.Info("redis reachable again")
+	}
+	if r.metrics != nil {
+		r.metrics.redisUp.Set(1)
+	}
+}
+
+// observeScript adds to a login's windows and distinct sets and returns
+// the totals. Hash fields are KIND WINDOW ":" SLOT (M messages, R
+// recipients, F foreign senders; m minute, h hour, d day).
+var observeScript = redis.NewScript(`
+local now = tonumber(ARGV[1])
+local W = {m = {10, 6}, h = {300, 12}, d = {3600, 24}}
+local h = KEYS[1]
+local function bump(kind, n, wins)
+  if n <= 0 then return end
+  for _, w in ipairs(wins) do
+    redis.call('HINCRBY', h, kind .. w .. ':' .. math.floor(now / W[w][1]), n)
+  end
+end
+bump('M', tonumber(ARGV[2]), {'m', 'h', 'd'})
+bump('R', tonumber(ARGV[3]), {'m', 'h', 'd'})
+bump('F', tonumber(ARGV[4]), {'h'})
+redis.call('EXPIRE', h, 90000)
+local sums = {Mm = 0, Mh = 0, Md = 0, Rm = 0, Rh = 0, Rd = 0, Fh = 0}
+local all = redis.call('HGETALL', h)
+for i = 1, #all, 2 do
+  local f = all[i]
+  local kind = string.sub(f, 1, 2)
+  local w = W[string.sub(f, 2, 2)]
+  local slot = tonumber(string.sub(f, 4))
+  if w ~= nil and slot ~= nil and sums[kind] ~= nil then
+    local cur = math.floor(now / w[1])
+    if slot > cur - w[2] and slot <= cur then
+      sums[kind] = sums[kind] + tonumber(all[i + 1])
+    elseif slot <= cur - w[2] then
+      redis.call('HDEL', h, f)
+    end
+  else
+    redis.call('HDEL', h, f)
+  end
+end
+local counts = {}
+for i = 2, 4 do
+  local k = KEYS[i]
+  local v = ARGV[i + 3]
+  if v ~= '' then
+    redis.call('ZADD', k, now, v)
+    redis.call('ZREMRANGEBYRANK', k, 0, -(tonumber(ARGV[8]) + 1))
+    redis.call('EXPIRE', k, 3700)
+  end
+  redis.call('ZREMRANGEBYSCORE', k, '-inf', now - 3600)
+  counts[i - 1] = redis.call('ZCOUNT', k, now - 3599, now)
+end
+return {sums.Mm, sums.Mh, sums.Md, sums.Rm, sums.Rh, sums.Rd, counts[1], counts[2], counts[3], sums.Fh}
+`)
+
+func hexOrEmpty(h uint64) string {
+	if h == 0 {
+		return ""
+	}
+	return strconv.FormatUint(h, 16)
+}
+
+// Observe implements Counters. While Redis is failing it returns an error
+// at once (for a second after each failure), so the engine fails open.
+func (r *Redis) Observe(ctx context.Context, o Observation, now time.Time) (Totals, error) {
+	if now.UnixNano() < r.downUntil.Load() {
+		return Totals{}, ErrRedisDown
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	base := r.prefix + "{" + o.Login + "}:"
+	keys := []string{base + "c", base + "ip", base + "net", base + "dom"}
+	res, err := observeScript.Run(ctx, r.rdb, keys,
+		now.Unix(), o.Messages, o.Recipients, o.Foreign,
+		hexOrEmpty(o.ClientIP), hexOrEmpty(o.ClientNet), hexOrEmpty(o.SenderDomain), maxDistinct).Int64Slice()
+	if err != nil {
+		return Totals{}, r.fail("counters", err, now)
+	}
+	if len(res) != 10 {
+		return Totals{}, r.fail("counters", fmt.Errorf("script returned %d values", len(res)), now)
+	}
+	r.ok()
+	return Totals{
+		Messages:       [3]int{int(res[0]), int(res[1]), int(res[2])},
+		Recipients:     [3]int{int(res[3]), int(res[4]), int(res[5])},
+		ClientIPs:      int(res[6]),
+		ClientNetworks: int(res[7]),
+		SenderDomains:  int(res[8]),
+		ForeignSenders: int(res[9]),
+	}, nil
+}
+
+// RedisBlock is a block as stored in Redis.
+type RedisBlock struct {
+	Source string    `json:"source"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
+
+func (r *Redis) blocksKey() string { return r.prefix + "blocked" }
+
+// Blocks returns every login blocked fleet-wide.
+func (r *Redis) Blocks(ctx context.Context, now time.Time) (map[string]RedisBlock, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	m, err := r.rdb.HGetAll(ctx, r.blocksKey()).Result()
+	if err != nil {
+		return nil, r.fail("blocks_read", err, now)
+	}
+	r.ok()
+	out := make(map[string]RedisBlock, len(m))
+	for k, v := range m {
+		var b RedisBlock
+		json.Unmarshal([]byte(v), &b) // a bad value still blocks
+		out[k] = b
+	}
+	return out, nil
+}
+
+// AddBlock blocks login fleet-wide; an existing block is kept.
+func (r *Redis) AddBlock(ctx context.Context, login string, b RedisBlock, now time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	v, _ := json.Marshal(b)
+	if err := r.rdb.HSetNX(ctx, r.blocksKey(), normalizeLogin(login), v).Err(); err != nil {
+		return r.fail("blocks_write", err, now)
+	}
+	r.ok()
+	return nil
+}
+
+// RemoveBlock lifts a fleet-wide block.
+func (r *Redis) RemoveBlock(ctx context.Context, login string, now time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	if err := r.rdb.HDel(ctx, r.blocksKey(), normalizeLogin(login)).Err(); err != nil {
+		return r.fail("blocks_write", err, now)
+	}
+	r.ok()
+	return nil
+}
