@@ -97,7 +97,8 @@ type Options struct {
 	// MaxLine bytes, end with '\n', and are counted in Stats.OverlongLines.
 	MaxLine int
 	// Decoders is how many files are read and decompressed at once: the one
-	// being delivered and the next Decoders-1 (default GOMAXPROCS, at least 2).
+	// being delivered and the next Decoders-1 (default GOMAXPROCS, at least
+	// 2, at most 4).
 	Decoders int
 	// ReadAhead is how many chunks of each file may wait, decoded, before the
 	// file's turn comes (default 8).
@@ -135,7 +136,7 @@ func (o *Options) setDefaults() {
 		o.MaxLine = DefaultMaxLine
 	}
 	if o.Decoders <= 0 {
-		o.Decoders = max(2, runtime.GOMAXPROCS(0))
+		o.Decoders = min(max(2, runtime.GOMAXPROCS(0)), 4)
 	}
 	if o.ReadAhead <= 0 {
 		o.ReadAhead = DefaultReadAhead

@@ -92,7 +92,9 @@ type job struct {
 	file  *File
 	index int
 	ch    chan *Chunk
-	tail  []uint64 // hashes of the file's last lines, oldest first; set before ch is closed
+	// needTail asks for tail: a later file of the same group follows.
+	needTail bool
+	tail     []uint64 // hashes of the file's last lines, oldest first; set before ch is closed
 }
 
 // Read delivers every chunk of every file, in order (files oldest first,
@@ -102,7 +104,8 @@ type job struct {
 // Read and is returned; so does ctx's cancellation. A file that cannot be
 // opened, read or decompressed is read up to the problem, which is recorded
 // in Stats().Errors, and Read goes on with the next file. Read can be called
-// once per Set.
+// once per Set. When Read stops early, a goroutine blocked reading standard
+// input (or another stream) is left to finish when that input ends.
 func (s *Set) Read(ctx context.Context, fn func(*Chunk) error) error {
 	if !s.read.CompareAndSwap(false, true) {
 		return errors.New("read called twice on one set")
@@ -110,12 +113,22 @@ func (s *Set) Read(ctx context.Context, fn func(*Chunk) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
+	// lastOfGroup[i]: no later file shares file i's group, so its tail is
+	// not needed for the overlap check.
+	lastOfGroup := make([]bool, len(s.files))
+	seen := map[string]bool{}
+	for i := len(s.files) - 1; i >= 0; i-- {
+		g := s.files[i].rot.group
+		lastOfGroup[i] = !seen[g] || s.files[i].isStdin
+		seen[g] = true
+	}
 	jobs := make([]*job, len(s.files))
 	started := 0
 	var wg sync.WaitGroup
 	startUpTo := func(k int) {
 		for ; started < len(jobs) && started < k; started++ {
-			j := &job{file: s.files[started], index: started, ch: make(chan *Chunk, s.opts.ReadAhead)}
+			j := &job{file: s.files[started], index: started, ch: make(chan *Chunk, s.opts.ReadAhead),
+				needTail: !lastOfGroup[started] && s.opts.OverlapLines > 0}
 			jobs[started] = j
 			if j.file.isStdin {
 				// A stream's read cannot be interrupted: do not wait for it.
@@ -148,6 +161,7 @@ func (s *Set) Read(ctx context.Context, fn func(*Chunk) error) error {
 		startUpTo(i + s.opts.Decoders)
 		j := jobs[i]
 		prevTail := tails[f.rot.group]
+		delete(tails, f.rot.group)
 		first := true
 		for {
 			var c *Chunk
@@ -193,7 +207,7 @@ func (s *Set) Read(ctx context.Context, fn func(*Chunk) error) error {
 				return err
 			}
 		}
-		if !f.isStdin {
+		if j.tail != nil {
 			tails[f.rot.group] = j.tail
 		}
 	}
@@ -359,7 +373,9 @@ func (p *producer) run(ctx context.Context) error {
 	} else {
 		s.pool.put(buf)
 	}
-	p.j.tail = tailHashes(s.seed(), p.held, s.opts.OverlapLines)
+	if p.j.needTail {
+		p.j.tail = tailHashes(s.seed(), p.held, s.opts.OverlapLines)
+	}
 	for len(p.held) > 0 {
 		c := p.held[0]
 		p.held = p.held[1:]
