@@ -48,8 +48,9 @@ type Account struct {
 	QueueIDs     []string
 	QueueIDCount int
 
-	recent []timedQID // recent suspicious message ids, before a verdict
-	state  *detect.State
+	recent     []timedQID           // recent suspicious message ids, before a verdict
+	otherFirst map[string]time.Time // first IMAP/POP3 login per IP
+	state      *detect.State
 }
 
 type timedQID struct {

@@ -211,6 +211,12 @@ func (c *Correlator) Add(ev *event.Event) {
 			if a := c.account(ev.Login, ev.Time); a != nil {
 				a.OtherLogins += max(ev.Count, 1)
 				a.touch(ev.Time)
+				if !a.OtherIPs.Has(ev.ClientIP) && ev.ClientIP != "" && len(a.otherFirst) < 1000 {
+					if a.otherFirst == nil {
+						a.otherFirst = map[string]time.Time{}
+					}
+					a.otherFirst[strings.Clone(ev.ClientIP)] = ev.Time
+				}
 				a.OtherIPs.Add(ev.ClientIP, 1)
 			}
 		}
@@ -329,7 +335,7 @@ func (c *Correlator) from(ev *event.Event) {
 	m.observed = true
 	switch {
 	case m.Acct != nil && m.Origin == Auth:
-		c.observe(m, ev.Time)
+		c.observe(m, m.First)
 	case m.Origin == Unauth:
 		c.Unauth.Messages++
 		c.Unauth.TopClients.Add(m.ClientIP, 1)
@@ -356,6 +362,7 @@ func (c *Correlator) observe(m *Message, t time.Time) {
 	was := a.state.Verdict()
 	changed := a.state.Message(&c.cfg.Detect, detect.Message{
 		Time: t, IP: m.ClientIP, Domain: dom, Foreign: m.Foreign, PriorFailures: m.priorFailures,
+		EarlierLogin: a.otherFirst[m.ClientIP],
 	})
 	if m.Foreign || m.newIP || a.state.Verdict() == detect.Compromised {
 		a.evidence(m, t, c.cfg.MaxList, changed && was != detect.Compromised && a.state.Verdict() == detect.Compromised)

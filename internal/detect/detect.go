@@ -117,6 +117,9 @@ type Message struct {
 	// before it first logged in as this login; the correlator sets it on
 	// the first message from an IP.
 	PriorFailures int
+	// EarlierLogin is when IP first logged in as this login through another
+	// service (IMAP, POP3), if it did: the takeover began there.
+	EarlierLogin time.Time
 }
 
 type obs struct {
@@ -201,9 +204,11 @@ type State struct {
 	start   time.Time
 
 	priorSum int
-	baseHour int64
-	baseVal  int
-	baseHist bool
+	// forgedFrom marks the new IPs of the window that sent forged mail
+	forgedFrom map[string]bool
+	baseHour   int64
+	baseVal    int
+	baseHist   bool
 }
 
 type failure struct {
@@ -213,7 +218,7 @@ type failure struct {
 
 // NewState returns an empty state.
 func NewState() *State {
-	return &State{ipFirst: map[string]time.Time{}, domains: map[string]int{}, priorFor: map[string]int{}}
+	return &State{ipFirst: map[string]time.Time{}, domains: map[string]int{}, priorFor: map[string]int{}, forgedFrom: map[string]bool{}}
 }
 
 // Verdict returns the strongest verdict reached so far. A compromised
@@ -273,8 +278,12 @@ func (s *State) Message(cfg *Config, m Message) (changed bool) {
 	if m.IP != "" && !cfg.trusted(m.IP) {
 		if seen, ok := s.ipFirst[m.IP]; !ok {
 			if len(s.ipFirst) < cfg.MaxTracked {
-				s.ipFirst[m.IP] = t
-				s.newIPs = append(s.newIPs, firstSeen{t, m.IP})
+				ft := t
+				if e := m.EarlierLogin; !e.IsZero() && e.Before(t) && t.Sub(e) < cfg.Window {
+					ft = e
+				}
+				s.ipFirst[m.IP] = ft
+				s.newIPs = append(s.newIPs, firstSeen{ft, m.IP})
 				s.priorFor[m.IP] = m.PriorFailures
 				s.priorSum += m.PriorFailures
 			}
@@ -284,6 +293,9 @@ func (s *State) Message(cfg *Config, m Message) (changed bool) {
 		}
 	}
 	o := obs{t: t, domain: m.Domain, foreign: m.Foreign, foreignNew: m.Foreign && isNew}
+	if o.foreignNew && len(s.forgedFrom) < cfg.MaxTracked {
+		s.forgedFrom[m.IP] = true
+	}
 	if len(s.win)-s.winHead >= cfg.MaxTracked {
 		s.drop()
 	}
@@ -376,6 +388,7 @@ func (s *State) expire(cfg *Config, now time.Time) {
 	for s.newHead < len(s.newIPs) && s.newIPs[s.newHead].t.Before(cut) {
 		s.priorSum -= s.priorFor[s.newIPs[s.newHead].ip]
 		delete(s.priorFor, s.newIPs[s.newHead].ip)
+		delete(s.forgedFrom, s.newIPs[s.newHead].ip)
 		s.newIPs[s.newHead] = firstSeen{}
 		s.newHead++
 	}
@@ -542,6 +555,11 @@ func (s *State) evaluate(cfg *Config, now time.Time) bool {
 		}
 	}
 	if s.verdict == Compromised {
+		// Later evidence may show an earlier start (an IP that logged in
+		// first with a harmless test message, then sent forged mail).
+		if snap.Start.Before(s.start) {
+			s.start = snap.Start
+		}
 		snap.Start = s.start
 		snap.recountBefore(s)
 	}
@@ -601,25 +619,18 @@ func (s *State) snapshot(cfg *Config, now time.Time) Snapshot {
 			snap.NewIPList = append(snap.NewIPList, f.ip)
 		}
 	}
+	// The likely start: the first use of a new IP that sent forged mail or
+	// had failed logins before; else the first new IP; else the first
+	// forged message; else the window's first message.
 	if snap.NewIPs > 0 {
 		f := s.newIPs[s.newHead]
-		snap.FirstNewIP, snap.FirstNewIPAt = f.ip, f.t
-		snap.Start = f.t
-		if s.fNew > 0 {
-			// prefer the first new IP that sent forged mail
-			for _, o := range s.win[s.winHead:] {
-				if o.foreignNew {
-					snap.Start = o.t
-					break
-				}
+		found := false
+		for _, x := range s.newIPs[s.newHead:] {
+			if (s.forgedFrom[x.ip] || s.priorFor[x.ip] > 0) && (!found || x.t.Before(f.t)) {
+				f, found = x, true
 			}
-			for _, f := range s.newIPs[s.newHead:] {
-				if !f.t.After(snap.Start) {
-					snap.FirstNewIP, snap.FirstNewIPAt = f.ip, f.t
-				}
-			}
-			snap.Start = snap.FirstNewIPAt
 		}
+		snap.FirstNewIP, snap.FirstNewIPAt, snap.Start = f.ip, f.t, f.t
 	} else {
 		for _, o := range s.win[s.winHead:] {
 			if o.foreign {

@@ -304,6 +304,9 @@ func date(line string) (y int, mon time.Month, d int, ok bool) {
 // fraction and a zone of Z, +hh:mm or +hhmm. It returns the instant and the
 // number of bytes read.
 func parseISO(s string) (time.Time, int, error) {
+	if len(s) < 20 {
+		return time.Time{}, 0, ErrBadTime
+	}
 	y, mon, d, ok := date(s)
 	if !ok || s[10] != 'T' {
 		return time.Time{}, 0, ErrBadTime
