@@ -262,7 +262,16 @@ func (s *Server) malformed(c net.Conn, remote string, err error) {
 		s.Log.Warn("policy request refused, answering DUNNO and closing", "remote", remote, "reason", reason, "err", err)
 	}
 	c.SetWriteDeadline(time.Now().Add(time.Second))
-	c.Write(dunnoReply)
+	if _, err := c.Write(dunnoReply); err != nil {
+		return
+	}
+	// Closing with unread input would reset the connection and could lose
+	// the answer: half-close, then drain a bounded amount for a bounded time.
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	c.SetReadDeadline(time.Now().Add(time.Second))
+	io.CopyN(io.Discard, c, 1<<16)
 }
 
 // logGate lets through at most 20 log lines a second, so that a hostile
