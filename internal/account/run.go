@@ -7,6 +7,7 @@ import (
 	"io"
 	"os/exec"
 	"syscall"
+	"time"
 )
 
 // Runner runs a program with an argument vector (never a shell) and returns
@@ -29,6 +30,10 @@ func (ExecRunner) Run(ctx context.Context, argv []string, env []string, stdin io
 	cmd.Env = env
 	cmd.Stdin = stdin
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	// On timeout kill the whole session (the program's children too), and
+	// stop waiting for output a lingering grandchild keeps open.
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
 	var out, errb bytes.Buffer
 	cmd.Stdout = &capped{w: &out, n: 1 << 20}
 	cmd.Stderr = &capped{w: &errb, n: 1 << 20}
