@@ -149,7 +149,14 @@ func (c *Counter) Add(key string, n int) {
 		return
 	}
 	if v, ok := c.m[key]; ok {
-		c.m[key] = v + n
+		if v+n <= 0 {
+			delete(c.m, key)
+		} else {
+			c.m[key] = v + n
+		}
+		return
+	}
+	if n <= 0 {
 		return
 	}
 	if len(c.m) >= c.limit {

@@ -99,6 +99,7 @@ type Message struct {
 	// priorFailures: failed logins from ClientIP before its first login as Acct
 	priorFailures int
 	newIP         bool // the first message of its login from ClientIP
+	hopped        bool // handed to a content filter: its copy carries the outcomes
 }
 
 const maxRcptTracked = 64
@@ -442,7 +443,9 @@ func (c *Correlator) hop(m *Message, ev *event.Event, local bool) {
 	}
 	if child.observed && child.Origin == Unauth {
 		c.Unauth.Messages--
+		c.Unauth.TopClients.Add(child.ClientIP, -1)
 	}
+	m.hopped = true
 	child.Acct, child.Origin = m.Acct, FilterCopy
 	m.Acct.FilterCopies++
 	m.Acct.addQID(child, c.cfg.MaxList)
@@ -561,15 +564,25 @@ func (c *Correlator) account(login string, t time.Time) *Account {
 
 // finish tallies a message's recipients and drops it from the working set.
 func (c *Correlator) finish(m *Message) {
-	if a := m.Acct; a != nil {
-		for _, r := range m.rcpts {
-			a.tally(r.status, 1)
-		}
-		for st, n := range m.moreStatus {
-			a.tally(st, n)
-		}
-	}
+	m.tally()
 	delete(c.msgs, qkey{m.Host, m.QID})
+}
+
+// tally adds the final outcome of each recipient to the login's counts:
+// those of its own messages and of their filter copies, not of the
+// bounces they caused, nor the hand-over to a content filter.
+func (m *Message) tally() {
+	a := m.Acct
+	if a == nil || m.hopped || m.Origin == Bounce {
+		return
+	}
+	for _, r := range m.rcpts {
+		a.tally(r.status, 1)
+	}
+	for st, n := range m.moreStatus {
+		a.tally(st, n)
+	}
+	m.rcpts, m.moreStatus = nil, nil
 }
 
 // sweep expires messages that have gone quiet, and old sessions.
@@ -594,15 +607,7 @@ func (c *Correlator) sweep() {
 func (c *Correlator) Finish() {
 	c.Stats.OpenAtEnd = len(c.msgs)
 	for _, m := range c.msgs {
-		if a := m.Acct; a != nil {
-			for _, r := range m.rcpts {
-				a.tally(r.status, 1)
-			}
-			for st, n := range m.moreStatus {
-				a.tally(st, n)
-			}
-			m.rcpts, m.moreStatus = nil, nil
-		}
+		m.tally()
 	}
 }
 

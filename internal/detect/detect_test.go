@@ -1,0 +1,196 @@
+package detect
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+
+type feed struct {
+	cfg Config
+	s   *State
+}
+
+func newFeed() *feed {
+	c := DefaultConfig()
+	return &feed{cfg: c, s: NewState()}
+}
+
+func (f *feed) msg(t time.Time, ip, domain string, foreign bool) {
+	f.s.Message(&f.cfg, Message{Time: t, IP: ip, Domain: domain, Foreign: foreign})
+}
+
+// baseline: a user sending 3 messages a working day from its office IP for a week
+func (f *feed) baseline(days int) time.Time {
+	t := t0
+	for d := 0; d < days; d++ {
+		for i := 0; i < 3; i++ {
+			f.msg(t.Add(time.Duration(d)*24*time.Hour+time.Duration(i)*2*time.Hour), "198.51.100.10", "corp.example", false)
+		}
+	}
+	return t0.Add(time.Duration(days) * 24 * time.Hour)
+}
+
+func TestLoudTakeover(t *testing.T) {
+	f := newFeed()
+	at := f.baseline(7)
+	for i := 0; i < 25; i++ {
+		f.s.Failure(&f.cfg, at.Add(time.Duration(i)*time.Second), fmt.Sprintf("203.0.113.%d", i%4))
+	}
+	start := at.Add(time.Minute)
+	for i := 0; i < 120; i++ {
+		f.msg(start.Add(time.Duration(i)*750*time.Millisecond), fmt.Sprintf("203.0.113.%d", 10+i%12), fmt.Sprintf("spam%d.example", i%61), true)
+	}
+	if v := f.s.Verdict(); v != Compromised {
+		t.Fatalf("verdict %v, want compromised (score %d)", v, f.s.Score())
+	}
+	if !f.s.Start().Equal(start) {
+		t.Errorf("start %v, want %v", f.s.Start(), start)
+	}
+	b := f.s.Best()
+	if b.ForeignDomains != 61 || b.NewIPs != 12 || b.Failures != 25 {
+		t.Errorf("snapshot %+v", b)
+	}
+	r := Reasons(b, time.UTC)
+	if len(r) < 4 {
+		t.Errorf("reasons %q", r)
+	}
+}
+
+func TestBulkSenderIsOK(t *testing.T) {
+	f := newFeed()
+	// 2,000 messages a day, steady, one IP, own domain, for ten days
+	for d := 0; d < 10; d++ {
+		for i := 0; i < 2000; i++ {
+			f.msg(t0.Add(time.Duration(d)*24*time.Hour+time.Duration(i)*40*time.Second), "192.0.2.5", "corp.example", false)
+		}
+	}
+	if v := f.s.Verdict(); v != OK {
+		t.Fatalf("bulk sender: %v (score %d, %+v)", v, f.s.Score(), f.s.Best())
+	}
+}
+
+func TestBulkSenderFirstSeenInBurstIsOK(t *testing.T) {
+	f := newFeed()
+	for i := 0; i < 5000; i++ {
+		f.msg(t0.Add(time.Duration(i)*time.Second), "192.0.2.5", "corp.example", false)
+	}
+	if v := f.s.Verdict(); v != OK {
+		t.Fatalf("new bulk sender: %v (score %d)", v, f.s.Score())
+	}
+}
+
+func TestTravellerIsOK(t *testing.T) {
+	f := newFeed()
+	at := f.baseline(7)
+	// a week on the road: a new hotel or mobile IP every few hours, normal volume, own domain
+	for i := 0; i < 40; i++ {
+		f.msg(at.Add(time.Duration(i)*4*time.Hour), fmt.Sprintf("100.%d.%d.1", 64+i%50, i), "corp.example", false)
+	}
+	if v := f.s.Verdict(); v != OK {
+		t.Fatalf("traveller: %v (score %d %+v)", v, f.s.Score(), f.s.Best())
+	}
+}
+
+func TestOneForeignDomainIsOK(t *testing.T) {
+	// a user who sends with a private address through the work server
+	f := newFeed()
+	at := f.baseline(7)
+	for i := 0; i < 30; i++ {
+		f.msg(at.Add(time.Duration(i)*20*time.Minute), "198.51.100.10", "gmail.com", true)
+	}
+	if v := f.s.Verdict(); v == Compromised {
+		t.Fatalf("one foreign domain from a known IP: %v", v)
+	}
+}
+
+func TestLowAndSlow(t *testing.T) {
+	f := newFeed()
+	at := f.baseline(7)
+	ips := []string{"41.182.250.205", "105.134.29.193", "41.182.250.77"}
+	n := 0
+	for h := 0; h < 8; h++ {
+		for i := 0; i < 20; i++ {
+			f.msg(at.Add(time.Duration(h)*time.Hour+time.Duration(i)*3*time.Minute), ips[n%3], fmt.Sprintf("d%d.example", n), true)
+			n++
+		}
+	}
+	if v := f.s.Verdict(); v != Compromised {
+		t.Fatalf("low and slow: %v (score %d %+v)", v, f.s.Score(), f.s.Best())
+	}
+	if !f.s.Start().Equal(at) {
+		t.Errorf("start %v want %v", f.s.Start(), at)
+	}
+}
+
+func TestOwnSenderTakeoverByVolumeAndIPs(t *testing.T) {
+	// spammers that use the login's own address as sender: volume against
+	// the baseline and many new IPs make the case
+	f := newFeed()
+	at := f.baseline(7)
+	for i := 0; i < 300; i++ {
+		f.msg(at.Add(time.Duration(i)*10*time.Second), fmt.Sprintf("203.0.113.%d", i%15), "corp.example", false)
+	}
+	if v := f.s.Verdict(); v != Compromised {
+		t.Fatalf("own-sender takeover: %v (score %d %+v)", v, f.s.Score(), f.s.Best())
+	}
+}
+
+func TestFailuresAloneNeverFlag(t *testing.T) {
+	f := newFeed()
+	for i := 0; i < 10000; i++ {
+		f.s.Failure(&f.cfg, t0.Add(time.Duration(i)*time.Second), fmt.Sprintf("203.0.%d.%d", i/250, i%250))
+	}
+	f.s.Rejection(&f.cfg, t0.Add(3*time.Hour))
+	if v := f.s.Verdict(); v != OK {
+		t.Fatalf("failures only: %v", v)
+	}
+	// and a normal message from the usual IP afterwards does not flag either
+	f.msg(t0.Add(4*time.Hour), "198.51.100.10", "corp.example", false)
+	if v := f.s.Verdict(); v == Compromised {
+		t.Fatalf("failures and one normal message: %v", v)
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	run := func() (Verdict, int, time.Time, Snapshot) {
+		f := newFeed()
+		at := f.baseline(3)
+		for i := 0; i < 200; i++ {
+			f.msg(at.Add(time.Duration(i)*time.Second), fmt.Sprintf("203.0.113.%d", i%7), fmt.Sprintf("x%d.example", i%9), i%3 != 0)
+		}
+		return f.s.Verdict(), f.s.Score(), f.s.Start(), f.s.Best()
+	}
+	v1, s1, st1, b1 := run()
+	v2, s2, st2, b2 := run()
+	if v1 != v2 || s1 != s2 || !st1.Equal(st2) || fmt.Sprint(b1) != fmt.Sprint(b2) {
+		t.Fatalf("two runs differ: %v %d %v / %v %d %v", v1, s1, st1, v2, s2, st2)
+	}
+}
+
+func TestWindowForgets(t *testing.T) {
+	f := newFeed()
+	for i := 0; i < 5; i++ {
+		f.msg(t0.Add(time.Duration(i)*time.Minute), fmt.Sprintf("203.0.113.%d", i), fmt.Sprintf("x%d.example", i), true)
+	}
+	f.msg(t0.Add(48*time.Hour), "198.51.100.10", "corp.example", false)
+	if n := len(f.s.win) - f.s.winHead; n != 1 {
+		t.Errorf("window holds %d messages after two days, want 1", n)
+	}
+	if len(f.s.domains) != 0 || f.s.foreign != 0 || len(f.s.newIPs)-f.s.newHead != 1 {
+		t.Errorf("window state not expired: domains %d foreign %d newIPs %d", len(f.s.domains), f.s.foreign, len(f.s.newIPs)-f.s.newHead)
+	}
+}
+
+func TestTrustedNetworkNeverNew(t *testing.T) {
+	f := newFeed()
+	f.cfg.TrustedNets = mustPrefixes("203.0.113.0/24")
+	for i := 0; i < 300; i++ {
+		f.msg(t0.Add(time.Duration(i)*10*time.Second), fmt.Sprintf("203.0.113.%d", i%50), "corp.example", false)
+	}
+	if n := len(f.s.newIPs) - f.s.newHead; n != 0 {
+		t.Errorf("%d new IPs from a trusted network", n)
+	}
+}

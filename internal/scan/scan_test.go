@@ -1,0 +1,236 @@
+package scan_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/saslguard/saslguard/internal/correlate"
+	"github.com/saslguard/saslguard/internal/logsrc"
+	"github.com/saslguard/saslguard/internal/report"
+	"github.com/saslguard/saslguard/internal/scan"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// runScan scans paths with the year and zone pinned.
+func runScan(t *testing.T, opts scan.Options, paths ...string) *scan.Result {
+	t.Helper()
+	set, err := logsrc.Open(paths, logsrc.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Loc == nil {
+		opts.Loc = time.UTC
+	}
+	if opts.Year == 0 {
+		opts.Year = 2026
+	}
+	res, err := scan.Run(context.Background(), set, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// stable strips what changes from run to run (timings, paths).
+func stable(doc report.Document) report.Document {
+	doc.Stats.Seconds = 0
+	for i, f := range doc.Stats.Files {
+		doc.Stats.Files[i] = filepath.Base(f)
+	}
+	return doc
+}
+
+// TestGolden scans each testdata/golden/*.log and compares the JSON report
+// with its .golden file (go test -update rewrites them).
+func TestGolden(t *testing.T) {
+	logs, _ := filepath.Glob("testdata/golden/*.log")
+	if len(logs) == 0 {
+		t.Fatal("no golden logs")
+	}
+	for _, log := range logs {
+		t.Run(filepath.Base(log), func(t *testing.T) {
+			res := runScan(t, scan.Options{}, log)
+			var buf bytes.Buffer
+			if err := report.JSON(&buf, stable(report.Build(res, nil, time.UTC))); err != nil {
+				t.Fatal(err)
+			}
+			golden := strings.TrimSuffix(log, ".log") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if diff := cmp.Diff(strings.Split(string(want), "\n"), strings.Split(buf.String(), "\n")); diff != "" {
+				t.Errorf("%s differs from %s (-want +got):\n%s", log, golden, diff)
+			}
+		})
+	}
+}
+
+func account(t *testing.T, res *scan.Result, login string) *correlate.Account {
+	t.Helper()
+	a := res.Correlator.Account(login)
+	if a == nil {
+		t.Fatalf("no account %q", login)
+	}
+	return a
+}
+
+func TestHopsAndBounces(t *testing.T) {
+	res := runScan(t, scan.Options{}, "testdata/golden/hops.log")
+	a := account(t, res, "alice@lab.test")
+	if a.Messages != 1 || a.FilterCopies != 1 || a.Bounces != 1 || a.Recipients != 2 {
+		t.Errorf("messages %d filter copies %d bounces %d recipients %d", a.Messages, a.FilterCopies, a.Bounces, a.Recipients)
+	}
+	if a.RemoteRejections != 1 {
+		t.Errorf("remote rejections %d, want 1 (the 5.7.1 of the filter copy)", a.RemoteRejections)
+	}
+	if u := res.Correlator.Unauth.Messages; u != 0 {
+		t.Errorf("the filter copy was counted as unauthenticated mail: %d", u)
+	}
+	// the bounce still queued belongs to alice
+	open := res.Correlator.Open("alice@lab.test")
+	if len(open) != 1 || open[0].QID != "9C8D7E6F5A" {
+		t.Errorf("open messages of alice: %v", open)
+	}
+}
+
+func TestQueueIDReuseAndHosts(t *testing.T) {
+	res := runScan(t, scan.Options{}, "testdata/golden/qid-reuse.log")
+	for login, want := range map[string][2]int{"bob@lab.test": {1, 1}, "carol@lab.test": {1, 1}, "dave@lab.test": {1, 3}} {
+		a := account(t, res, login)
+		if a.Messages != want[0] || a.Recipients != want[1] {
+			t.Errorf("%s: %d messages %d recipients, want %v", login, a.Messages, a.Recipients, want)
+		}
+	}
+	if a := account(t, res, "bob@lab.test"); a.Sent != 1 || a.Deferred != 0 {
+		t.Errorf("bob: sent %d deferred %d (carol's deferral leaked into bob's reused id?)", a.Sent, a.Deferred)
+	}
+	if a := account(t, res, "carol@lab.test"); a.Deferred != 1 {
+		t.Errorf("carol: deferred %d", a.Deferred)
+	}
+}
+
+func TestFailuresAreNotLogins(t *testing.T) {
+	res := runScan(t, scan.Options{}, "testdata/golden/failures.log")
+	a := account(t, res, "erin@lab.test")
+	if a.FailedLogins != 6 {
+		t.Errorf("failed logins %d, want 6 (1 + 4 repeated + 1 dovecot)", a.FailedLogins)
+	}
+	if a.Messages != 1 || a.Sessions != 1 {
+		t.Errorf("messages %d sessions %d, want 1/1: failures must not count as logins", a.Messages, a.Sessions)
+	}
+	if a.FailuresFromItsIPs != 4 {
+		t.Errorf("failures from its IPs %d, want 4 (from 203.0.113.2 before it logged in)", a.FailuresFromItsIPs)
+	}
+	st := res.Stats
+	if st.Unparsed["smtpd"] != 1 || st.OtherPrograms["CRON"] != 1 || st.NoEnvelope != 1 {
+		t.Errorf("stats: unparsed %v other %v no envelope %d", st.Unparsed, st.OtherPrograms, st.NoEnvelope)
+	}
+	if root := res.Correlator.Account("root"); root == nil || root.FailedLogins != 2 {
+		t.Errorf("dovecot's 2 attempts for root not counted: %+v", root)
+	}
+}
+
+func TestJournal(t *testing.T) {
+	res := runScan(t, scan.Options{}, "testdata/golden/journal.log")
+	a := account(t, res, "frank@lab.test")
+	if a.Messages != 1 {
+		t.Errorf("messages %d", a.Messages)
+	}
+	if res.Stats.Suppressed != 512 {
+		t.Errorf("suppressed %d, want 512", res.Stats.Suppressed)
+	}
+	if len(res.Correlator.Open("frank@lab.test")) != 0 {
+		t.Error("the removed line given as a byte array was not read")
+	}
+}
+
+// TestNewYear: a rotated set that crosses December to January, given in
+// the wrong order, reads with the right years.
+func TestNewYear(t *testing.T) {
+	res := runScan(t, scan.Options{Year: 2027}, "testdata/newyear/mail.log", "testdata/newyear/mail.log.1.gz")
+	a := account(t, res, "gina@lab.test")
+	want := time.Date(2026, 12, 31, 23, 59, 58, 0, time.UTC)
+	if !a.First.Equal(want) {
+		t.Errorf("first seen %v, want %v", a.First, want)
+	}
+	if a.Last.Year() != 2027 {
+		t.Errorf("last seen %v, want 2027", a.Last)
+	}
+	if a.Sent != 1 || a.Messages != 2 {
+		t.Errorf("sent %d messages %d: the message across New Year was not followed", a.Sent, a.Messages)
+	}
+}
+
+// TestYearFromMtime: without --year, the newest file's mtime anchors the year.
+func TestYearFromMtime(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"mail.log", "mail.log.1.gz"} {
+		data, err := os.ReadFile(filepath.Join("testdata/newyear", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		mt := time.Date(2031, 1, 1, 0, 5, 0, 0, time.UTC)
+		if err := os.Chtimes(p, mt, mt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set, err := logsrc.Open([]string{filepath.Join(dir, "mail.log*")}, logsrc.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := scan.Run(context.Background(), set, scan.Options{Loc: time.UTC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := account(t, res, "gina@lab.test")
+	if a.First.Year() != 2030 || a.Last.Year() != 2031 {
+		t.Errorf("first %v last %v, want 2030 and 2031", a.First, a.Last)
+	}
+}
+
+func TestJSONShape(t *testing.T) {
+	res := runScan(t, scan.Options{}, "testdata/golden/hops.log")
+	var buf bytes.Buffer
+	if err := report.JSON(&buf, report.Build(res, nil, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	accts := doc["accounts"].([]any)
+	acct := accts[0].(map[string]any)
+	for _, k := range []string{"login", "verdict", "score", "reasons", "compromise_start", "first_seen", "last_seen",
+		"messages", "recipients", "client_ips", "sender_domains", "foreign_sender_domains", "deferred", "bounced",
+		"failed_logins", "queue_ids"} {
+		if _, ok := acct[k]; !ok {
+			t.Errorf("account lacks %q", k)
+		}
+	}
+	stats := doc["stats"].(map[string]any)
+	for _, k := range []string{"lines", "parsed", "unparsed_by_program", "bytes", "seconds"} {
+		if _, ok := stats[k]; !ok {
+			t.Errorf("stats lacks %q", k)
+		}
+	}
+}
