@@ -80,6 +80,11 @@ type Compromise struct {
 	// Kind names the scenario: "loud-burst", "low-and-slow", "phished",
 	// "heavy-sender".
 	Kind string `json:"kind"`
+	// FirstMessage is the time of the attacker's first submitted message
+	// (the first "client=..., sasl_username=" line from an attacker
+	// address). It equals Start except when the attacker logged in over
+	// IMAP first.
+	FirstMessage time.Time `json:"first_message"`
 	// AttackerIPs are the addresses the attacker logged in from
 	// successfully.
 	AttackerIPs []string `json:"attacker_ips"`
@@ -112,7 +117,11 @@ const bytesPerUserDay = 13000
 
 const (
 	fullUsers = 2000
-	minDays   = 8
+	minDays   = 8 // below this many days at full population, shrink it
+	smallDays = 7
+	// smallFixedPerDay is the measured output per day that does not grow
+	// with the population (bulk senders' minimum, brute force, takeovers).
+	smallFixedPerDay = 520_000
 )
 
 // Generate writes a log to w and returns its ground truth.
@@ -241,12 +250,11 @@ func newGen(cfg Config, bw *bufio.Writer) *gen {
 	days := float64(cfg.Size) / fullDay
 	users := fullUsers
 	if days < minDays {
-		days = minDays
-		users = int(float64(cfg.Size) / (minDays * bytesPerUserDay))
-		users = max(users, 40)
-		// Fixed traffic (bulk senders, cron) weighs more in a small world.
-		days = float64(cfg.Size) / (float64(users)*bytesPerUserDay + 230_000)
-		days = max(days, 6)
+		// A smaller world over one week: the bulk senders, brute force and
+		// the takeovers cost about smallFixedPerDay whatever the population.
+		days = smallDays
+		users = int((float64(cfg.Size)/smallDays - smallFixedPerDay) / bytesPerUserDay)
+		users = min(max(users, 30), fullUsers)
 	}
 	g.scale = float64(users) / fullUsers
 	g.w = buildWorld(r, users)
@@ -260,8 +268,8 @@ func newGen(cfg Config, bw *bufio.Writer) *gen {
 	g.imapDaily = 5 * float64(users)
 	g.inboundDaily = 7 * float64(users)
 	g.rejectDaily = 1.5 * float64(users)
-	g.newsDaily = max(150, 1500*g.scale)
-	g.notifDaily = max(100, 800*g.scale)
+	g.newsDaily = max(100, 1500*g.scale)
+	g.notifDaily = max(60, 800*g.scale)
 	g.bruteDaily = max(3, 20*g.scale)
 	g.webDaily = 0.2 * float64(users)
 
@@ -452,11 +460,12 @@ func (g *gen) truth() *Truth {
 		}
 		bad[tk.victim.login] = true
 		tr.Compromised = append(tr.Compromised, Compromise{
-			Login:       tk.victim.login,
-			Start:       g.stampTime(tk.first),
-			Kind:        tk.kind.String(),
-			AttackerIPs: tk.ips,
-			Messages:    tk.msgs,
+			Login:        tk.victim.login,
+			Start:        g.stampTime(tk.first),
+			FirstMessage: g.stampTime(tk.firstMsg),
+			Kind:         tk.kind.String(),
+			AttackerIPs:  tk.ips,
+			Messages:     tk.msgs,
 		})
 	}
 	sort.Slice(tr.Compromised, func(i, j int) bool { return tr.Compromised[i].Start.Before(tr.Compromised[j].Start) })

@@ -29,6 +29,7 @@ type takeover struct {
 	victim     *user
 	ips        []string
 	first      int64 // actual first successful attacker login; -1 before
+	firstMsg   int64 // first attacker message; -1 before
 	msgs       int
 	done       bool
 }
@@ -39,6 +40,14 @@ func (tk *takeover) noteSuccess(t int64) {
 	}
 }
 
+func (tk *takeover) noteMessage(t int64) {
+	tk.noteSuccess(t)
+	if tk.firstMsg < 0 || t < tk.firstMsg {
+		tk.firstMsg = t
+	}
+	tk.msgs++
+}
+
 // planTakeovers spreads the takeovers over the planned timeline, so that
 // every victim has days of normal activity first.
 func (g *gen) planTakeovers() {
@@ -47,7 +56,7 @@ func (g *gen) planTakeovers() {
 	n := 4 + max(0, int((days-16)/8))
 	order := []takeoverKind{tkPhished, tkLoud, tkSlow, tkHeavy}
 	for i := 0; i < n; i++ {
-		tk := &takeover{kind: order[i%len(order)], first: -1}
+		tk := &takeover{kind: order[i%len(order)], first: -1, firstMsg: -1}
 		f := 0.35 + 0.55*float64(i)/float64(n-1)
 		day := g.start + int64(f*days)*usDay
 		var hour, pre, dur int

@@ -86,6 +86,10 @@ func (g *gen) userIP(u *user, t int64) string {
 	if len(u.travel) > 0 && (day/4+int64(hashString(u.login)%3))%3 == 0 {
 		return u.travel[int(day*3+int64(g.r.intn(2)))%len(u.travel)]
 	}
+	if g.r.chance(0.03) {
+		// On the phone, from a mobile carrier's pool.
+		return ipv4(g.r, homeOctets)
+	}
 	if len(u.ips) > 1 {
 		h := (t % usDay) / usHour
 		wd := time.UnixMicro(t).UTC().Weekday()
@@ -255,8 +259,7 @@ func (g *gen) authSession(t int64, tag, ip, login, method string, n int, tk *tak
 		b = append(b, login...)
 		g.s.emit(t, b)
 		if tk != nil {
-			tk.noteSuccess(t)
-			tk.msgs++
+			tk.noteMessage(t)
 		} else {
 			g.success[login] = true
 		}
