@@ -132,7 +132,7 @@ func BenchmarkReadGzip4(b *testing.B) {
 	total := int64(4 * len(data))
 	b.Logf("gzip: %d -> %d bytes", len(data), len(z))
 	for _, work := range []bool{false, true} {
-		for _, o := range []struct{ dec, ahead int }{{1, 8}, {2, 8}, {2, 32}, {2, 128}} {
+		for _, o := range []struct{ dec, ahead int }{{1, 16}, {2, 16}, {2, 64}, {4, 16}} {
 			b.Run(fmt.Sprintf("work=%v/decoders=%d/readahead=%d", work, o.dec, o.ahead), func(b *testing.B) {
 				b.SetBytes(total)
 				loop(b, func() {

@@ -95,13 +95,16 @@ type Options struct {
 	MaxInFlight int
 	// MaxLine caps a line's length (default 16 MiB); longer lines are cut to
 	// MaxLine bytes, end with '\n', and are counted in Stats.OverlongLines.
+	// A MaxLine below ChunkSize is taken as ChunkSize.
 	MaxLine int
 	// Decoders is how many files are read and decompressed at once: the one
 	// being delivered and the next Decoders-1 (default GOMAXPROCS, at least
 	// 2, at most 4).
 	Decoders int
-	// ReadAhead is how many chunks of each file may wait, decoded, before the
-	// file's turn comes (default 8).
+	// ReadAhead is how many chunks of each compressed file may wait, decoded,
+	// for the consumer (default 16; 2 for plain files, whose reading is a
+	// copy from the page cache). More lets the next files' decoding run
+	// further ahead while one file is delivered, at ChunkSize bytes a chunk.
 	ReadAhead int
 	// OverlapLines is how many lines at the end of each file are remembered
 	// to find copytruncate duplicates at the start of the next rotation
@@ -118,7 +121,7 @@ const (
 	DefaultChunkSize    = 1 << 20
 	DefaultMaxInFlight  = 16
 	DefaultMaxLine      = 16 << 20
-	DefaultReadAhead    = 8
+	DefaultReadAhead    = 16
 	DefaultOverlapLines = 4096
 )
 

@@ -87,6 +87,10 @@ func (p *bufPool) put(b []byte) {
 	p.mu.Unlock()
 }
 
+// plainReadAhead bounds the read-ahead of an uncompressed file: reading it is
+// a copy from the page cache, far faster than any consumer.
+const plainReadAhead = 2
+
 // job is one file being read by its producer goroutine.
 type job struct {
 	file  *File
@@ -127,7 +131,13 @@ func (s *Set) Read(ctx context.Context, fn func(*Chunk) error) error {
 	var wg sync.WaitGroup
 	startUpTo := func(k int) {
 		for ; started < len(jobs) && started < k; started++ {
-			j := &job{file: s.files[started], index: started, ch: make(chan *Chunk, s.opts.ReadAhead),
+			f := s.files[started]
+			ahead := s.opts.ReadAhead
+			if f.Compression == None {
+				// Reading ahead pays only where decoding costs CPU.
+				ahead = min(ahead, plainReadAhead)
+			}
+			j := &job{file: f, index: started, ch: make(chan *Chunk, ahead),
 				needTail: !lastOfGroup[started] && s.opts.OverlapLines > 0}
 			jobs[started] = j
 			if j.file.isStdin {
