@@ -164,3 +164,20 @@ func BenchmarkReadFormats(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkOverlapNoMatch is the per-file cost of the copytruncate check when
+// there is no overlap: hashing the old file's last lines and looking for the
+// new file's first line among them.
+func BenchmarkOverlapNoMatch(b *testing.B) {
+	old := benchData(2 << 20)
+	next := benchData(1 << 20)[1000:]
+	next = next[bytes.IndexByte(next, '\n')+1:]
+	chunks := []*Chunk{{Data: old[:1<<20]}, {Data: old[1<<20:]}}
+	seed := seedOnce
+	for b.Loop() {
+		tail := tailHashes(seed, chunks, DefaultOverlapLines)
+		if n, _ := skipOverlap(seed, tail, next); n != 0 {
+			b.Fatal("found an overlap")
+		}
+	}
+}

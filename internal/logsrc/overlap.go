@@ -14,29 +14,42 @@ import (
 
 // tailHashes hashes the last max lines found in chunks (in file order), oldest
 // first. The final line may lack its '\n'; '\n' is never part of the hash.
+// It scans forward (bytes.Count and bytes.IndexByte are vectorised,
+// bytes.LastIndexByte is not).
 func tailHashes(seed maphash.Seed, chunks []*Chunk, max int) []uint64 {
 	if max <= 0 {
 		return nil
 	}
-	var rev []uint64
-	for i := len(chunks) - 1; i >= 0 && len(rev) < max; i-- {
+	var parts [][]uint64 // per chunk, last chunk first
+	total := 0
+	for i := len(chunks) - 1; i >= 0 && total < max; i-- {
 		d := chunks[i].Data
 		if len(d) > 0 && d[len(d)-1] == '\n' {
 			d = d[:len(d)-1]
 		}
-		for len(rev) < max {
-			j := bytes.LastIndexByte(d, '\n')
-			rev = append(rev, maphash.Bytes(seed, d[j+1:]))
+		lines := bytes.Count(d, []byte{'\n'}) + 1
+		for skip := lines - (max - total); skip > 0; skip-- {
+			d = d[bytes.IndexByte(d, '\n')+1:]
+			lines--
+		}
+		hs := make([]uint64, 0, lines)
+		for {
+			j := bytes.IndexByte(d, '\n')
 			if j < 0 {
+				hs = append(hs, maphash.Bytes(seed, d))
 				break
 			}
-			d = d[:j]
+			hs = append(hs, maphash.Bytes(seed, d[:j]))
+			d = d[j+1:]
 		}
+		parts = append(parts, hs)
+		total += len(hs)
 	}
-	for i, j := 0, len(rev)-1; i < j; i, j = i+1, j-1 {
-		rev[i], rev[j] = rev[j], rev[i]
+	out := make([]uint64, 0, total)
+	for i := len(parts) - 1; i >= 0; i-- {
+		out = append(out, parts[i]...)
 	}
-	return rev
+	return out
 }
 
 // maxCandidates bounds the places in the tail where the first line is looked

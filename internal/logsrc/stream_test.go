@@ -3,6 +3,8 @@ package logsrc
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -131,5 +133,31 @@ func TestOverlapInterleavedGroups(t *testing.T) {
 	}
 	if got := s.Stats().DuplicateLines; got != 5 {
 		t.Errorf("DuplicateLines = %d, want 5", got)
+	}
+}
+
+// TestCancelWhileStdinBlocks: a cancel stops Read even while standard input
+// delivers nothing.
+func TestCancelWhileStdinBlocks(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go pw.Write([]byte("hello, no newline yet"))
+	s, err := Open([]string{"-"}, Options{Stdin: pr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = s.Read(ctx, func(c *Chunk) error {
+		t.Errorf("got a chunk %q before the line ended", c.Data)
+		c.Release()
+		return nil
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Read = %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Read took %v to notice the cancel", d)
 	}
 }
