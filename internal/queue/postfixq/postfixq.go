@@ -574,3 +574,27 @@ func (q *Queue) FindFile(name, id string) (string, error) {
 	}
 	return found, nil
 }
+
+// Text writes the readable form of a queued message (postcat -q ID: envelope,
+// headers and body) to w.
+func (q *Queue) Text(ctx context.Context, id string, w io.Writer) error {
+	if !ValidQueueID(id) {
+		return fmt.Errorf("show message: invalid queue id %q", truncate(id, 64))
+	}
+	stderr, err := q.cfg.Runner.Run(ctx, q.argv("postcat", "-q", id), nil, w)
+	if err != nil {
+		return fmt.Errorf("show message %s: %w: %s", id, err, firstLine(stderr))
+	}
+	return nil
+}
+
+// CheckStructure runs postsuper -s, which among other repairs renames queue
+// files whose name does not match their inode (a file copied back into a
+// queue directory), giving them a new queue id.
+func (q *Queue) CheckStructure(ctx context.Context) error {
+	stderr, err := q.cfg.Runner.Run(ctx, q.argv("postsuper", "-s"), nil, io.Discard)
+	if err != nil {
+		return fmt.Errorf("postsuper -s: %w: %s", err, firstLine(stderr))
+	}
+	return nil
+}
