@@ -698,13 +698,16 @@ func isLocalDelivery(relay, program string) bool {
 // spamSignal tells whether a deferral or bounce speaks of spam, policy or
 // reputation rather than of a bad address or a dead host.
 func spamSignal(dsn, reply string) bool {
+	l := strings.ToLower(reply)
+	if strings.Contains(l, "greylist") || strings.Contains(l, "graylist") {
+		return false // 4.7.1 greylisting says nothing about the sender
+	}
 	if strings.HasPrefix(dsn, "5.7.") || strings.HasPrefix(dsn, "4.7.") {
 		return true
 	}
 	if reply == "" {
 		return false
 	}
-	l := strings.ToLower(reply)
 	for _, w := range [...]string{"spam", "tss04", "blocklist", "blacklist", "spamhaus", "reputation", "block list", "listed at", "listed in"} {
 		if strings.Contains(l, w) {
 			return true

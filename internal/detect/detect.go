@@ -132,6 +132,9 @@ type obs struct {
 type firstSeen struct {
 	t  time.Time
 	ip string
+	// viaOther: first seen through another service's login (IMAP, POP3),
+	// which dates the access itself
+	viaOther bool
 }
 
 // hourSlot is one hour of the baseline ring.
@@ -278,12 +281,12 @@ func (s *State) Message(cfg *Config, m Message) (changed bool) {
 	if m.IP != "" && !cfg.trusted(m.IP) {
 		if seen, ok := s.ipFirst[m.IP]; !ok {
 			if len(s.ipFirst) < cfg.MaxTracked {
-				ft := t
+				ft, via := t, false
 				if e := m.EarlierLogin; !e.IsZero() && e.Before(t) && t.Sub(e) < cfg.Window {
-					ft = e
+					ft, via = e, true
 				}
 				s.ipFirst[m.IP] = ft
-				s.newIPs = append(s.newIPs, firstSeen{ft, m.IP})
+				s.newIPs = append(s.newIPs, firstSeen{ft, m.IP, via})
 				s.priorFor[m.IP] = m.PriorFailures
 				s.priorSum += m.PriorFailures
 			}
@@ -535,7 +538,8 @@ func (s *State) evaluate(cfg *Config, now time.Time) bool {
 	switch {
 	case sc >= cfg.CompromisedScore && sending:
 		v = Compromised
-	case sc >= cfg.SuspiciousScore:
+	case sc >= cfg.SuspiciousScore && (c.d >= 2 || c.rej >= 3 || sending):
+		// new IPs and failed logins alone are a traveller's pattern too
 		v = Suspicious
 	}
 	changed := v > s.verdict
@@ -628,6 +632,15 @@ func (s *State) snapshot(cfg *Config, now time.Time) Snapshot {
 		for _, x := range s.newIPs[s.newHead:] {
 			if (s.forgedFrom[x.ip] || s.priorFor[x.ip] > 0) && (!found || x.t.Before(f.t)) {
 				f, found = x, true
+			}
+		}
+		// Attackers often test the login from one address shortly before
+		// the run: a new IP that appeared within the hour before it joins,
+		// unless the run's own first access is dated by an IMAP/POP3 login.
+		for _, x := range s.newIPs[s.newHead:] {
+			if !f.viaOther && x.t.Before(f.t) && f.t.Sub(x.t) <= time.Hour {
+				f = x
+				break
 			}
 		}
 		snap.FirstNewIP, snap.FirstNewIPAt, snap.Start = f.ip, f.t, f.t
