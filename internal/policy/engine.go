@@ -114,6 +114,9 @@ func (e *Engine) Decide(ctx context.Context, req *Request, now time.Time) Decisi
 	tot, err := e.counters.Observe(ctx, obs, now)
 	if err != nil {
 		// Fail open: mail keeps flowing while the shared counters are away.
+		if e.metrics != nil {
+			e.metrics.failOpen.Inc()
+		}
 		return Decision{Action: Dunno}
 	}
 	var d Decision

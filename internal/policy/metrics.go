@@ -21,6 +21,7 @@ type Metrics struct {
 	newBlocks     prometheus.Counter
 	eventsDropped prometheus.Counter
 	storeErrors   prometheus.Counter
+	failOpen      prometheus.Counter
 }
 
 // Label values.
@@ -73,6 +74,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		eventsDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "saslguard_policy_block_events_dropped_total", Help: "Block events not persisted at once because the queue was full.",
 		}),
+		failOpen: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "saslguard_policy_fail_open_total", Help: "Requests answered DUNNO unchecked because the shared counters were unavailable.",
+		}),
 		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "saslguard_policy_store_errors_total", Help: "Failed incident store operations.",
 		}),
@@ -93,7 +97,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.requests, m.ruleHits, m.malformed, m.duration, m.connections, m.connRefused,
-			m.panics, m.redisErrors, m.redisUp, m.blocked, m.loginsTracked, m.newBlocks, m.eventsDropped, m.storeErrors)
+			m.panics, m.redisErrors, m.redisUp, m.blocked, m.loginsTracked, m.newBlocks, m.eventsDropped, m.storeErrors, m.failOpen)
 	}
 	return m
 }

@@ -2,11 +2,14 @@ package policy
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,9 +37,19 @@ type Redis struct {
 	logGate   logGate
 }
 
+// quietRedisLog replaces go-redis's own logger, which prints every failed
+// dial to stderr; the policy service logs Redis failures itself, rate
+// limited, and counts them.
+type quietRedisLog struct{}
+
+func (quietRedisLog) Printf(context.Context, string, ...any) {}
+
+var setRedisLogger sync.Once
+
 // NewRedis returns a client for addr (host:port). It does not connect yet;
 // go-redis dials on demand, so a server that comes back is used again.
 func NewRedis(addr, prefix string, timeout time.Duration, log *slog.Logger, m *Metrics) *Redis {
+	setRedisLogger.Do(func() { redis.SetLogger(quietRedisLog{}) })
 	rdb := redis.NewClient(&redis.Options{
 		Addr:            addr,
 		DialTimeout:     timeout,
@@ -164,6 +177,24 @@ func (r *Redis) Observe(ctx context.Context, o Observation, now time.Time) (Tota
 		SenderDomains:  int(res[8]),
 		ForeignSenders: int(res[9]),
 	}, nil
+}
+
+// Epoch returns the identity of the Redis data set: a random value stored
+// on first use. A different value means Redis lost its data (a restart
+// without persistence), which must not be read as "every block was lifted".
+func (r *Redis) Epoch(ctx context.Context, now time.Time) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	var b [12]byte
+	rand.Read(b[:])
+	key := r.prefix + "epoch"
+	r.rdb.SetNX(ctx, key, hex.EncodeToString(b[:]), 0)
+	v, err := r.rdb.Get(ctx, key).Result()
+	if err != nil {
+		return "", r.fail("blocks_read", err, now)
+	}
+	r.ok()
+	return v, nil
 }
 
 // RedisBlock is a block as stored in Redis.

@@ -14,6 +14,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // startServer serves e on a loopback port and returns its address.
@@ -305,4 +308,14 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func testutilCount(c interface{ Write(*dto.Metric) error }) float64 {
+	var m dto.Metric
+	if err := c.(prometheus.Metric).Write(&m); err != nil {
+		return -1
+	}
+	return m.GetCounter().GetValue()
 }

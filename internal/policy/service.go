@@ -48,6 +48,7 @@ type Service struct {
 	mu        sync.Mutex
 	listeners []net.Listener
 	prevRedis map[string]bool // logins seen blocked in Redis at the last sync
+	epoch     string          // Redis data set identity at the last sync
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 }
@@ -281,31 +282,43 @@ func (s *Service) Sync(ctx context.Context) {
 		local[l] = true
 	}
 	if s.redis != nil {
-		remote, err := s.redis.Blocks(ctx, now)
 		s.mu.Lock()
-		prev := s.prevRedis
+		prev, prevEpoch := s.prevRedis, s.epoch
 		s.mu.Unlock()
+		epoch, err := s.redis.Epoch(ctx, now)
+		var remote map[string]RedisBlock
+		if err == nil {
+			remote, err = s.redis.Blocks(ctx, now)
+		}
 		if err == nil {
 			cur := make(map[string]bool, len(remote))
 			for l := range remote {
 				cur[l] = true
 			}
+			fresh := prevEpoch != "" && epoch != prevEpoch
+			if fresh {
+				// Redis lost its data: put back every block we knew of.
+				s.log.Warn("redis data set changed (restart without persistence?): pushing known blocks back")
+				for l := range prev {
+					local[l] = true
+				}
+			}
 			for l := range local {
 				if cur[l] {
 					continue
 				}
-				if prev[l] {
+				if prev[l] && !fresh {
 					s.lift(ctx, l)
 					delete(local, l)
 					continue
 				}
-				if err := s.redis.AddBlock(ctx, l, RedisBlock{Source: "policy", Reason: "pushed from local store", At: now}, now); err == nil {
+				if err := s.redis.AddBlock(ctx, l, RedisBlock{Source: "policy", Reason: "pushed from local state", At: now}, now); err == nil {
 					cur[l] = true
 				}
 			}
 			prev = cur
 			s.mu.Lock()
-			s.prevRedis = cur
+			s.prevRedis, s.epoch = cur, epoch
 			s.mu.Unlock()
 		}
 		for l := range prev {
@@ -344,6 +357,7 @@ type snapshot struct {
 	// RedisBlocks is the last copy of the fleet's blocks, so that a restart
 	// while Redis is down keeps them.
 	RedisBlocks []string `json:"redis_blocks,omitempty"`
+	RedisEpoch  string   `json:"redis_epoch,omitempty"`
 	// Blocks are blocks made here, kept only when there is no store.
 	Blocks []string `json:"blocks,omitempty"`
 }
@@ -368,6 +382,7 @@ func (s *Service) saveSnapshot() {
 	for l := range s.prevRedis {
 		snap.RedisBlocks = append(snap.RedisBlocks, l)
 	}
+	snap.RedisEpoch = s.epoch
 	s.mu.Unlock()
 	if s.store == nil {
 		snap.Blocks = s.engine.blocks.Dynamic()
@@ -431,6 +446,7 @@ func (s *Service) loadSnapshot() {
 	for _, l := range snap.RedisBlocks {
 		s.prevRedis[l] = true
 	}
+	s.epoch = snap.RedisEpoch
 	s.mu.Unlock()
 	for _, l := range snap.Blocks {
 		s.engine.blocks.addDynamic(l)

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"text/tabwriter"
+	"time"
+	"unicode"
+
+	"github.com/spf13/cobra"
+
+	"github.com/saslguard/saslguard/internal/policy"
+	"github.com/saslguard/saslguard/internal/store"
+)
+
+func init() { register(newAccountCmd) }
+
+func newAccountCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "account",
+		Short: "List and lift blocks on SASL logins",
+	}
+	cmd.AddCommand(newAccountListCmd(), newAccountEnableCmd(), newAccountBlockCmd())
+	return cmd
+}
+
+// openAccountStore opens the incident store named by the flags/config.
+func openAccountStore(cmd *cobra.Command, f *policyFlags) (*store.Store, policy.Config, error) {
+	cfg, err := loadPolicyConfig(cmd, f)
+	if err != nil {
+		return nil, cfg, err
+	}
+	st, err := store.OpenDir(cfg.StateDir)
+	return st, cfg, err
+}
+
+// printable quotes a hostile string when it would garble a terminal or
+// its column.
+func printable(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) || r == ' ' || r == '"' {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
+// printableText is printable for free text, where spaces are expected.
+func printableText(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
+func newAccountListCmd() *cobra.Command {
+	var f policyFlags
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List blocked logins (by policy, respond, watch or by hand)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, _, err := openAccountStore(cmd, &f)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			bl, err := st.ListBlocked(cmd.Context())
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				if bl == nil {
+					bl = []store.Block{}
+				}
+				return enc.Encode(bl)
+			}
+			tw := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
+			fmt.Fprintln(tw, "LOGIN\tSOURCE\tSINCE\tINCIDENT\tREASON")
+			for _, b := range bl {
+				inc := "-"
+				if b.IncidentID != 0 {
+					inc = strconv.FormatInt(b.IncidentID, 10)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", printable(b.Login), printable(b.Source),
+					b.Created.Format(time.RFC3339), inc, printableText(b.Reason))
+			}
+			return tw.Flush()
+		},
+	}
+	addPolicyFlags(cmd, &f)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newAccountEnableCmd() *cobra.Command {
+	var f policyFlags
+	cmd := &cobra.Command{
+		Use:   "enable LOGIN",
+		Short: "Lift the block on a login, here and (with Redis) fleet-wide",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			login := args[0]
+			st, cfg, err := openAccountStore(cmd, &f)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			ctx := cmd.Context()
+			b, wasBlocked, err := st.IsBlocked(ctx, login)
+			if err != nil {
+				return err
+			}
+			if cfg.Redis != "" {
+				// Lift it in Redis first: if Redis still had it, every
+				// policy service would keep (or put back) the block.
+				if err := liftRedis(ctx, cfg, login); err != nil {
+					return err
+				}
+			}
+			if wasBlocked {
+				if err := st.Unblock(ctx, login); err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+				if b.IncidentID != 0 {
+					st.AddAction(ctx, store.Action{IncidentID: b.IncidentID, Command: "account enable", Result: "block lifted", OK: 1})
+				}
+			} else if cfg.Redis == "" {
+				return fmt.Errorf("login %s is not blocked", printable(login))
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s enabled; running policy services apply it within %s\n", printable(login), cfg.SyncInterval)
+			return nil
+		},
+	}
+	addPolicyFlags(cmd, &f)
+	return cmd
+}
+
+func liftRedis(ctx context.Context, cfg policy.Config, login string) error {
+	r := policy.NewRedis(cfg.Redis, cfg.RedisPrefix, 2*time.Second, slog.New(slog.DiscardHandler), nil)
+	defer r.Close()
+	if err := r.RemoveBlock(ctx, login, time.Now()); err != nil {
+		return fmt.Errorf("lift block in redis (nothing changed): %w", err)
+	}
+	return nil
+}
+
+func newAccountBlockCmd() *cobra.Command {
+	var f policyFlags
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "block LOGIN",
+		Short: "Block a login by hand, here and (with Redis) fleet-wide",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, cfg, err := openAccountStore(cmd, &f)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			ctx := cmd.Context()
+			if _, err := st.Block(ctx, args[0], "manual", reason, 0); err != nil {
+				return err
+			}
+			if cfg.Redis != "" {
+				r := policy.NewRedis(cfg.Redis, cfg.RedisPrefix, 2*time.Second, slog.New(slog.DiscardHandler), nil)
+				defer r.Close()
+				if err := r.AddBlock(ctx, args[0], policy.RedisBlock{Source: "manual", Reason: reason, At: time.Now()}, time.Now()); err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "warning: blocked here only, %v (the policy service pushes it when Redis is back)\n", err)
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s blocked\n", printable(args[0]))
+			return nil
+		},
+	}
+	addPolicyFlags(cmd, &f)
+	cmd.Flags().StringVar(&reason, "reason", "blocked by hand", "reason recorded with the block")
+	return cmd
+}
