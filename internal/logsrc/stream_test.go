@@ -161,3 +161,47 @@ func TestCancelWhileStdinBlocks(t *testing.T) {
 		t.Errorf("Read took %v to notice the cancel", d)
 	}
 }
+
+// TestDecodesAhead: while the consumer holds the first chunk of file 0, the
+// next file is decoded to its end in another goroutine when Decoders allows,
+// and not at all when Decoders is 1.
+func TestDecodesAhead(t *testing.T) {
+	dir := t.TempDir()
+	tm := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	big := writeFile(t, dir, "mail.log.2.gz", gz(t, logLines("A", 0, 50000)), tm)
+	small := writeFile(t, dir, "mail.log.1.gz", gz(t, logLines("B", 0, 100)), tm)
+	for _, tt := range []struct {
+		decoders int
+		ahead    bool
+	}{{1, false}, {2, true}} {
+		s, err := Open([]string{small, big}, Options{ChunkSize: 16 << 10, ReadAhead: 2, Decoders: tt.decoders})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sawAhead := false
+		err = s.Read(context.Background(), func(c *Chunk) error {
+			defer c.Release()
+			if c.Seq != 0 {
+				return nil
+			}
+			deadline := time.Now().Add(200 * time.Millisecond)
+			if tt.ahead {
+				deadline = time.Now().Add(10 * time.Second)
+			}
+			for time.Now().Before(deadline) {
+				if s.Stats().Files > 0 { // file 1 finished while file 0 is held
+					sawAhead = true
+					break
+				}
+				time.Sleep(time.Millisecond)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sawAhead != tt.ahead {
+			t.Errorf("Decoders %d: next file finished during the first = %v, want %v", tt.decoders, sawAhead, tt.ahead)
+		}
+	}
+}
