@@ -7,9 +7,34 @@ import (
 	"errors"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
+
+// sharedCfg is the log that several tests read; it is generated and parsed
+// once.
+var sharedCfg = Config{Size: 5e6, Seed: 3, LongIDRatio: 0.3}
+
+var shared struct {
+	sync.Mutex
+	done  bool
+	data  []byte
+	truth *Truth
+	lines []logLine
+}
+
+func sharedLog(t *testing.T) ([]byte, *Truth, []logLine) {
+	t.Helper()
+	shared.Lock()
+	defer shared.Unlock()
+	if !shared.done {
+		shared.data, shared.truth = generate(t, sharedCfg)
+		shared.lines = parseLog(t, shared.data, FormatBSD, 2026)
+		shared.done = true
+	}
+	return shared.data, shared.truth, shared.lines
+}
 
 func generate(t *testing.T, cfg Config) ([]byte, *Truth) {
 	t.Helper()
@@ -197,8 +222,17 @@ func itoa(v int) string { return string(appendPad(nil, int64(v), 1)) }
 func TestLineShapes(t *testing.T) {
 	for _, f := range []Format{FormatBSD, FormatRFC3339} {
 		t.Run(f.String(), func(t *testing.T) {
-			data, tr := generate(t, Config{Size: 5e6, Seed: 3, Format: f, LongIDRatio: 0.3})
-			lines := parseLog(t, data, f, 2026)
+			var data []byte
+			var tr *Truth
+			var lines []logLine
+			if f == sharedCfg.Format {
+				data, tr, lines = sharedLog(t)
+			} else {
+				cfg := sharedCfg
+				cfg.Format = f
+				data, tr = generate(t, cfg)
+				lines = parseLog(t, data, f, 2026)
+			}
 			if int64(len(lines)) != tr.Lines || int64(len(data)) != tr.Bytes {
 				t.Fatalf("truth says %d lines %d bytes, got %d lines %d bytes", tr.Lines, tr.Bytes, len(lines), len(data))
 			}
@@ -239,16 +273,11 @@ var (
 )
 
 func TestTruth(t *testing.T) {
-	for _, size := range []int64{5e6, 12e6} {
-		t.Run(itoa(int(size/1e6))+"MB", func(t *testing.T) {
-			data, tr := generate(t, Config{Size: size, Seed: 11})
-			if int64(len(data)) < size || int64(len(data)) > max(size*11/10, 7e6) {
-				t.Errorf("size %d, target %d", len(data), size)
-			}
-			lines := parseLog(t, data, FormatBSD, 2026)
-			checkTruth(t, lines, tr)
-		})
+	data, tr, lines := sharedLog(t)
+	if size := sharedCfg.Size; int64(len(data)) < size || int64(len(data)) > max(size*11/10, 7e6) {
+		t.Errorf("size %d, target %d", len(data), size)
 	}
+	checkTruth(t, lines, tr)
 }
 
 func checkTruth(t *testing.T, lines []logLine, tr *Truth) {
@@ -353,8 +382,7 @@ func checkTruth(t *testing.T, lines []logLine, tr *Truth) {
 var reQueueEvent = regexp.MustCompile(`^(` + reQID + `): (client=|uid=|removed$|message-id=)`)
 
 func TestQueueIDReuse(t *testing.T) {
-	data, tr := generate(t, Config{Size: 5e6, Seed: 5})
-	lines := parseLog(t, data, FormatBSD, 2026)
+	_, tr, lines := sharedLog(t)
 	state := map[string]int{} // 0 unseen, 1 in flight, 2 removed
 	reused := 0
 	for _, l := range lines {

@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# bench/scan.sh: throughput (MB/s) and peak RSS of `saslguard scan` next to
+# the tools an administrator would otherwise use, on generated logs.
+#
+#   bench/scan.sh            # 256 MiB and 1 GiB logs, seed 1
+#   SEED=2 bench/scan.sh
+#   SMALL=64MiB BIG=256MiB bench/scan.sh   # quicker
+#
+# Logs are generated once per seed and size with saslguard-genlog and kept in
+# bench/out/ (gitignored). All runs read from the page cache (each file is
+# read once before it is measured). Peak RSS is GNU time's %M: the largest
+# single process of the command (for a pipeline, its biggest member).
+# pflogsumm (Perl) is slow, so it runs on the first PFLOG_SMALL / PFLOG_BIG of
+# each log; its MB/s is for that slice.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SEED=${SEED:-1}
+SMALL=${SMALL:-256MiB}
+BIG=${BIG:-1GiB}
+PFLOG_SMALL=${PFLOG_SMALL:-32MiB}
+PFLOG_BIG=${PFLOG_BIG:-128MiB}
+OUT=bench/out
+mkdir -p "$OUT"
+
+if [[ ! -x /usr/bin/time ]]; then
+	echo "installing GNU time" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y time >&2
+fi
+if ! command -v pflogsumm >/dev/null; then
+	echo "installing pflogsumm" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y pflogsumm >&2 || true
+fi
+
+bytes_of() { # "256MiB" -> bytes
+	local s=$1
+	case $s in
+	*GiB) echo $((${s%GiB} << 30)) ;;
+	*MiB) echo $((${s%MiB} << 20)) ;;
+	*KiB) echo $((${s%KiB} << 10)) ;;
+	*) echo "$s" ;;
+	esac
+}
+
+echo "building saslguard-genlog" >&2
+go build -o "$OUT/saslguard-genlog" ./cmd/saslguard-genlog
+
+# The cache key includes a hash of the generator binary: a changed generator
+# makes new logs.
+GENV=$(sha256sum "$OUT/saslguard-genlog" | cut -c1-8)
+
+# gen SIZE: path of the cached log for SEED and SIZE.
+gen() {
+	local size=$1 f="$OUT/mail-seed$SEED-$1-$GENV.log"
+	if [[ ! -s $f || ! -s $f.truth.json ]]; then
+		# Drop logs of older generator versions.
+		find "$OUT" -maxdepth 1 -name "mail-seed$SEED-$size*" ! -name "mail-seed$SEED-$size-$GENV.log*" -exec rm -rf {} +
+		echo "generating $f" >&2
+		local start
+		start=$(date +%s.%N)
+		"$OUT/saslguard-genlog" -size "$size" -seed "$SEED" -o "$f.tmp" -truth "$f.truth.json"
+		mv "$f.tmp" "$f"
+		echo "generated $(stat -c %s "$f") bytes in $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s" >&2
+	fi
+	echo "$f"
+}
+
+# slice FILE SIZE: the first SIZE bytes of FILE, cut at a line end.
+slice() {
+	local f=$1 size=$2 s="$1.head-$2"
+	if [[ ! -s $s ]]; then
+		head -c "$(bytes_of "$size")" "$f" | sed '$d' >"$s"
+	fi
+	echo "$s"
+}
+
+# rotated FILE: a logrotate-style set made from FILE (oldest first:
+# mail.log.4.gz mail.log.3.gz mail.log.2.gz mail.log.1 mail.log).
+rotated() {
+	local f=$1 d="$1.rotated"
+	if [[ ! -s $d/mail.log ]]; then
+		echo "making rotated set $d" >&2
+		rm -rf "$d" && mkdir -p "$d"
+		split -n l/5 -d "$f" "$d/part."
+		mv "$d/part.00" "$d/mail.log.4" && mv "$d/part.01" "$d/mail.log.3" && mv "$d/part.02" "$d/mail.log.2"
+		mv "$d/part.03" "$d/mail.log.1" && mv "$d/part.04" "$d/mail.log"
+		gzip -6 "$d/mail.log.4" & gzip -6 "$d/mail.log.3" & gzip -6 "$d/mail.log.2" & wait
+	fi
+	echo "$d"
+}
+
+SMALL_LOG=$(gen "$SMALL")
+BIG_LOG=$(gen "$BIG")
+ROT=$(rotated "$SMALL_LOG")
+ROT_FILES="$ROT/mail.log.4.gz $ROT/mail.log.3.gz $ROT/mail.log.2.gz $ROT/mail.log.1 $ROT/mail.log"
+PF_SMALL=$(slice "$SMALL_LOG" "$PFLOG_SMALL")
+PF_BIG=$(slice "$BIG_LOG" "$PFLOG_BIG")
+
+SCAN=""
+echo "building saslguard" >&2
+if go build -o "$OUT/saslguard" ./cmd/saslguard 2>"$OUT/saslguard-build.err" &&
+	"$OUT/saslguard" scan --help >/dev/null 2>&1; then
+	SCAN="$OUT/saslguard scan --format json --no-progress"
+	if "$OUT/saslguard" scan --help 2>&1 | grep -q -- '--year'; then
+		SCAN="$SCAN --year 2026"
+	fi
+else
+	echo "saslguard scan is not available (build log: $OUT/saslguard-build.err): n/a" >&2
+fi
+
+# measure INPUT_BYTES COMMAND: prints "seconds MB/s RSS_MiB" or "n/a".
+# Exit status 0 and 1 both count as success (scan exits 1 when it found
+# compromised logins).
+measure() {
+	local bytes=$1 cmd=$2 tf="$OUT/time.out" rc=0
+	# Not >/dev/null: GNU grep stops at the first match when its output is
+	# /dev/null, which would make `grep -c` look infinitely fast.
+	/usr/bin/time -f '%e %M' -o "$tf" bash -c "$cmd" >"$OUT/last.out" 2>"$OUT/last.err" || rc=$?
+	if ((rc > 1)); then
+		echo "fail(rc=$rc)"
+		return
+	fi
+	local e m
+	e=$(tail -1 "$tf" | cut -d' ' -f1)
+	m=$(tail -1 "$tf" | cut -d' ' -f2)
+	awk -v b="$bytes" -v e="$e" -v m="$m" 'BEGIN {
+		if (e < 0.01) e = 0.01
+		printf "%.2f s | %.0f MB/s | %.0f MiB", e, b / 1e6 / e, m / 1024 }'
+}
+
+size_of() { stat -c %s "$@" | awk '{s += $1} END {print s}'; }
+
+SB=$(size_of "$SMALL_LOG")
+BB=$(size_of "$BIG_LOG")
+PSB=$(size_of "$PF_SMALL")
+PBB=$(size_of "$PF_BIG")
+RB=$(size_of $ROT_FILES)
+RBU=$SB # uncompressed bytes of the rotated set
+
+# Warm the page cache.
+cat "$SMALL_LOG" "$BIG_LOG" $ROT_FILES "$PF_SMALL" "$PF_BIG" >/dev/null
+
+declare -A R
+run() { # key bytes command
+	echo "running $1" >&2
+	R[$1]=$(measure "$2" "$3")
+}
+
+pipeline() { printf "grep -o 'sasl_username=[^ ,]*' %q | sort | uniq -c | sort -rn" "$1"; }
+for sz in small big; do
+	if [[ $sz == small ]]; then f=$SMALL_LOG b=$SB pf=$PF_SMALL pb=$PSB; else f=$BIG_LOG b=$BB pf=$PF_BIG pb=$PBB; fi
+	run "cat.$sz" "$b" "cat '$f' >/dev/null"
+	run "grepc.$sz" "$b" "grep -c sasl_username '$f'"
+	run "pipeutf.$sz" "$b" "export LC_ALL=C.UTF-8; $(pipeline "$f")"
+	run "pipec.$sz" "$b" "export LC_ALL=C; $(pipeline "$f")"
+	if command -v pflogsumm >/dev/null; then
+		run "pflog.$sz" "$pb" "pflogsumm '$pf'"
+	else
+		R[pflog.$sz]="n/a"
+	fi
+	if [[ -n $SCAN ]]; then
+		run "scan.$sz" "$b" "$SCAN '$f'"
+	else
+		R[scan.$sz]="n/a"
+	fi
+done
+run "zcat.rot" "$RBU" "zcat -f $ROT_FILES >/dev/null"
+if [[ -n $SCAN ]]; then
+	run "scan.rot" "$RBU" "$SCAN $ROT_FILES"
+else
+	R[scan.rot]="n/a"
+fi
+
+mbps() { echo "$1" | awk -F'|' '{gsub(/[^0-9.]/, "", $2); print $2}'; }
+ratio() { # a b -> a/b or n/a
+	local a b
+	a=$(mbps "$1")
+	b=$(mbps "$2")
+	if [[ -z $a || -z $b ]]; then echo "n/a"; else awk -v a="$a" -v b="$b" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2fx", a / b }'; fi
+}
+
+mib() { awk -v b="$1" 'BEGIN { printf "%.0f MiB", b / 1048576 }'; }
+
+{
+	echo "Seed $SEED; logs: $(mib "$SB") ($SMALL_LOG), $(mib "$BB") ($BIG_LOG); rotated set: 5 files, $(mib "$RB") on disk ($(mib "$RBU") uncompressed, 3 gzip -6)."
+	echo "Host: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM; $(uname -sr); page cache warm."
+	echo
+	echo "| command | $SMALL: time | MB/s | peak RSS | $BIG: time | MB/s | peak RSS |"
+	echo "|---|---:|---:|---:|---:|---:|---:|"
+	row() { echo "| $1 | ${R[$2.small]} | ${R[$2.big]} |"; }
+	row '`cat >/dev/null`' cat
+	row '`grep -c sasl_username`' grepc
+	row '`grep -o ... | sort | uniq -c | sort -rn`, LC_ALL=C.UTF-8' pipeutf
+	row '`grep -o ... | sort | uniq -c | sort -rn`, LC_ALL=C' pipec
+	echo "| \`pflogsumm\` (first $PFLOG_SMALL / first $PFLOG_BIG) | ${R[pflog.small]} | ${R[pflog.big]} |"
+	row '`saslguard scan --format json`' scan
+	echo
+	echo "Rotated set (mail.log.4.gz .. mail.log, $(mib "$RBU") of log text):"
+	echo
+	echo "| command | time | MB/s (uncompressed) | peak RSS |"
+	echo "|---|---:|---:|---:|"
+	echo "| \`zcat -f\` | ${R[zcat.rot]} |"
+	echo "| \`saslguard scan --format json\` | ${R[scan.rot]} |"
+	echo
+	echo "| ratio (MB/s) | $SMALL | $BIG |"
+	echo "|---|---:|---:|"
+	echo "| scan / C.UTF-8 grep pipeline | $(ratio "${R[scan.small]}" "${R[pipeutf.small]}") | $(ratio "${R[scan.big]}" "${R[pipeutf.big]}") |"
+	echo "| scan / pflogsumm | $(ratio "${R[scan.small]}" "${R[pflog.small]}") | $(ratio "${R[scan.big]}" "${R[pflog.big]}") |"
+} | tee "$OUT/results.md"
