@@ -3,6 +3,7 @@ package postfixq
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,5 +90,46 @@ func TestLabSelectHoldDelete(t *testing.T) {
 	}
 	if err := q.Flush(ctx); err != nil {
 		t.Errorf("flush: %v", err)
+	}
+}
+
+// TestLabLongQueueIDs checks the adapter with enable_long_queue_ids: the ids
+// validate, queue files are found in the hashed deferred queue and in hold,
+// and hold and release work.
+func TestLabLongQueueIDs(t *testing.T) {
+	lab := testlab.Start(t, testlab.Options{NoIMAP: true, LongQueueIDs: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := lab.Send(ctx, testlab.SendOpts{LocalIP: "127.0.0.66", Login: "carol@lab.test", Password: testlab.DefaultUsers["carol@lab.test"],
+		From: "x@spam.example", To: []string{"victim@example.org"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.QueueID
+	if !ValidQueueID(id) || len(id) < 12 {
+		t.Fatalf("long queue id %q not valid", id)
+	}
+	if _, err := lab.WaitQueue(ctx, func(es []testlab.QueueEntry) bool { return testlab.QueueCounts(es)["deferred"] == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	q, err := New(ctx, Config{ConfigDir: lab.ConfigDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := q.FindFile("deferred", id); err != nil || !strings.HasSuffix(p, "/"+id) {
+		t.Errorf("find in deferred: %q, %v", p, err)
+	}
+	sel, err := queue.SelectLogin(ctx, q, "carol@lab.test", nil)
+	if err != nil || len(sel.Messages) != 1 || sel.Messages[0].QueueID != id {
+		t.Fatalf("select = %+v, %v", sel, err)
+	}
+	if r, err := q.Hold(ctx, []string{id}); err != nil || r.Changed != 1 {
+		t.Fatalf("hold = %+v, %v", r, err)
+	}
+	if _, err := q.FindFile("hold", id); err != nil {
+		t.Errorf("find in hold: %v", err)
+	}
+	if r, err := q.Release(ctx, []string{id}); err != nil || r.Changed != 1 {
+		t.Errorf("release = %+v, %v", r, err)
 	}
 }
