@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -29,6 +30,7 @@ type scanFlags struct {
 	domains []string
 	verbose bool
 	noProg  bool
+	cpuProf string
 }
 
 func newScanCmd() *cobra.Command {
@@ -67,6 +69,8 @@ Exit status: 0 when no login is compromised, 1 when some are (so cron can act),
 	fl.StringSliceVar(&f.domains, "domain", nil, "the organisation's mail domain (repeatable; overrides the configuration's own_domains)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "list every login, not only the busiest ok ones")
 	fl.BoolVar(&f.noProg, "no-progress", false, "no progress bar even on a terminal")
+	fl.StringVar(&f.cpuProf, "cpuprofile", "", "write a CPU profile to this file (for developers)")
+	_ = fl.MarkHidden("cpuprofile")
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -98,6 +102,17 @@ func runScan(cmd *cobra.Command, args []string, f scanFlags) error {
 	set, err := logsrc.Open(args, logsrc.Options{Stdin: cmd.InOrStdin()})
 	if err != nil {
 		return err
+	}
+	if f.cpuProf != "" {
+		pf, err := os.Create(f.cpuProf)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 	defer stop()

@@ -68,7 +68,7 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 func Default() *Config {
 	dc := detect.DefaultConfig()
 	return &Config{
-		Scan: Scan{Timezone: "Local", Logs: []string{"/var/log/mail.log"}},
+		Scan: Scan{OwnDomains: []string{}, TrustedNetworks: []string{}, AllowLogins: []string{}, Timezone: "Local", Logs: []string{"/var/log/mail.log"}},
 		Detect: Detect{
 			Window:            Duration{dc.Window},
 			BaselineDays:      dc.BaselineDays,
