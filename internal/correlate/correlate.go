@@ -128,15 +128,15 @@ type Correlator struct {
 
 // Stats counts what the correlator saw and dropped.
 type Stats struct {
-	Messages        int // messages opened
-	Orphans         int // lines for a queue id whose start was not in the log
-	Expired         int // messages that left the working set without "removed"
-	OpenAtEnd       int
-	UntrackedNames  int // failed-login names past Config.MaxNames
-	Suppressed      int // lines the journal suppressed (lost evidence)
-	PeakOpen        int
-	AuthFailures    int
-	NamelessFailure int // failed logins whose name the log did not give
+	Messages        int `json:"messages"`               // messages opened
+	Orphans         int `json:"orphans"`                // lines for a queue id whose start was not in the log
+	Expired         int `json:"expired"`                // messages that left the working set without "removed"
+	OpenAtEnd       int `json:"open_at_end"`            // still queued when the log ends
+	UntrackedNames  int `json:"untracked_names"`        // failed-login names past Config.MaxNames
+	Suppressed      int `json:"journal_suppressed"`     // lines the journal suppressed (lost evidence)
+	PeakOpen        int `json:"peak_open"`              // most messages open at once
+	AuthFailures    int `json:"auth_failures"`          // failed logins seen
+	NamelessFailure int `json:"auth_failures_nameless"` // failed logins whose name the log did not give
 }
 
 // UnauthStats describes mail that came without a login, so that "nothing
