@@ -98,18 +98,12 @@ func SelectLogin(ctx context.Context, m Manager, login string, links []Link) (Se
 		sel.Scanned++
 		found[msg.QueueID] = true
 		kind, isLinked := linked[msg.QueueID]
+		reason, refusal := match(msg, login, kind, isLinked)
 		switch {
-		case msg.SASLUsername != "" && strings.EqualFold(msg.SASLUsername, login):
-			sel.Messages = append(sel.Messages, Selected{Message: msg, Reason: "sasl_username"})
-		case !isLinked:
-		case msg.SASLUsername != "":
-			sel.Refused = append(sel.Refused, Refused{msg.QueueID, "queue file names another login: " + msg.SASLUsername})
-		case kind == LinkBounce && msg.Sender != "":
-			sel.Refused = append(sel.Refused, Refused{msg.QueueID, "linked as bounce but sender is not empty"})
-		case kind == LinkBounce || kind == LinkFilterCopy:
-			sel.Messages = append(sel.Messages, Selected{Message: msg, Reason: kind.String()})
-		default:
-			sel.Refused = append(sel.Refused, Refused{msg.QueueID, "unknown link kind " + kind.String()})
+		case reason != "":
+			sel.Messages = append(sel.Messages, Selected{Message: msg, Reason: reason})
+		case refusal != "":
+			sel.Refused = append(sel.Refused, Refused{msg.QueueID, refusal})
 		}
 		return nil
 	})
@@ -123,4 +117,62 @@ func SelectLogin(ctx context.Context, m Manager, login string, links []Link) (Se
 		}
 	}
 	return sel, nil
+}
+
+// match decides whether msg belongs to login: it returns the reason when it
+// does, a refusal when it was linked but the queue file disagrees, and
+// neither when it is simply someone else's message.
+func match(msg Message, login string, kind LinkKind, isLinked bool) (reason, refusal string) {
+	switch {
+	case msg.SASLUsername != "" && strings.EqualFold(msg.SASLUsername, login):
+		return "sasl_username", ""
+	case !isLinked:
+		return "", ""
+	case msg.SASLUsername != "":
+		return "", "queue file names another login: " + msg.SASLUsername
+	case kind == LinkBounce && msg.Sender != "":
+		return "", "linked as bounce but sender is not empty"
+	case kind == LinkBounce || kind == LinkFilterCopy:
+		return kind.String(), ""
+	}
+	return "", "unknown link kind " + kind.String()
+}
+
+// Recheck reads the queue files of a selection again (after holding them)
+// and splits the ids into those that are still the selected messages (same
+// sender and arrival time, same reason) and those that are not: a short
+// queue id can be reused by a new message between selection and hold, and
+// such a message must be released, not deleted. Ids no longer queued are in
+// neither list.
+func Recheck(ctx context.Context, m Manager, login string, sel Selection) (confirmed, foreign []string, err error) {
+	want := make(map[string]Selected, len(sel.Messages))
+	ids := make([]string, 0, len(sel.Messages))
+	for _, s := range sel.Messages {
+		want[s.QueueID] = s
+		ids = append(ids, s.QueueID)
+	}
+	err = m.Inspect(ctx, ids, func(msg Message) error {
+		s, ok := want[msg.QueueID]
+		if !ok {
+			return nil
+		}
+		kind := LinkKind(0)
+		switch s.Reason {
+		case "bounce":
+			kind = LinkBounce
+		case "filter-copy":
+			kind = LinkFilterCopy
+		}
+		reason, _ := match(msg, login, kind, kind != 0)
+		if reason == s.Reason && msg.Sender == s.Sender && msg.ArrivalTime.Equal(s.ArrivalTime) {
+			confirmed = append(confirmed, msg.QueueID)
+		} else {
+			foreign = append(foreign, msg.QueueID)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("recheck messages of %q: %w", login, err)
+	}
+	return confirmed, foreign, nil
 }

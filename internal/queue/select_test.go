@@ -87,3 +87,27 @@ func TestSelectLogin(t *testing.T) {
 		t.Error("list error swallowed")
 	}
 }
+
+func TestRecheck(t *testing.T) {
+	q := &memQueue{msgs: []Message{
+		{QueueID: "A1", SASLUsername: "alice@lab.test", Sender: "spam@x"},
+		{QueueID: "B1", Sender: ""},
+		{QueueID: "A2", SASLUsername: "alice@lab.test", Sender: "spam@x"},
+	}}
+	sel, err := SelectLogin(context.Background(), q, "alice@lab.test", []Link{{QueueID: "B1", Kind: LinkBounce}})
+	if err != nil || len(sel.Messages) != 3 {
+		t.Fatalf("select = %+v, %v", sel, err)
+	}
+	// A1 is reused by a new message of another login, A2 left the queue.
+	q.msgs = []Message{{QueueID: "A1", SASLUsername: "carol@lab.test", Sender: "c@x"}, {QueueID: "B1", Sender: ""}}
+	confirmed, foreign, err := Recheck(context.Background(), q, "alice@lab.test", sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"B1"}, confirmed); d != "" {
+		t.Errorf("confirmed (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]string{"A1"}, foreign); d != "" {
+		t.Errorf("foreign (-want +got):\n%s", d)
+	}
+}

@@ -247,17 +247,28 @@ func (q *Queue) Inspect(ctx context.Context, ids []string, fn func(queue.Message
 			q.log.Warn("skipping invalid queue id", slog.String("id", truncate(id, 64)))
 		}
 	}
+	var gone []string
 	for len(valid) > 0 {
 		n := min(len(valid), q.cfg.BatchSize)
-		if err := q.inspectBatch(ctx, valid[:n], fn); err != nil {
+		if err := q.inspectBatch(ctx, valid[:n], fn, &gone); err != nil {
 			return err
 		}
 		valid = valid[n:]
 	}
+	// postcat looks for a file in one queue after another: a message that
+	// moved between queues meanwhile (deferred to active) can look gone.
+	// Try those once more.
+	for len(gone) > 0 {
+		n := min(len(gone), q.cfg.BatchSize)
+		if err := q.inspectBatch(ctx, gone[:n], fn, nil); err != nil {
+			return err
+		}
+		gone = gone[n:]
+	}
 	return nil
 }
 
-func (q *Queue) inspectBatch(ctx context.Context, ids []string, fn func(queue.Message) error) error {
+func (q *Queue) inspectBatch(ctx context.Context, ids []string, fn func(queue.Message) error, gone *[]string) error {
 	for len(ids) > 0 {
 		var out bytes.Buffer
 		stderr, runErr := q.cfg.Runner.Run(ctx, q.argv("postcat", append([]string{"-e", "-q"}, ids...)...), nil, &out)
@@ -276,12 +287,15 @@ func (q *Queue) inspectBatch(ctx context.Context, ids []string, fn func(queue.Me
 		if ctx.Err() != nil {
 			return fmt.Errorf("read queue files: %w", ctx.Err())
 		}
-		gone, ok := missingID(stderr)
-		at := indexOf(ids, gone)
+		missing, ok := missingID(stderr)
+		at := indexOf(ids, missing)
 		if !ok || at < 0 {
 			return fmt.Errorf("read queue files: %w: %s", runErr, firstLine(stderr))
 		}
-		q.log.Debug("message left the queue before postcat read it", slog.String("id", gone))
+		q.log.Debug("message left the queue before postcat read it", slog.String("id", missing))
+		if gone != nil {
+			*gone = append(*gone, missing)
+		}
 		ids = ids[at+1:]
 	}
 	return nil

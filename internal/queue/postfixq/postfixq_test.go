@@ -166,6 +166,11 @@ func TestInspectSkipsMissingAndBatches(t *testing.T) {
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("inspected (-want +got):\n%s", d)
 	}
+	// 3 batches of 3, a restart after each missing id, then the missing
+	// ids once more in a batch of their own (and its restart).
+	if len(f.calls) != 7 || strings.Join(f.calls[5][5:], " ") != "DEADBEEF01 DEADBEEF02" {
+		t.Errorf("postcat calls = %d, want 7: %q", len(f.calls), f.calls)
+	}
 	for _, c := range f.calls {
 		if c[1] != "-c" || c[2] != "/tmp/lab/etc" {
 			t.Errorf("call without -c: %q", c)
