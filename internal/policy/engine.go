@@ -38,6 +38,9 @@ type Engine struct {
 	// events receives new blocks; a full channel drops the event (the
 	// block still holds in memory) and counts it.
 	events chan BlockEvent
+	// logGate bounds "limit reached" lines: a login over its limit asks
+	// again for every recipient.
+	logGate logGate
 }
 
 type engineConfig struct {
@@ -151,7 +154,7 @@ func (e *Engine) Decide(ctx context.Context, req *Request, now time.Time) Decisi
 		return Decision{Action: ec.blockAct, Text: ec.replies.Blocked, Rule: compromised, NewBlock: d.NewBlock}
 	}
 	d.Text = ec.text(d.Action)
-	if d.Rule != "" {
+	if d.Rule != "" && e.logGate.allow() {
 		e.log.Info("limit reached", "login", login, "rule", d.Rule, "action", d.Action.String(), "client", req.ClientAddress)
 	}
 	return d

@@ -8,6 +8,7 @@ import (
 // fixed, small set of values.
 type Metrics struct {
 	requests      *prometheus.CounterVec // stage, action
+	reqByLabel    [4][numActions]prometheus.Counter
 	ruleHits      *prometheus.CounterVec // rule
 	malformed     *prometheus.CounterVec // reason
 	duration      prometheus.Histogram
@@ -81,9 +82,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "saslguard_policy_store_errors_total", Help: "Failed incident store operations.",
 		}),
 	}
-	for _, s := range stageLabels {
-		for _, a := range actionNames {
-			m.requests.WithLabelValues(s, a)
+	for i, s := range stageLabels {
+		for j, a := range actionNames {
+			m.reqByLabel[i][j] = m.requests.WithLabelValues(s, a)
 		}
 	}
 	for _, r := range ruleNames {
@@ -102,10 +103,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-func stageLabel(s string) string {
-	switch s {
-	case "RCPT", "DATA", "END-OF-MESSAGE":
-		return s
+// request returns the request counter for a protocol state and action
+// without a label lookup.
+func (m *Metrics) request(state string, a Action) prometheus.Counter {
+	i := 3
+	switch state {
+	case "RCPT":
+		i = 0
+	case "DATA":
+		i = 1
+	case "END-OF-MESSAGE":
+		i = 2
 	}
-	return "other"
+	return m.reqByLabel[i][min(a, numActions-1)]
 }

@@ -53,44 +53,78 @@ type Request struct {
 }
 
 // attrs lists the kept attributes in the order Encode writes them.
-var attrNames = []string{
+var attrNames = [14]string{
 	"request", "protocol_state", "protocol_name", "client_address", "client_name",
 	"sasl_method", "sasl_username", "sasl_sender", "sender", "recipient",
 	"recipient_count", "size", "queue_id", "instance",
 }
 
-func (r *Request) set(name, value []byte) {
+// attrIndex returns the index in attrNames of a kept attribute, or -1.
+func attrIndex(name []byte) int {
 	// A switch on string(name) does not allocate.
 	switch string(name) {
 	case "request":
-		r.Request = string(value)
+		return 0
 	case "protocol_state":
-		r.ProtocolState = string(value)
+		return 1
 	case "protocol_name":
-		r.ProtocolName = string(value)
+		return 2
 	case "client_address":
-		r.ClientAddress = string(value)
+		return 3
 	case "client_name":
-		r.ClientName = string(value)
+		return 4
 	case "sasl_method":
-		r.SASLMethod = string(value)
+		return 5
 	case "sasl_username":
-		r.SASLUsername = string(value)
+		return 6
 	case "sasl_sender":
-		r.SASLSender = string(value)
+		return 7
 	case "sender":
-		r.Sender = string(value)
+		return 8
 	case "recipient":
-		r.Recipient = string(value)
+		return 9
 	case "recipient_count":
-		r.RecipientCount = parseCount(value)
+		return 10
 	case "size":
-		r.Size = string(value)
+		return 11
 	case "queue_id":
-		r.QueueID = string(value)
+		return 12
 	case "instance":
-		r.Instance = string(value)
+		return 13
 	}
+	return -1
+}
+
+func (r *Request) field(i int) *string {
+	switch i {
+	case 0:
+		return &r.Request
+	case 1:
+		return &r.ProtocolState
+	case 2:
+		return &r.ProtocolName
+	case 3:
+		return &r.ClientAddress
+	case 4:
+		return &r.ClientName
+	case 5:
+		return &r.SASLMethod
+	case 6:
+		return &r.SASLUsername
+	case 7:
+		return &r.SASLSender
+	case 8:
+		return &r.Sender
+	case 9:
+		return &r.Recipient
+	case 11:
+		return &r.Size
+	case 12:
+		return &r.QueueID
+	case 13:
+		return &r.Instance
+	}
+	return nil
 }
 
 // parseCount reads a non-negative decimal; anything else is -1.
@@ -113,7 +147,24 @@ func parseCount(b []byte) int {
 // Any error other than io.EOF leaves the stream at an unknown position: the
 // caller answers safely and closes the connection.
 func ReadRequest(br *bufio.Reader, lim Limits) (*Request, error) {
+	var p parser
+	return p.read(br, lim)
+}
+
+// parser keeps scratch space between requests of one connection: the
+// values of kept attributes are gathered in one buffer and become one
+// string, so a request costs two allocations, not one per attribute.
+type parser struct {
+	buf  []byte
+	span [14]struct{ start, end int32 }
+}
+
+func (p *parser) read(br *bufio.Reader, lim Limits) (*Request, error) {
 	req := &Request{RecipientCount: -1}
+	p.buf = p.buf[:0]
+	for i := range p.span {
+		p.span[i].start, p.span[i].end = -1, -1
+	}
 	attrs, total := 0, 0
 	for {
 		line, err := readLine(br, lim.MaxLine)
@@ -136,7 +187,7 @@ func ReadRequest(br *bufio.Reader, lim Limits) (*Request, error) {
 				// never sends one, but do not let it loop for free.
 				continue
 			}
-			return req, nil
+			break
 		}
 		attrs++
 		if attrs > lim.MaxAttrs {
@@ -152,8 +203,28 @@ func ReadRequest(br *bufio.Reader, lim Limits) (*Request, error) {
 		if len(name) == 0 {
 			return nil, errEmptyName
 		}
-		req.set(name, value)
+		i := attrIndex(name)
+		if i < 0 {
+			continue
+		}
+		if i == 10 {
+			req.RecipientCount = parseCount(value)
+			continue
+		}
+		// A repeated attribute keeps its last value.
+		p.span[i].start = int32(len(p.buf))
+		p.buf = append(p.buf, value...)
+		p.span[i].end = int32(len(p.buf))
 	}
+	all := string(p.buf)
+	for i, sp := range p.span {
+		if sp.start >= 0 {
+			if f := req.field(i); f != nil {
+				*f = all[sp.start:sp.end]
+			}
+		}
+	}
+	return req, nil
 }
 
 // readLine returns one line without its "\n" (nor any "\r" before it). The

@@ -199,6 +199,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 		}
 	}()
 	br := bufio.NewReaderSize(c, s.Limits.MaxLine+2)
+	var p parser
 	out := make([]byte, 0, 256)
 	for {
 		// Idle between requests: wait for the first byte.
@@ -208,7 +209,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 		}
 		// From the first byte, the whole request has RequestTimeout.
 		c.SetReadDeadline(time.Now().Add(s.RequestTimeout))
-		req, err := ReadRequest(br, s.Limits)
+		req, err := p.read(br, s.Limits)
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return
@@ -219,7 +220,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 		start := time.Now()
 		d := s.Engine.Decide(ctx, req, s.Now())
 		if s.Metrics != nil {
-			s.Metrics.requests.WithLabelValues(stageLabel(req.ProtocolState), d.Action.String()).Inc()
+			s.Metrics.request(req.ProtocolState, d.Action).Inc()
 			if d.NewBlock {
 				s.Metrics.newBlocks.Inc()
 			}
