@@ -180,4 +180,3 @@ func readReply(br *bufio.Reader) (string, error) {
 	}
 	return strings.ToUpper(word), nil
 }
-
