@@ -63,6 +63,13 @@ func run(args []string) error {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	cfg := loggen.Config{Size: n, Seed: *seed, Start: day, LongIDRatio: *longIDs, Format: f, Logger: logger}
 
+	tp := *truthPath
+	if tp == "" {
+		if *out == "-" {
+			return errors.New("-truth FILE is required when writing to standard output")
+		}
+		tp = *out + ".truth.json"
+	}
 	w := os.Stdout
 	if *out != "-" {
 		w, err = os.Create(*out)
@@ -84,13 +91,6 @@ func run(args []string) error {
 		}
 	}
 	elapsed := time.Since(began)
-	tp := *truthPath
-	if tp == "" {
-		if *out == "-" {
-			return errors.New("-truth FILE is required when writing to standard output")
-		}
-		tp = *out + ".truth.json"
-	}
 	data, err := json.MarshalIndent(truth, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode truth: %w", err)
