@@ -16,7 +16,7 @@ import (
 // at once (the auth cache is flushed), the userdb still knows the mailbox,
 // the file keeps its owner and mode, and Enable and a reset work.
 func TestLabDisable(t *testing.T) {
-	lab := testlab.Start(t, testlab.Options{NoIMAP: true})
+	lab := testlab.Start(t, testlab.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	auth := func(login, pw string) error {
@@ -33,6 +33,11 @@ func TestLabDisable(t *testing.T) {
 	if err := auth(alice, pw); err != nil {
 		t.Fatalf("AUTH before: %v", err)
 	}
+	imap, err := lab.IMAPLogin(ctx, "127.0.0.66", alice, pw)
+	if err != nil {
+		t.Fatalf("IMAP login: %v", err)
+	}
+	defer imap.Close()
 	before, _ := os.Stat(lab.PasswdFile)
 	b, err := New(Config{Path: lab.PasswdFile, DovecotConfig: lab.DovecotConf})
 	if err != nil {
@@ -41,6 +46,9 @@ func TestLabDisable(t *testing.T) {
 	res, err := b.Disable(ctx, alice, account.Options{})
 	if err != nil || !res.Changed || len(res.Notes) != 0 {
 		t.Fatalf("disable = %+v, %v", res, err)
+	}
+	if err := imap.Noop(); !errors.Is(err, testlab.ErrIMAPClosed) {
+		t.Errorf("IMAP session after disable: %v, want it kicked", err)
 	}
 	var rerr *testlab.ReplyError
 	if err := auth(alice, pw); !errors.As(err, &rerr) || rerr.Reply.Code != 535 {

@@ -159,6 +159,9 @@ func (m *Map) Block(ctx context.Context, login string, opts mtablock.Options) (m
 	if err != nil {
 		return res, fmt.Errorf("block %s: %w", login, err)
 	}
+	if opts.Action == mtablock.Hold {
+		res.Notes = append(res.Notes, "HOLD accepts the mail with 250: the client keeps sending and the hold queue grows")
+	}
 	if m.cfg.Registry != nil {
 		if _, err := m.cfg.Registry.Block(ctx, login, "postfix-map", opts.Action.String()+": "+opts.Text, 0); err != nil {
 			return res, fmt.Errorf("block %s: record: %w", login, err)
