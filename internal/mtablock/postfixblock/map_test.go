@@ -374,3 +374,62 @@ func TestParseHexAddr(t *testing.T) {
 		t.Error("accepted bad hex")
 	}
 }
+
+func TestPostmapFailureKeepsOldMap(t *testing.T) {
+	m, f := newTestMap(t, "mua")
+	ctx := context.Background()
+	if _, err := m.Block(ctx, "alice@lab.test", mtablock.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	src, _ := os.ReadFile(m.cfg.MapPath)
+	db, _ := os.ReadFile(m.cfg.MapPath + ".db")
+	f.fail = map[string]bool{"postmap": true}
+	res, err := m.Block(ctx, "bob@lab.test", mtablock.Options{})
+	if err == nil || res.Written {
+		t.Fatalf("block with failing postmap = %+v, %v", res, err)
+	}
+	src2, _ := os.ReadFile(m.cfg.MapPath)
+	db2, _ := os.ReadFile(m.cfg.MapPath + ".db")
+	if !bytes.Equal(src, src2) || !bytes.Equal(db, db2) {
+		t.Error("failed rebuild changed the installed map")
+	}
+	left, _ := filepath.Glob(m.cfg.MapPath + ".saslguard-new*")
+	if len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+	// A failed reload is a note: the map is in place and daemons pick it up.
+	f.fail = map[string]bool{"postfix": true}
+	res, err = m.Block(ctx, "bob@lab.test", mtablock.Options{})
+	if err != nil || !res.Written || !strings.Contains(strings.Join(res.Notes, "\n"), "reload failed") {
+		t.Errorf("block with failing reload = %+v, %v", res, err)
+	}
+}
+
+type fakeRegistry struct{ blocked, unblocked []string }
+
+func (r *fakeRegistry) Block(ctx context.Context, login, source, reason string, id int64) (bool, error) {
+	r.blocked = append(r.blocked, login+"|"+source+"|"+reason)
+	return true, nil
+}
+
+func (r *fakeRegistry) Unblock(ctx context.Context, login string) error {
+	r.unblocked = append(r.unblocked, login)
+	return nil
+}
+
+func TestRegistryRecords(t *testing.T) {
+	m, _ := newTestMap(t, "mua")
+	reg := &fakeRegistry{}
+	m.cfg.Registry = reg
+	ctx := context.Background()
+	m.Block(ctx, "alice@lab.test", mtablock.Options{Action: mtablock.Hold, Text: "held"})
+	m.Block(ctx, "bad login", mtablock.Options{})
+	m.Unblock(ctx, "alice@lab.test")
+	m.Unblock(ctx, "nobody@lab.test")
+	if d := cmp.Diff([]string{"alice@lab.test|postfix-map|hold: held"}, reg.blocked); d != "" {
+		t.Errorf("blocked (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]string{"alice@lab.test"}, reg.unblocked); d != "" {
+		t.Errorf("unblocked (-want +got):\n%s", d)
+	}
+}

@@ -133,3 +133,43 @@ func TestLabLongQueueIDs(t *testing.T) {
 		t.Errorf("release = %+v, %v", r, err)
 	}
 }
+
+// TestLabFilterCopy: behind an after-queue content filter the queued copy of
+// a login's message does not carry sasl_username, so only a link from log
+// correlation selects it.
+func TestLabFilterCopy(t *testing.T) {
+	lab := testlab.Start(t, testlab.Options{NoIMAP: true, ContentFilter: testlab.FilterAll})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := lab.Send(ctx, testlab.SendOpts{LocalIP: "127.0.0.66", Login: "alice@lab.test", Password: testlab.DefaultUsers["alice@lab.test"],
+		From: "x@spam.example", To: []string{"victim@example.org"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, err := lab.WaitLog(ctx, testlab.PostfixLog, res.QueueID+": to=<victim@example.org>", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(line, "queued as ")
+	if !ok {
+		t.Fatalf("no re-queue in %q", line)
+	}
+	copyID := strings.TrimRight(after, ")")
+	if _, err := lab.WaitQueue(ctx, func(es []testlab.QueueEntry) bool {
+		return len(es) == 1 && es[0].QueueID == copyID && es[0].QueueName == "deferred"
+	}); err != nil {
+		t.Fatalf("filter copy %s never deferred: %v", copyID, err)
+	}
+	q, err := New(ctx, Config{ConfigDir: lab.ConfigDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel, err := queue.SelectLogin(ctx, q, "alice@lab.test", nil)
+	if err != nil || len(sel.Messages) != 0 {
+		t.Fatalf("without a link: %+v, %v (the copy should carry no login)", sel, err)
+	}
+	sel, err = queue.SelectLogin(ctx, q, "alice@lab.test", []queue.Link{{QueueID: copyID, Kind: queue.LinkFilterCopy}})
+	if err != nil || len(sel.Messages) != 1 || sel.Messages[0].Reason != "filter-copy" {
+		t.Fatalf("with a link: %+v, %v", sel, err)
+	}
+}
