@@ -82,7 +82,7 @@ wait_port "$PF_PORT"
 for _ in $(seq 50); do [ -s "$work/pf/postfwd.pid" ] && break; sleep 0.1; done
 pf_pid=$(cat "$work/pf/postfwd.pid")
 
-echo "saslguard $(git rev-parse --short HEAD 2>/dev/null || echo '?') vs $("$POSTFWD" -V 2>/dev/null | head -1 | tr -d '\n'); $(nproc) CPUs; $DUR per run; $LOGINS logins; loopback" >&2
+echo "saslguard $(git rev-parse --short HEAD 2>/dev/null || echo '?') vs $("$POSTFWD" -V 2>/dev/null | head -1 | tr -d '\n'); $(nproc) CPUs; $DUR per run; $LOGINS logins; loopback; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-6s %-10s %10s %9s %9s %9s %7s %7s %9s %9s\n' conns service 'req/s' 'p50(µs)' 'p99(µs)' 'RSS(MiB)' served errors DUNNO DEFER
 for c in $CONNS; do
 	for svc in saslguard postfwd; do
@@ -95,5 +95,5 @@ for c in $CONNS; do
 	done
 done
 tracked=$(curl -s "127.0.0.1:$METRICS_PORT/metrics" | awk '/^saslguard_policy_tracked_logins / {print $2}')
-echo "saslguard logins with counters in memory at the end: ${tracked:-?}" >&2
+echo "saslguard logins with counters in memory at the end: ${tracked:-?}"
 if [ -s "$work/loadgen.err" ]; then echo "loadgen errors:" >&2; sort "$work/loadgen.err" | uniq -c >&2; fi
