@@ -570,3 +570,45 @@ func longestLine(b []byte) int {
 	}
 	return longest
 }
+
+// TestGarbageAfterMagic: a file that starts like a compressed file and then
+// holds garbage is an error in Stats, never a panic or a failed Read.
+func TestGarbageAfterMagic(t *testing.T) {
+	magics := map[string][]byte{
+		Gzip:  {0x1f, 0x8b},
+		XZ:    {0xfd, '7', 'z', 'X', 'Z', 0x00},
+		Zstd:  {0x28, 0xb5, 0x2f, 0xfd},
+		Bzip2: []byte("BZh9"),
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for format, magic := range magics {
+		t.Run(format, func(t *testing.T) {
+			dir := t.TempDir()
+			for i := range 20 {
+				garbage := make([]byte, r.IntN(5000))
+				for k := range garbage {
+					garbage[k] = byte(r.Uint32())
+				}
+				p := writeFile(t, dir, "bad.log", append(append([]byte(nil), magic...), garbage...), time.Time{})
+				good := writeFile(t, dir, "good.log", []byte("good\n"), time.Now().Add(time.Hour))
+				s, err := Open([]string{p, good}, Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s.Files()[0].Compression != format {
+					t.Fatalf("Compression = %q, want %q", s.Files()[0].Compression, format)
+				}
+				res := readAll(t, s)
+				if string(res.perFile[good]) != "good\n" {
+					t.Errorf("case %d: the good file after the bad one read as %q", i, res.perFile[good])
+				}
+				if errs := s.Stats().Errors; len(errs) != 1 || errs[0].File != p {
+					t.Errorf("case %d: Errors = %v, want one for the bad file", i, errs)
+				}
+				if _, err := s.Tail(s.Files()[0], 100); err == nil {
+					t.Errorf("case %d: Tail of garbage reported no error", i)
+				}
+			}
+		})
+	}
+}
