@@ -297,6 +297,7 @@ func checkTruth(t *testing.T, lines []logLine, tr *Truth) {
 		t.Fatalf("want at least 4 takeovers of 4 kinds, got %+v", tr.Compromised)
 	}
 	firstAttack := map[string]time.Time{}
+	usedIP := map[string]bool{}
 	baseline := map[string]int{}
 	success := map[string]bool{}
 	failedNames := map[string]bool{}
@@ -317,6 +318,7 @@ func checkTruth(t *testing.T, lines []logLine, tr *Truth) {
 		}
 		success[login] = true
 		if v, ok := attacker[ip]; ok {
+			usedIP[ip] = true
 			if v != login {
 				t.Fatalf("attacker address %s of %s used by %s: %q", ip, v, login, l.msg)
 			}
@@ -330,6 +332,14 @@ func checkTruth(t *testing.T, lines []logLine, tr *Truth) {
 		}
 	}
 	for _, c := range tr.Compromised {
+		for _, ip := range c.AttackerIPs {
+			if !usedIP[ip] {
+				t.Errorf("%s (%s): attacker address %s never logged in", c.Login, c.Kind, ip)
+			}
+		}
+		if c.Kind == "loud-burst" && len(c.AttackerIPs) < 10 {
+			t.Errorf("%s: loud burst from only %d addresses", c.Login, len(c.AttackerIPs))
+		}
 		got, ok := firstAttack[c.Login]
 		if !ok {
 			t.Errorf("%s (%s): no successful login from an attacker address", c.Login, c.Kind)

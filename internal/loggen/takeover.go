@@ -40,6 +40,15 @@ func (tk *takeover) noteSuccess(t int64) {
 	}
 }
 
+// ip is the address of the attacker's s-th session: every address in turn
+// first, so that each one logs in, then any.
+func (tk *takeover) ip(r *rng, s int) string {
+	if s < len(tk.ips) {
+		return tk.ips[s]
+	}
+	return pick(r, tk.ips)
+}
+
 func (tk *takeover) noteMessage(t int64) {
 	tk.noteSuccess(t)
 	if tk.firstMsg < 0 || t < tk.firstMsg {
@@ -163,9 +172,10 @@ func (g *gen) runTakeover(tk *takeover) {
 		total := min(3000, max(200, int(g.scale*float64(r.between(1000, 3000)))))
 		bs := tk.t0 + int64(r.between(5, 20))*usMin
 		w := int64(r.between(20, 60)) * usMin
-		for tk.msgs < total {
-			n := min(r.between(5, 25), total-tk.msgs)
-			g.authSession(bs+int64(r.intn(int(w))), g.spamTag(), pick(r, tk.ips), v.login, "LOGIN", n, tk, g.spam(2, 1, 8, 0))
+		most := max(5, total/(len(tk.ips)+2)) // enough sessions for every address
+		for s := 0; tk.msgs < total; s++ {
+			n := min(r.between(3, most), total-tk.msgs)
+			g.authSession(bs+int64(r.intn(int(w))), g.spamTag(), tk.ip(r, s), v.login, "LOGIN", n, tk, g.spam(2, 1, 8, 0))
 		}
 	case tkSlow:
 		v := g.chooseVictim(false)
@@ -179,9 +189,9 @@ func (g *gen) runTakeover(tk *takeover) {
 		}
 		total := hours * rate
 		t := tk.t0
-		for tk.msgs < total {
+		for s := 0; tk.msgs < total; s++ {
 			n := min(r.between(1, 3), total-tk.msgs)
-			g.authSession(t, g.spamTag(), pick(r, tk.ips), v.login, "LOGIN", n, tk, g.spam(1, 1, 3, 0))
+			g.authSession(t, g.spamTag(), tk.ip(r, s), v.login, "LOGIN", n, tk, g.spam(1, 1, 3, 0))
 			t = tk.t0 + int64(r.intn(hours*int(usHour)))
 		}
 	case tkPhished:
@@ -212,9 +222,9 @@ func (g *gen) runTakeover(tk *takeover) {
 		total := min(300, max(80, int(g.scale*v.weight*3)))
 		span := int64(r.between(180, 300)) * usMin
 		t := tk.t0
-		for tk.msgs < total {
+		for s := 0; tk.msgs < total; s++ {
 			n := min(r.between(1, 5), total-tk.msgs)
-			g.authSession(t, tagSubmission, pick(r, tk.ips), v.login, "PLAIN", n, tk, g.spam(1, 1, 6, 0.5))
+			g.authSession(t, tagSubmission, tk.ip(r, s), v.login, "PLAIN", n, tk, g.spam(1, 1, 6, 0.5))
 			t = tk.t0 + int64(r.intn(int(span)))
 		}
 	}
