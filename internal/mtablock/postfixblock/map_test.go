@@ -433,3 +433,20 @@ func TestRegistryRecords(t *testing.T) {
 		t.Errorf("unblocked (-want +got):\n%s", d)
 	}
 }
+
+func TestParseNetTCP(t *testing.T) {
+	// Recorded shape of /proc/net/tcp: a listener on 127.0.0.1:2687, a
+	// client connection to it from 127.0.0.66, and smtpd's outgoing
+	// connection to a policy service on 127.0.0.1:10040 (not listening here).
+	const tcp = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:0A7F 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1001 1 0000000000000000 100 0 0 10 0
+   1: 0100007F:0A7F 4200007F:B3E8 01 00000000:00000000 00:00000000 00000000     0        0 1002 1 0000000000000000 20 4 30 10 -1
+   2: 0100007F:D431 0100007F:2738 01 00000000:00000000 00:00000000 00000000     0        0 1003 1 0000000000000000 20 4 30 10 -1
+   3: garbage
+`
+	peers := map[uint64]netip.Addr{}
+	parseNetTCP(strings.NewReader(tcp), peers)
+	if d := cmp.Diff(map[uint64]netip.Addr{1002: netip.MustParseAddr("127.0.0.66")}, peers, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); d != "" {
+		t.Errorf("peers (-want +got):\n%s", d)
+	}
+}

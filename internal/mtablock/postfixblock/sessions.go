@@ -2,6 +2,7 @@ package postfixblock
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -48,6 +49,8 @@ type SessionQuery struct {
 //     addresses are known the process must also have an established TCP
 //     connection from one of them; when they are not known, any established
 //     TCP connection (it is in some session) will do.
+//   - Only accepted connections count (local port is a listening port), not
+//     smtpd's own outgoing connections (policy service, auth server).
 //   - With ByIP, every smtpd child with an established connection from one of
 //     the login's addresses is taken, which also finds sessions that queued
 //     nothing and so left no log line.
@@ -282,36 +285,61 @@ func parseStat(s string, boot time.Time, tick int64) (procInfo, error) {
 // connections.
 func (f *SessionFinder) tcpPeers() (map[uint64]netip.Addr, error) {
 	peers := make(map[uint64]netip.Addr)
+	var all []io.Reader
 	for _, name := range []string{"tcp", "tcp6"} {
-		fh, err := os.Open(filepath.Join(f.proc(), "net", name))
+		b, err := os.ReadFile(filepath.Join(f.proc(), "net", name))
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("read sockets: %w", err)
 		}
-		parseNetTCP(fh, peers)
-		fh.Close()
+		all = append(all, bytes.NewReader(b), strings.NewReader("\n"))
 	}
+	parseNetTCP(io.MultiReader(all...), peers)
 	return peers, nil
 }
 
+// parseNetTCP reads /proc/net/tcp{,6}: it records established connections
+// whose local port is one some socket listens on (accepted connections, as a
+// client's session with smtpd is), not outgoing ones (smtpd's own connections
+// to a policy service or an auth server).
 func parseNetTCP(r io.Reader, peers map[uint64]netip.Addr) {
+	type conn struct {
+		port string
+		peer netip.Addr
+	}
+	listening := make(map[string]bool)
+	conns := make(map[uint64]conn)
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) < 10 || f[3] != "01" { // 01 = ESTABLISHED
+		if len(f) < 10 {
 			continue
 		}
-		addr, ok := parseHexAddr(f[2])
+		_, port, ok := strings.Cut(f[1], ":")
 		if !ok {
 			continue
 		}
-		ino, err := strconv.ParseUint(f[9], 10, 64)
-		if err != nil || ino == 0 {
-			continue
+		switch f[3] {
+		case "0A": // LISTEN
+			listening[port] = true
+		case "01": // ESTABLISHED
+			addr, ok := parseHexAddr(f[2])
+			if !ok {
+				continue
+			}
+			ino, err := strconv.ParseUint(f[9], 10, 64)
+			if err != nil || ino == 0 {
+				continue
+			}
+			conns[ino] = conn{port, addr}
 		}
-		peers[ino] = addr
+	}
+	for ino, c := range conns {
+		if listening[c.port] {
+			peers[ino] = c.peer
+		}
 	}
 }
 
