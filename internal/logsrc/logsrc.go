@@ -193,9 +193,14 @@ func (e FileError) Unwrap() error { return e.Err }
 
 // Open expands globs, stats and sniffs each file, and orders the set oldest
 // first. See the package documentation for the ordering rules.
-func Open(args []string, opts Options) (*Set, error) {
+func Open(args []string, opts Options) (set *Set, err error) {
 	opts.setDefaults()
 	s := &Set{opts: opts, pool: newBufPool(opts.ChunkSize)}
+	defer func() {
+		if err != nil {
+			s.Close() // the streams opened so far
+		}
+	}()
 	seen := map[string]bool{}
 	var files []*File
 	stdin := false
@@ -218,6 +223,7 @@ func Open(args []string, opts Options) (*Set, error) {
 			}
 		}
 		files = append(files, f)
+		s.files = files
 		return nil
 	}
 	for _, arg := range args {
@@ -231,6 +237,7 @@ func Open(args []string, opts Options) (*Set, error) {
 				return nil, err
 			}
 			files = append(files, f)
+			s.files = files
 			continue
 		}
 		if arg == "" {

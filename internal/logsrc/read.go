@@ -108,7 +108,9 @@ type job struct {
 // Read and is returned; so does ctx's cancellation. A file that cannot be
 // opened, read or decompressed is read up to the problem, which is recorded
 // in Stats().Errors, and Read goes on with the next file. Read can be called
-// once per Set. When Read stops early, a goroutine blocked reading standard
+// once per Set. fn must not wait for a later chunk before releasing
+// earlier ones once MaxInFlight are out: that would wait forever. When Read
+// stops early, a goroutine blocked reading standard
 // input (or another stream) is left to finish when that input ends.
 func (s *Set) Read(ctx context.Context, fn func(*Chunk) error) error {
 	if !s.read.CompareAndSwap(false, true) {
