@@ -87,6 +87,7 @@ type sink struct {
 	bytes   int64
 	out     []byte
 	lastSec int64
+	lastT   int64  // time of the last line written
 	stamp   []byte // cached timestamp prefix for lastSec
 	err     error
 }
@@ -133,6 +134,7 @@ func (s *sink) flush(limit int64) {
 
 func (s *sink) writeLine(t int64, b []byte) {
 	o := s.out[:0]
+	s.lastT = t
 	sec := t / usSec
 	if sec != s.lastSec || s.stamp == nil {
 		s.lastSec = sec

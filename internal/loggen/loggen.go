@@ -106,7 +106,8 @@ type Truth struct {
 	QueueIDReuses int `json:"queue_id_reuses"`
 	// Users is the number of ordinary mailbox users in the population.
 	Users int `json:"users"`
-	// Start and End bound the time stamps in the log.
+	// Start is the beginning of the first day; End is the last line's time
+	// stamp.
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
 }
@@ -451,7 +452,7 @@ func (g *gen) truth() *Truth {
 		QueueIDReuses: g.reuses,
 		Users:         len(g.w.users),
 		Start:         time.UnixMicro(g.start).UTC(),
-		End:           g.stampTime(g.s.lastSec * usSec),
+		End:           g.stampTime(g.s.lastT),
 	}
 	bad := map[string]bool{}
 	for _, tk := range g.takeovers {

@@ -236,6 +236,9 @@ func TestLineShapes(t *testing.T) {
 			if int64(len(lines)) != tr.Lines || int64(len(data)) != tr.Bytes {
 				t.Fatalf("truth says %d lines %d bytes, got %d lines %d bytes", tr.Lines, tr.Bytes, len(lines), len(data))
 			}
+			if last := lines[len(lines)-1].t; !last.Equal(tr.End) || !lines[0].t.After(tr.Start) {
+				t.Errorf("log runs %v to %v, truth says %v to %v", lines[0].t, last, tr.Start, tr.End)
+			}
 			// Every kind of line shows up.
 			seen := map[string]int{}
 			for _, l := range lines {
