@@ -222,3 +222,20 @@ not json
 		t.Errorf("list = %+v", es)
 	}
 }
+
+func TestHostileLoginInIndex(t *testing.T) {
+	qq, _ := setup(t)
+	login := "a\nb\"}{\"id\":\"../../x-0123456789abcdef\"}\x00"
+	e, _, err := qq.Export(context.Background(), "92B919843A2", login)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, _ := os.ReadFile(filepath.Join(qq.cfg.Root, IndexName))
+	if n := bytes.Count(idx, []byte("\n")); n != 1 {
+		t.Errorf("index has %d lines, want 1:\n%s", n, idx)
+	}
+	es, err := qq.List()
+	if err != nil || len(es) != 1 || es[0].Login != login || es[0].ID != e.ID {
+		t.Errorf("list = %+v, %v", es, err)
+	}
+}

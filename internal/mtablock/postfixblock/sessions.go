@@ -139,7 +139,8 @@ func (f *SessionFinder) Find(q SessionQuery) ([]mtablock.Session, error) {
 			}
 			return netip.Addr{}, false
 		}
-		if seen, ok := hints[pid]; ok && !pi.start.After(seen) {
+		// Log times often have whole seconds only: compare in seconds.
+		if seen, ok := hints[pid]; ok && !pi.start.Truncate(time.Second).After(seen) {
 			if len(q.IPs) == 0 && len(remotes) > 0 {
 				found = append(found, mtablock.Session{PID: pid, ClientAddr: remotes[0].String(), How: "log-pid"})
 				continue
