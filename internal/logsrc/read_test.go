@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -610,5 +611,47 @@ func TestGarbageAfterMagic(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestNoGoroutineLeft: however Read ends, no goroutine of a file set stays
+// behind (streams aside).
+func TestNoGoroutineLeft(t *testing.T) {
+	dir := t.TempDir()
+	var args []string
+	for i, n := range []string{"mail.log.3.gz", "mail.log.2.zst", "mail.log.1", "mail.log"} {
+		data := logLines("G", i*3000, 3000)
+		switch {
+		case strings.HasSuffix(n, ".gz"):
+			data = gz(t, data)
+		case strings.HasSuffix(n, ".zst"):
+			data = zstdData(t, data)
+		}
+		args = append(args, writeFile(t, dir, n, data, time.Time{}))
+	}
+	before := runtime.NumGoroutine()
+	errStop := errors.New("stop")
+	for stopAt := int64(0); stopAt < 12; stopAt++ {
+		s, err := Open(args, Options{ChunkSize: 8192, ReadAhead: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.Read(context.Background(), func(c *Chunk) error {
+			c.Release()
+			if c.Seq == stopAt {
+				return errStop
+			}
+			return nil
+		})
+		if !errors.Is(err, errStop) {
+			t.Fatalf("Read = %v", err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after the reads, %d before", n, before)
 	}
 }
