@@ -213,9 +213,10 @@ type gen struct {
 	lastTakeoverEnd int64
 	takeovers       []*takeover
 
-	qmgrPID int
-	nextPID int
-	pools   [nPools][]int
+	qmgrPID  int
+	anvilPID int
+	nextPID  int
+	pools    [nPools][]int
 
 	live   map[string]struct{}
 	rels   []release // min-heap by t

@@ -117,7 +117,8 @@ var (
 			regexp.MustCompile(`^` + reQID + `: client=` + reHost + `(, sasl_method=(PLAIN|LOGIN), sasl_username=` + reAddr + `)?$`),
 			regexp.MustCompile(`^` + reQID + `: client=localhost\[127\.0\.0\.1\], orig_queue_id=` + reQID + `, orig_client=unknown\[` + reIP + `\]$`),
 			regexp.MustCompile(`^disconnect from ` + reHost + `( [a-z]+=\d+(/\d+)?)+$`),
-			regexp.MustCompile(`^lost connection after AUTH from unknown\[` + reIP + `\]$`),
+			regexp.MustCompile(`^lost connection after (AUTH|EHLO|CONNECT) from unknown\[` + reIP + `\]$`),
+			regexp.MustCompile(`^warning: hostname [a-z0-9.-]+ does not resolve to address ` + reIP + `: Name or service not known$`),
 			regexp.MustCompile(`^warning: unknown\[` + reIP + `\]: SASL (LOGIN|PLAIN) authentication failed: (UGFzc3dvcmQ6|\(reason unavailable\))(, sasl_username=[A-Za-z0-9._@-]+)?$`),
 			regexp.MustCompile(`^NOQUEUE: reject: RCPT from unknown\[` + reIP + `\]: (554 5\.7\.1 Service unavailable; Client host \[` + reIP + `\] blocked using zen\.spamhaus\.org; https://www\.spamhaus\.org/query/ip/` + reIP + `|550 5\.1\.1 <` + reAddr + `>: Recipient address rejected: User unknown in virtual mailbox table|454 4\.7\.1 <` + reAddr + `>: Relay access denied); from=<` + reAddr + `> to=<` + reAddr + `> proto=ESMTP helo=<[a-z0-9.-]+>$`),
 		},
@@ -127,8 +128,12 @@ var (
 			regexp.MustCompile(`^` + reQID + `: removed$`),
 		},
 		"delivery": {regexp.MustCompile(`^` + reQID + `: to=<` + reAddr + `>(, orig_to=<root>)?, relay=(none|local|virtual|` + reHost + `(:\d+)?|mail\.corp\.example\[private/dovecot-lmtp\]), delay=` + reDelay + `, delays=` + reDelay + `/` + reDelay + `/` + reDelay + `/` + reDelay + `, dsn=[245]\.\d\.\d, status=(sent|deferred|bounced) \(.+\)$`)},
-		"bounce":   {regexp.MustCompile(`^` + reQID + `: sender non-delivery notification: ` + reQID + `$`)},
-		"pickup":   {regexp.MustCompile(`^` + reQID + `: uid=\d+ from=<[a-z-]+>$`)},
+		"anvil": {
+			regexp.MustCompile(`^statistics: max connection (rate \d+/60s|count \d+) for \((smtp|submission):` + reIP + `\) at [A-Z][a-z]{2} [ 123]\d \d\d:\d\d:\d\d$`),
+			regexp.MustCompile(`^statistics: max cache size \d+ at [A-Z][a-z]{2} [ 123]\d \d\d:\d\d:\d\d$`),
+		},
+		"bounce": {regexp.MustCompile(`^` + reQID + `: sender non-delivery notification: ` + reQID + `$`)},
+		"pickup": {regexp.MustCompile(`^` + reQID + `: uid=\d+ from=<[a-z-]+>$`)},
 		"amavis": {regexp.MustCompile(`^\(\d+-\d+\) Passed (CLEAN \{RelayedOutbound\}|SPAMMY \{RelayedTaggedOutbound\}), ORIGINATING LOCAL \[127\.0\.0\.1\]:\d+ <` + reAddr + `> -> <` + reAddr + `>, Queue-ID: ` + reQID +
 			`, Message-ID: <[^<>\s]+>, mail_id: ` + reB64 + `{12}, Hits: -\d\.1, size: \d+, queued_as: ` + reQID + `, \d+ ms$`)},
 		"dovecot": {
@@ -143,7 +148,7 @@ var (
 		"postfix/10025/smtpd": "smtpd", "postfix/cleanup": "cleanup", "postfix/qmgr": "qmgr",
 		"postfix/smtp": "delivery", "postfix/lmtp": "delivery", "postfix/local": "delivery",
 		"postfix/virtual": "delivery", "postfix/bounce": "bounce", "postfix/pickup": "pickup",
-		"amavis": "amavis", "dovecot": "dovecot",
+		"amavis": "amavis", "dovecot": "dovecot", "postfix/anvil": "anvil",
 	}
 )
 
@@ -246,7 +251,8 @@ func TestLineShapes(t *testing.T) {
 					"authentication failed: UGFzc3dvcmQ6", "(reason unavailable), sasl_username=", "Password mismatch",
 					"unknown user", "imap-login: Login:", "sender non-delivery notification", "from=<>",
 					"status=deferred", "status=bounced", "[TSS04]", "zen.spamhaus.org", "550 5.7.1", "5.1.1",
-					"uid=0 from=<root>", "uid=33", ":10024", "orig_queue_id=", "NOQUEUE: reject", "unknown[2"} {
+					"uid=0 from=<root>", "uid=33", ":10024", "orig_queue_id=", "NOQUEUE: reject", "unknown[2",
+					"lost connection after EHLO", "does not resolve", "statistics: max connection rate"} {
 					if strings.Contains(l.msg, key) {
 						seen[key]++
 					}
@@ -256,7 +262,8 @@ func TestLineShapes(t *testing.T) {
 				"(reason unavailable), sasl_username=", "Password mismatch", "unknown user", "imap-login: Login:",
 				"sender non-delivery notification", "from=<>", "status=deferred", "status=bounced", "[TSS04]",
 				"zen.spamhaus.org", "550 5.7.1", "5.1.1", "uid=0 from=<root>", "uid=33", ":10024", "orig_queue_id=",
-				"NOQUEUE: reject", "unknown[2"} {
+				"NOQUEUE: reject", "unknown[2", "lost connection after EHLO", "does not resolve",
+				"statistics: max connection rate"} {
 				if seen[key] == 0 {
 					t.Errorf("no line contains %q", key)
 				}

@@ -19,6 +19,7 @@ const (
 	tagBounce     = "postfix/bounce"
 	tagPickup     = "postfix/pickup"
 	tagAmavis     = "amavis"
+	tagAnvil      = "postfix/anvil"
 	tagDovecot    = "dovecot"
 )
 

@@ -2,6 +2,7 @@ package loggen
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -68,6 +69,12 @@ func (g *gen) tick(m int64) {
 	}
 	for n := r.poisson(g.webDaily * work / 60); n > 0; n-- {
 		g.pickup(at(), 33)
+	}
+	for n := r.poisson(g.rejectDaily / 2 / 1440); n > 0; n-- {
+		g.scanSession(at())
+	}
+	if mi%10 == 7 && r.chance(0.7) {
+		g.anvilStats(m + int64(r.intn(int(usMin))))
 	}
 	for n := r.poisson(g.bruteDaily / 1440); n > 0; n-- {
 		g.bruteCampaign(at())
@@ -362,6 +369,20 @@ func (g *gen) inboundSession(t int64) {
 	r := g.r
 	pid := g.newPID()
 	client, sender := g.inboundClient()
+	if strings.HasPrefix(client, "mx") && r.chance(0.05) {
+		// The reverse name does not resolve back: Postfix warns and calls
+		// the client unknown.
+		at := strings.IndexByte(client, '[')
+		ip := client[at+1 : len(client)-1]
+		b := g.s.begin(tagSmtpd, pid)
+		b = append(b, "warning: hostname "...)
+		b = append(b, client[:at]...)
+		b = append(b, " does not resolve to address "...)
+		b = append(b, ip...)
+		b = append(b, ": Name or service not known"...)
+		g.s.emit(t, b)
+		client = "unknown[" + ip + "]"
+	}
 	b := g.s.begin(tagSmtpd, pid)
 	b = append(b, "connect from "...)
 	b = append(b, client...)
@@ -450,6 +471,74 @@ func (g *gen) rejectSession(t int64) {
 	b = append(b, client...)
 	b = append(b, " ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4"...)
 	g.s.emit(t+int64(r.between(10_000, 500_000)), b)
+}
+
+// scanSession writes a connection that gives up early: port scanners and
+// dictionary bots that never get to MAIL FROM.
+func (g *gen) scanSession(t int64) {
+	r := g.r
+	tag := tagSmtpd
+	if r.chance(0.3) {
+		tag = tagSubmission
+	}
+	pid := g.newPID()
+	client := "unknown[" + ipv4(r, attackerOctets) + "]"
+	b := g.s.begin(tag, pid)
+	b = append(b, "connect from "...)
+	b = append(b, client...)
+	g.s.emit(t, b)
+	t += int64(r.between(100_000, 5_000_000))
+	after, counts := "CONNECT", " commands=0"
+	if r.chance(0.6) {
+		after, counts = "EHLO", " ehlo=1 commands=1"
+	}
+	b = g.s.begin(tag, pid)
+	b = append(b, "lost connection after "...)
+	b = append(b, after...)
+	b = append(b, " from "...)
+	b = append(b, client...)
+	g.s.emit(t, b)
+	b = g.s.begin(tag, pid)
+	b = append(b, "disconnect from "...)
+	b = append(b, client...)
+	b = append(b, counts...)
+	g.s.emit(t+int64(r.between(100, 5_000)), b)
+}
+
+// anvilStats writes the connection-rate statistics anvil(8) logs when it
+// has been idle for a while.
+func (g *gen) anvilStats(t int64) {
+	r := g.r
+	g.anvilPID = g.newPID()
+	svc := "smtp"
+	ip := ipv4(r, attackerOctets)
+	if r.chance(0.3) {
+		svc = "submission"
+		ip = pick(r, g.w.offices)
+	}
+	at := appendStamp(nil, FormatBSD, (t-int64(r.between(60, 500))*usSec)/usSec)
+	b := g.s.begin(tagAnvil, g.anvilPID)
+	b = append(b, "statistics: max connection rate "...)
+	b = strconv.AppendInt(b, int64(r.between(1, 12)), 10)
+	b = append(b, "/60s for ("+svc+":"...)
+	b = append(b, ip...)
+	b = append(b, ") at "...)
+	b = append(b, at...)
+	g.s.emit(t, b)
+	b = g.s.begin(tagAnvil, g.anvilPID)
+	b = append(b, "statistics: max connection count "...)
+	b = strconv.AppendInt(b, int64(r.between(1, 4)), 10)
+	b = append(b, " for ("+svc+":"...)
+	b = append(b, ip...)
+	b = append(b, ") at "...)
+	b = append(b, at...)
+	g.s.emit(t, b)
+	b = g.s.begin(tagAnvil, g.anvilPID)
+	b = append(b, "statistics: max cache size "...)
+	b = strconv.AppendInt(b, int64(r.between(1, 40)), 10)
+	b = append(b, " at "...)
+	b = append(b, at...)
+	g.s.emit(t, b)
 }
 
 // pickup writes a locally submitted message: cron mail to root (uid 0) or
