@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -129,9 +131,35 @@ func TestLabEndSessions(t *testing.T) {
 	if len(old) != 0 {
 		t.Errorf("hint older than the process matched: %+v", old)
 	}
-	byLog, _ := sf.Find(SessionQuery{Hints: []PIDHint{{PID: pid, Seen: time.Now().Add(time.Second)}}, IPs: []netip.Addr{ip}})
+	// Queue a message in the open session: its log line gives the pid
+	// and a whole-second time, as the correlator would pass them.
+	if _, err := victim.Mail(ctx, "x@spam.example"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := victim.Rcpt(ctx, "victim@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := victim.Data(ctx, []byte("Subject: x\r\n\r\nspam\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`^(\w{3} [ \d]\d \d\d:\d\d:\d\d) \S+ postfix/\S*smtpd\[(\d+)\]: \w+: client=.*sasl_username=alice@lab\.test`)
+	line, err := lab.WaitLog(ctx, testlab.PostfixLog, "", re)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm := re.FindStringSubmatch(line)
+	logPID, _ := strconv.Atoi(sm[2])
+	stamp, err := time.ParseInLocation("2006 Jan _2 15:04:05", strconv.Itoa(time.Now().Year())+" "+sm[1], time.Local)
+	if err != nil || logPID != pid {
+		t.Fatalf("log line %q: pid %d (session %d), time %v", line, logPID, pid, err)
+	}
+	byLog, _ := sf.Find(SessionQuery{Hints: []PIDHint{{PID: logPID, Seen: stamp}}, IPs: []netip.Addr{ip}})
 	if len(byLog) != 1 || byLog[0].How != "log-pid" {
-		t.Errorf("hint not matched: %+v", byLog)
+		t.Errorf("hint from the log not matched: %+v", byLog)
+	}
+	noIP, _ := sf.Find(SessionQuery{Hints: []PIDHint{{PID: logPID, Seen: stamp}}})
+	if len(noIP) != 1 {
+		t.Errorf("hint without addresses not matched: %+v", noIP)
 	}
 	kr, err := sf.End(ctx, SessionQuery{Login: "alice@lab.test", IPs: []netip.Addr{ip}, ByIP: true}, 2*time.Second)
 	if err != nil {
@@ -140,7 +168,7 @@ func TestLabEndSessions(t *testing.T) {
 	if len(kr.Terminated)+len(kr.Killed) != 1 {
 		t.Fatalf("end = %+v", kr)
 	}
-	if _, err := victim.Mail(ctx, "x@spam.example"); err == nil {
+	if _, err := victim.Cmd(ctx, "NOOP"); err == nil {
 		t.Error("the ended session still answers")
 	}
 	if _, err := other.Cmd(ctx, "NOOP"); err != nil {
