@@ -104,10 +104,14 @@ SCAN=""
 echo "building saslguard" >&2
 if go build -o "$OUT/saslguard" ./cmd/saslguard 2>"$OUT/saslguard-build.err" &&
 	"$OUT/saslguard" scan --help >/dev/null 2>&1; then
-	SCAN="$OUT/saslguard scan --format json --no-progress"
-	if "$OUT/saslguard" scan --help 2>&1 | grep -q -- '--year'; then
-		SCAN="$SCAN --year 2026"
-	fi
+	SCAN="$OUT/saslguard scan --format json"
+	SCAN_HELP=$("$OUT/saslguard" scan --help 2>&1)
+	# The generated logs start on 2026-03-01 and carry UTC stamps.
+	for opt in "--no-progress" "--year 2026" "--tz UTC"; do
+		if grep -q -- "${opt%% *}" <<<"$SCAN_HELP"; then
+			SCAN="$SCAN $opt"
+		fi
+	done
 else
 	echo "saslguard scan is not available (build log: $OUT/saslguard-build.err): n/a" >&2
 fi
