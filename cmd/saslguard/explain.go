@@ -12,6 +12,7 @@ import (
 	"github.com/saslguard/saslguard/internal/config"
 	"github.com/saslguard/saslguard/internal/event"
 	"github.com/saslguard/saslguard/internal/logline"
+	"github.com/saslguard/saslguard/internal/postfixlog"
 	"github.com/saslguard/saslguard/internal/report"
 )
 
@@ -64,7 +65,7 @@ func explain(w io.Writer, p *logline.Parser, line string, loc *time.Location) {
 	r := p.Parse(line, &ev)
 	fmt.Fprintf(w, "line:     %s\n", report.Safe(line, 2000))
 	if r.Status != logline.NoEnvelope {
-		e := r.Env
+		e := p.Last
 		fmt.Fprintf(w, "envelope: format=%s time=%s host=%s program=%s pid=%d",
 			e.Format, e.Time.In(loc).Format(time.RFC3339Nano), report.Safe(e.Host, 100), report.Safe(e.Tag, 100), e.PID)
 		if !e.YearKnown {
@@ -81,6 +82,9 @@ func explain(w io.Writer, p *logline.Parser, line string, loc *time.Location) {
 	}
 	fmt.Fprintln(w)
 	if r.Status == logline.Parsed {
+		if ev.Source == event.Postfix {
+			ev.Service = postfixlog.Service(ev.Program)
+		}
 		fmt.Fprintf(w, "event:    %s\n", ev.Kind)
 		v := reflect.ValueOf(ev)
 		t := v.Type()

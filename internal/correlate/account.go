@@ -136,6 +136,7 @@ func (a *Account) evidence(m *Message, t time.Time, limit int, justCompromised b
 // past the cap new keys are counted in Overflow only.
 type Counter struct {
 	m        map[string]int
+	keys     map[string]string // interned copies, for Intern
 	limit    int
 	Overflow int
 }
@@ -143,10 +144,11 @@ type Counter struct {
 // NewCounter returns a counter that tracks up to limit keys.
 func NewCounter(limit int) *Counter { return &Counter{m: map[string]int{}, limit: limit} }
 
-// Add counts key n times (copying the key when it is new).
-func (c *Counter) Add(key string, n int) {
+// Add counts key n times (copying the key when it is new) and reports
+// whether the key is new.
+func (c *Counter) Add(key string, n int) (isNew bool) {
 	if key == "" {
-		return
+		return false
 	}
 	if v, ok := c.m[key]; ok {
 		if v+n <= 0 {
@@ -154,16 +156,36 @@ func (c *Counter) Add(key string, n int) {
 		} else {
 			c.m[key] = v + n
 		}
-		return
+		return false
 	}
 	if n <= 0 {
-		return
+		return false
 	}
 	if len(c.m) >= c.limit {
 		c.Overflow += n
-		return
+		return true
 	}
 	c.m[strings.Clone(key)] = n
+	return true
+}
+
+// Intern returns a copy of key that the caller may keep: the counter's
+// own when it tracks the key, else a fresh copy.
+func (c *Counter) Intern(key string) string {
+	if key == "" {
+		return ""
+	}
+	if c.keys == nil {
+		c.keys = map[string]string{}
+	}
+	if k, ok := c.keys[key]; ok {
+		return k
+	}
+	k := strings.Clone(key)
+	if len(c.keys) < c.limit {
+		c.keys[k] = k
+	}
+	return k
 }
 
 // Has tells whether key was counted.

@@ -62,11 +62,6 @@ const (
 	Requeued                 // re-queued with postsuper -r
 )
 
-type qkey struct {
-	host string
-	qid  string
-}
-
 type skey struct {
 	host string
 	pid  int
@@ -113,9 +108,11 @@ type session struct {
 // Correlator consumes events in log order. It is not safe for concurrent use.
 type Correlator struct {
 	cfg      Config
-	own      map[string]bool // configured own domains
-	inferred map[string]bool // own domains learnt from the log
-	msgs     map[qkey]*Message
+	own      map[string]bool     // configured own domains
+	inferred map[string]bool     // own domains learnt from the log
+	msgs     map[string]*Message // by queue id on the first host, by host+"\x00"+qid on others
+	hosts    map[string]string   // interned host names
+	primary  string
 	accounts map[string]*Account // by lower-case login
 	sessions map[skey]*session
 	ipFail   map[string]int32
@@ -157,7 +154,8 @@ func New(cfg Config) *Correlator {
 		cfg:      cfg,
 		own:      map[string]bool{},
 		inferred: map[string]bool{},
-		msgs:     map[qkey]*Message{},
+		msgs:     map[string]*Message{},
+		hosts:    map[string]string{},
 		accounts: map[string]*Account{},
 		sessions: map[skey]*session{},
 		ipFail:   map[string]int32{},
@@ -190,7 +188,7 @@ func (c *Correlator) Add(ev *event.Event) {
 	case event.Delivery:
 		c.delivery(ev)
 	case event.Removed:
-		if m := c.msgs[qkey{ev.Host, ev.QID}]; m != nil {
+		if m := c.msgs[c.key(ev.Host, ev.QID)]; m != nil {
 			c.finish(m)
 		}
 	case event.Notify:
@@ -240,19 +238,42 @@ func (c *Correlator) lookup(ev *event.Event) *Message {
 	if ev.QID == "" {
 		return nil
 	}
-	k := qkey{ev.Host, ev.QID}
-	m := c.msgs[k]
+	m := c.msgs[c.key(ev.Host, ev.QID)]
 	if m == nil {
-		m = c.open(k, ev.Time, Unknown)
+		m = c.open(ev.Host, ev.QID, ev.Time, Unknown)
 		c.Stats.Orphans++
 	}
 	m.Last = ev.Time
 	return m
 }
 
-func (c *Correlator) open(k qkey, t time.Time, o Origin) *Message {
-	m := &Message{Host: strings.Clone(k.host), QID: strings.Clone(k.qid), Origin: o, First: t, Last: t}
-	c.msgs[qkey{m.Host, m.QID}] = m
+// key returns the map key of a queue id: the id itself on the first host
+// seen (no allocation on the common single-host log), host and id on others.
+func (c *Correlator) key(host, qid string) string {
+	if host == c.primary {
+		return qid
+	}
+	if c.primary == "" && len(c.msgs) == 0 && len(c.hosts) == 0 {
+		c.primary = c.intern(host)
+		return qid
+	}
+	return host + "\x00" + qid
+}
+
+func (c *Correlator) intern(host string) string {
+	if h, ok := c.hosts[host]; ok {
+		return h
+	}
+	h := strings.Clone(host)
+	if len(c.hosts) < 10000 {
+		c.hosts[h] = h
+	}
+	return h
+}
+
+func (c *Correlator) open(host, qid string, t time.Time, o Origin) *Message {
+	m := &Message{Host: c.intern(host), QID: strings.Clone(qid), Origin: o, First: t, Last: t}
+	c.msgs[c.key(m.Host, m.QID)] = m
 	c.Stats.Messages++
 	if len(c.msgs) > c.Stats.PeakOpen {
 		c.Stats.PeakOpen = len(c.msgs)
@@ -264,8 +285,7 @@ func (c *Correlator) client(ev *event.Event) {
 	if ev.QID == "" {
 		return
 	}
-	k := qkey{ev.Host, ev.QID}
-	if old := c.msgs[k]; old != nil {
+	if old := c.msgs[c.key(ev.Host, ev.QID)]; old != nil {
 		// a short queue id reused: the old message's end was not logged
 		c.finish(old)
 	}
@@ -273,23 +293,26 @@ func (c *Correlator) client(ev *event.Event) {
 	if ev.Login != "" {
 		origin = Auth
 	}
-	m := c.open(k, ev.Time, origin)
-	m.ClientIP = strings.Clone(ev.ClientIP)
+	m := c.open(ev.Host, ev.QID, ev.Time, origin)
+	m.ClientIP = ev.ClientIP // copied below for authenticated mail; see from() for the rest
 	m.PID = ev.PID
 	if ev.OrigQID != "" {
-		if parent := c.msgs[qkey{ev.Host, ev.OrigQID}]; parent != nil && parent.Acct != nil && ev.Login == "" {
+		if parent := c.msgs[c.key(ev.Host, ev.OrigQID)]; parent != nil && parent.Acct != nil && ev.Login == "" {
 			m.Acct, m.Origin = parent.Acct, FilterCopy
 			parent.Acct.FilterCopies++
 			return
 		}
 	}
 	if ev.Login == "" {
+		m.ClientIP = c.Unauth.TopClients.Intern(ev.ClientIP)
 		return
 	}
 	a := c.account(ev.Login, ev.Time)
 	if a == nil {
+		m.ClientIP = strings.Clone(ev.ClientIP)
 		return
 	}
+	m.ClientIP = a.IPs.Intern(ev.ClientIP)
 	m.Acct = a
 	a.touch(ev.Time)
 	if a.Method == "" && ev.Method != "" {
@@ -306,7 +329,7 @@ func (c *Correlator) client(ev *event.Event) {
 	if d := domainOf(a.Login); d != "" && len(c.own) == 0 && !c.inferred[d] && len(c.inferred) < 10000 {
 		c.inferred[d] = true
 	}
-	if !a.IPs.Has(ev.ClientIP) {
+	if a.IPs.Add(ev.ClientIP, 1) {
 		m.newIP = true
 		m.priorFailures = int(c.ipFail[ev.ClientIP])
 		if m.priorFailures > 0 {
@@ -314,7 +337,6 @@ func (c *Correlator) client(ev *event.Event) {
 		}
 		a.Nets.Add(network(ev.ClientIP), 1)
 	}
-	a.IPs.Add(ev.ClientIP, 1)
 }
 
 func (c *Correlator) from(ev *event.Event) {
@@ -430,13 +452,12 @@ func (c *Correlator) hop(m *Message, ev *event.Event, local bool) {
 	if m.Acct == nil {
 		return
 	}
-	k := qkey{ev.Host, ev.NewQID}
-	child := c.msgs[k]
+	child := c.msgs[c.key(ev.Host, ev.NewQID)]
 	if child == nil {
 		if !local {
 			return
 		}
-		child = c.open(k, ev.Time, FilterCopy)
+		child = c.open(ev.Host, ev.NewQID, ev.Time, FilterCopy)
 	}
 	if child.Acct != nil {
 		return
@@ -456,10 +477,9 @@ func (c *Correlator) notify(ev *event.Event) {
 	if m == nil {
 		return
 	}
-	k := qkey{ev.Host, ev.NewQID}
-	child := c.msgs[k]
+	child := c.msgs[c.key(ev.Host, ev.NewQID)]
 	if child == nil {
-		child = c.open(k, ev.Time, Bounce)
+		child = c.open(ev.Host, ev.NewQID, ev.Time, Bounce)
 	}
 	child.Origin = Bounce
 	if m.Acct == nil || child.Acct != nil {
@@ -482,13 +502,12 @@ func (c *Correlator) pickup(ev *event.Event) {
 	if ev.QID == "" {
 		return
 	}
-	k := qkey{ev.Host, ev.QID}
-	if old := c.msgs[k]; old != nil {
+	if old := c.msgs[c.key(ev.Host, ev.QID)]; old != nil {
 		c.finish(old)
 	}
-	m := c.open(k, ev.Time, Local)
+	m := c.open(ev.Host, ev.QID, ev.Time, Local)
 	if ev.OrigQID != "" {
-		if parent := c.msgs[qkey{ev.Host, ev.OrigQID}]; parent != nil {
+		if parent := c.msgs[c.key(ev.Host, ev.OrigQID)]; parent != nil {
 			m.Origin, m.Acct = Requeued, parent.Acct
 			m.observed = true
 			if m.Acct != nil {
@@ -565,7 +584,7 @@ func (c *Correlator) account(login string, t time.Time) *Account {
 // finish tallies a message's recipients and drops it from the working set.
 func (c *Correlator) finish(m *Message) {
 	m.tally()
-	delete(c.msgs, qkey{m.Host, m.QID})
+	delete(c.msgs, c.key(m.Host, m.QID))
 }
 
 // tally adds the final outcome of each recipient to the login's counts:

@@ -78,30 +78,40 @@ type Parser struct {
 
 // Parse reads the envelope of line (a trailing "\n" or "\r\n" is ignored).
 func (p *Parser) Parse(line string) (Envelope, error) {
-	line = strings.TrimRight(line, "\r\n")
 	var e Envelope
-	e.Repeat = 1
+	err := p.ParseInto(line, &e)
+	return e, err
+}
+
+// ParseInto is Parse writing into e (reset first), for the hot path.
+func (p *Parser) ParseInto(line string, e *Envelope) error {
+	for len(line) > 0 && (line[len(line)-1] == '\n' || line[len(line)-1] == '\r') {
+		line = line[:len(line)-1]
+	}
+	*e = Envelope{Repeat: 1}
 	if line == "" {
-		return e, ErrNoEnvelope
+		return ErrNoEnvelope
 	}
 	var err error
 	switch c := line[0]; {
-	case c == '{':
-		err = p.parseJournal(line, &e)
-	case c == '<':
-		err = p.parsePRI(line, &e)
-	case c >= '0' && c <= '9':
-		err = p.parseNumericStamp(line, &e)
 	case c >= 'A' && c <= 'Z':
-		err = p.parseBSD(line, &e)
+		err = p.parseBSD(line, e)
+	case c >= '0' && c <= '9':
+		err = p.parseNumericStamp(line, e)
+	case c == '{':
+		err = p.parseJournal(line, e)
+	case c == '<':
+		err = p.parsePRI(line, e)
 	default:
 		err = ErrNoEnvelope
 	}
 	if err != nil {
-		return e, err
+		return err
 	}
-	unrepeat(&e)
-	return e, nil
+	if len(e.Msg) > 17 && e.Msg[0] == 'm' {
+		unrepeat(e)
+	}
+	return nil
 }
 
 // parsePRI handles "<PRI>" prefixes: RFC 5424 ("<22>1 ...") or BSD/RFC 3339
@@ -465,15 +475,17 @@ func (p *Parser) hostTag(s string, e *Envelope, hostless bool) error {
 
 // tag reads "tag[pid]: msg" or "tag: msg".
 func tag(s string, e *Envelope) error {
-	i := 0
-	for i < len(s) && i < 256 {
-		c := s[i]
-		if c == '[' || c == ':' || c == ' ' {
-			break
-		}
-		i++
+	i := strings.IndexByte(s, ':')
+	if i < 0 {
+		return ErrNoEnvelope
 	}
-	if i == 0 || i >= len(s) {
+	if j := strings.IndexByte(s[:i], '['); j >= 0 {
+		i = j
+	}
+	if j := strings.IndexByte(s[:i], ' '); j >= 0 {
+		i = j
+	}
+	if i == 0 || i > 256 {
 		return ErrNoEnvelope
 	}
 	e.Tag = s[:i]

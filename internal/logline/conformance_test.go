@@ -84,7 +84,7 @@ func TestCorpusConformance(t *testing.T) {
 				if r.Status == logline.NoEnvelope || r.Status == logline.Other {
 					continue // not a Postfix line
 				}
-				if postfixlog.Daemon(r.Env.Tag) == "" {
+				if postfixlog.Daemon(p.Last.Tag) == "" {
 					continue
 				}
 				checked++

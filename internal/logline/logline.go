@@ -30,12 +30,13 @@ const (
 type Result struct {
 	Status  Status
 	Program string // the daemon for Postfix lines ("smtpd"), "dovecot", or the tag
-	Env     envelope.Envelope
 }
 
 // Parser reads lines. It is not safe for concurrent use.
 type Parser struct {
 	Env envelope.Parser
+	// Last is the envelope of the line parsed last.
+	Last envelope.Envelope
 }
 
 // New returns a parser that reads BSD stamps as year in loc.
@@ -43,33 +44,33 @@ func New(year int, loc *time.Location) *Parser {
 	return &Parser{Env: envelope.Parser{Year: year, Loc: loc}}
 }
 
-// Parse reads line into ev (which it resets first).
+// Parse reads line into ev (which it resets first). The line's envelope is
+// left in p.Last.
 func (p *Parser) Parse(line string, ev *event.Event) Result {
 	*ev = event.Event{}
-	env, err := p.Env.Parse(line)
-	if err != nil {
-		return Result{Status: NoEnvelope, Env: env}
+	env := &p.Last
+	if err := p.Env.ParseInto(line, env); err != nil {
+		return Result{Status: NoEnvelope}
 	}
 	ev.Time, ev.Host, ev.Program, ev.PID, ev.Count = env.Time, env.Host, env.Tag, env.PID, env.Repeat
 	ev.YearGuessed = !env.YearKnown
+	if d := postfixlog.Daemon(env.Tag); d != "" {
+		if postfixlog.Parse(d, env.Msg, ev) {
+			return Result{Status: Parsed, Program: d}
+		}
+		return Result{Status: Unparsed, Program: d}
+	}
 	if env.Suppressed > 0 {
 		ev.Kind, ev.Source, ev.Count = event.Suppressed, event.Journal, env.Suppressed
-		return Result{Status: Parsed, Program: env.Tag, Env: env}
-	}
-	if d := postfixlog.Daemon(env.Tag); d != "" {
-		ev.Service = postfixlog.Service(env.Tag)
-		if postfixlog.Parse(d, env.Msg, ev) {
-			return Result{Status: Parsed, Program: d, Env: env}
-		}
-		return Result{Status: Unparsed, Program: d, Env: env}
+		return Result{Status: Parsed, Program: env.Tag}
 	}
 	if dovecotlog.IsDovecot(env.Tag) {
 		if dovecotlog.Parse(env.Tag, env.Msg, ev) {
-			return Result{Status: Parsed, Program: "dovecot", Env: env}
+			return Result{Status: Parsed, Program: "dovecot"}
 		}
-		return Result{Status: Unparsed, Program: "dovecot", Env: env}
+		return Result{Status: Unparsed, Program: "dovecot"}
 	}
-	return Result{Status: Other, Program: programName(env.Tag), Env: env}
+	return Result{Status: Other, Program: programName(env.Tag)}
 }
 
 // programName shortens a foreign tag for the statistics: the last path

@@ -11,29 +11,21 @@ import (
 	"github.com/saslguard/saslguard/internal/event"
 )
 
-// daemons are the Postfix programs that log. A tag is Postfix's when its last
-// path element is one of them: "postfix/submission/smtpd",
-// "postfix-out/qmgr", "mailout/smtp".
-var daemons = map[string]bool{
-	"smtpd": true, "cleanup": true, "qmgr": true, "nqmgr": true, "smtp": true, "lmtp": true,
-	"local": true, "virtual": true, "pipe": true, "bounce": true, "pickup": true,
-	"postsuper": true, "error": true, "retry": true, "discard": true, "master": true,
-	"postscreen": true, "dnsblog": true, "anvil": true, "scache": true, "tlsmgr": true,
-	"tlsproxy": true, "verify": true, "proxymap": true, "trivial-rewrite": true,
-	"postfix-script": true, "postlogd": true, "sendmail": true, "postdrop": true,
-	"postqueue": true, "postmap": true, "spawn": true, "flush": true, "showq": true,
-	"oqmgr": true, "qmqpd": true, "postalias": true, "postmulti": true, "relay": true,
-}
-
 // Daemon returns the Postfix daemon named by a syslog tag ("smtpd" for
-// "postfix/submission/smtpd"), or "" when the tag is not Postfix's.
+// "postfix/submission/smtpd", "postfix-out/qmgr", "mailout/smtp"), or ""
+// when the tag is not Postfix's: its last path element must be a Postfix
+// program.
 func Daemon(tag string) string {
 	i := strings.LastIndexByte(tag, '/')
 	if i <= 0 {
 		return ""
 	}
-	d := tag[i+1:]
-	if daemons[d] {
+	switch d := tag[i+1:]; d {
+	case "smtpd", "cleanup", "qmgr", "smtp", "lmtp", "local", "virtual", "pipe", "bounce", "pickup",
+		"postsuper", "error", "retry", "discard", "master", "postscreen", "dnsblog", "anvil",
+		"scache", "tlsmgr", "tlsproxy", "verify", "proxymap", "trivial-rewrite", "postfix-script",
+		"postlogd", "sendmail", "postdrop", "postqueue", "postmap", "spawn", "flush", "showq",
+		"nqmgr", "oqmgr", "qmqpd", "postalias", "postmulti", "relay":
 		return d
 	}
 	return ""
