@@ -119,12 +119,13 @@ type Lab struct {
 
 	opts  Options
 	ports ports
-	tb    testing.TB
+	logf  func(string, ...any)
 	bins  binaries
 
-	mu      sync.Mutex
-	users   map[string]string // login -> passwd-file line
-	stopped bool
+	mu       sync.Mutex
+	users    map[string]string // login -> passwd-file line
+	stopped  bool
+	leftover []int // pids still running after stop
 }
 
 type binaries struct {
@@ -193,25 +194,69 @@ func Start(t testing.TB, opts Options) *Lab {
 	if ok, why := Available(); !ok {
 		unavailable(t, why)
 	}
-	reapOnce.Do(func() { reapStale(t) })
+	t0 := time.Now()
+	l, err := New(opts, t.Logf)
+	if err != nil {
+		t.Fatalf("testlab: %v", err)
+	}
+	t.Logf("testlab: lab %s started in %v (submission %s)", l.Dir, time.Since(t0).Round(time.Millisecond), l.SubmissionAddr())
+	t.Cleanup(func() {
+		l.stop()
+		if t.Failed() {
+			t.Logf("testlab: test failed; last lines of %s:\n%s", l.maillog, tail(l.maillog, 40))
+			t.Logf("testlab: last lines of %s:\n%s", l.DovecotLog, tail(l.DovecotLog, 20))
+		}
+		if err := l.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return l
+}
+
+// New starts a lab outside a test (programs such as cmd/record); the caller
+// must Close it. logf receives progress and warnings (nil: discard).
+func New(opts Options, logf func(format string, args ...any)) (*Lab, error) {
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	if ok, why := Available(); !ok {
+		return nil, errors.New("lab unavailable: " + why)
+	}
+	reapOnce.Do(func() { reapStale(logf) })
 	var lastErr error
 	// Free ports are probed, then released for Postfix to bind: another
 	// process can take one in between, so try a few times.
 	for attempt := 0; attempt < 3; attempt++ {
-		t0 := time.Now()
-		l, err := start(t, opts)
+		l, err := start(opts, logf)
 		if err == nil {
-			t.Logf("testlab: lab %s started in %v (submission %s)", l.Dir, time.Since(t0).Round(time.Millisecond), l.SubmissionAddr())
-			return l
+			return l, nil
 		}
 		lastErr = err
-		t.Logf("testlab: start attempt %d: %v", attempt+1, err)
+		logf("testlab: start attempt %d: %v", attempt+1, err)
 	}
-	t.Fatalf("testlab: start: %v", lastErr)
+	return nil, fmt.Errorf("start lab: %w", lastErr)
+}
+
+// Close stops the lab (see Stop) and removes its directory, unless the
+// environment variable SASLGUARD_KEEP_LAB is set.
+func (l *Lab) Close() error {
+	l.stop()
+	if os.Getenv("SASLGUARD_KEEP_LAB") != "" {
+		// The stale-lab reaper leaves directories with this file alone.
+		_ = os.WriteFile(filepath.Join(l.Dir, "kept"), nil, 0o644)
+		l.logf("testlab: keeping %s (SASLGUARD_KEEP_LAB set)", l.Dir)
+		return nil
+	}
+	if err := os.RemoveAll(l.Dir); err != nil {
+		return fmt.Errorf("remove lab dir: %w", err)
+	}
+	if len(l.leftover) > 0 {
+		return fmt.Errorf("processes of lab %s still running after stop: %v", l.Dir, l.leftover)
+	}
 	return nil
 }
 
-func start(t testing.TB, opts Options) (*Lab, error) {
+func start(opts Options, logf func(string, ...any)) (*Lab, error) {
 	bins, err := findBinaries()
 	if err != nil {
 		return nil, err
@@ -242,7 +287,7 @@ func start(t testing.TB, opts Options) (*Lab, error) {
 		tlsChain:     filepath.Join(dir, "postfix", "chain.pem"),
 		instance:     "sglab-" + filepath.Base(dir)[len("sglab-"):],
 		opts:         opts,
-		tb:           t,
+		logf:         logf,
 		bins:         bins,
 		users:        map[string]string{},
 	}
@@ -266,20 +311,6 @@ func start(t testing.TB, opts Options) (*Lab, error) {
 		return nil, err
 	}
 	ok = true
-	t.Cleanup(func() {
-		l.stop()
-		if t.Failed() {
-			t.Logf("testlab: test failed; last lines of %s:\n%s", l.maillog, tail(l.maillog, 40))
-			t.Logf("testlab: last lines of %s:\n%s", l.DovecotLog, tail(l.DovecotLog, 20))
-		}
-		if os.Getenv("SASLGUARD_KEEP_LAB") != "" {
-			t.Logf("testlab: keeping %s (SASLGUARD_KEEP_LAB set)", l.Dir)
-			return
-		}
-		if err := os.RemoveAll(l.Dir); err != nil {
-			t.Errorf("testlab: remove %s: %v", l.Dir, err)
-		}
-	})
 	return l, nil
 }
 
@@ -308,9 +339,12 @@ func processID(pid int) string {
 // reapStale stops and removes labs whose test process died without running
 // its cleanup (a killed "go test"), so they do not pile up. Labs of live
 // processes are never touched.
-func reapStale(t testing.TB) {
+func reapStale(logf func(string, ...any)) {
 	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "sglab-*"))
 	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "kept")); err == nil {
+			continue // kept on purpose (SASLGUARD_KEEP_LAB)
+		}
 		owner, err := os.ReadFile(filepath.Join(d, "owner"))
 		if err != nil {
 			continue // being created right now, or not ours
@@ -327,7 +361,7 @@ func reapStale(t testing.TB) {
 		stale.stopped = false
 		stale.stop()
 		if err := os.RemoveAll(d); err == nil {
-			t.Logf("testlab: removed stale lab %s (owner process %d is gone)", d, pid)
+			logf("testlab: removed stale lab %s (owner process %d is gone)", d, pid)
 		}
 	}
 }
@@ -500,18 +534,25 @@ func (l *Lab) stop() {
 	l.stopped = true
 	l.mu.Unlock()
 
-	pids := []string{
+	// A pid file can outlive its process and the pid be reused (a stale
+	// lab): signal only processes that are verifiably this lab's.
+	mine := map[int]bool{}
+	for _, pid := range l.processes() {
+		mine[pid] = true
+	}
+	var masters []int
+	for _, p := range []string{
 		filepath.Join(l.QueueDir, "pid", "master.pid"),
 		filepath.Join(l.dovecotRun, "master.pid"),
-	}
-	for _, p := range pids {
-		if pid := readPid(p); pid > 0 {
+	} {
+		if pid := readPid(p); pid > 0 && mine[pid] {
+			masters = append(masters, pid)
 			_ = syscall.Kill(pid, syscall.SIGTERM)
 		}
 	}
 	_ = waitFor(5*time.Second, func() bool {
-		for _, p := range pids {
-			if pid := readPid(p); pid > 0 && alive(pid) {
+		for _, pid := range masters {
+			if alive(pid) && l.owns(pid) {
 				return false
 			}
 		}
@@ -528,9 +569,29 @@ func (l *Lab) stop() {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if left := l.processes(); len(left) > 0 && l.tb != nil {
-		l.tb.Errorf("testlab: processes of %s still running after stop: %v", l.Dir, left)
+	l.leftover = l.processes()
+}
+
+// owns reports whether pid is one of this lab's processes.
+func (l *Lab) owns(pid int) bool {
+	return l.belongs(filepath.Join("/proc", strconv.Itoa(pid)))
+}
+
+// belongs reports whether the process at /proc/PID has the lab directory as
+// (or under) its working directory, or names it in its command line or
+// environment.
+func (l *Lab) belongs(base string) bool {
+	if cwd, err := os.Readlink(filepath.Join(base, "cwd")); err == nil && (cwd == l.Dir || strings.HasPrefix(cwd, l.Dir+"/")) {
+		return true
 	}
+	needle := []byte(l.Dir + "/")
+	for _, f := range []string{"cmdline", "environ"} {
+		b, err := os.ReadFile(filepath.Join(base, f))
+		if err == nil && bytes.Contains(b, needle) {
+			return true
+		}
+	}
+	return false
 }
 
 // processes lists the pids of processes that belong to this lab: their
@@ -541,27 +602,13 @@ func (l *Lab) processes() []int {
 		return nil
 	}
 	self := os.Getpid()
-	needle := []byte(l.Dir + "/")
 	var out []int
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid == self {
 			continue
 		}
-		base := filepath.Join("/proc", e.Name())
-		if cwd, err := os.Readlink(filepath.Join(base, "cwd")); err == nil && (cwd == l.Dir || strings.HasPrefix(cwd, l.Dir+"/")) {
-			out = append(out, pid)
-			continue
-		}
-		found := false
-		for _, f := range []string{"cmdline", "environ"} {
-			b, err := os.ReadFile(filepath.Join(base, f))
-			if err == nil && bytes.Contains(b, needle) {
-				found = true
-				break
-			}
-		}
-		if found {
+		if l.belongs(filepath.Join("/proc", e.Name())) {
 			out = append(out, pid)
 		}
 	}
