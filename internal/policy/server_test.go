@@ -319,3 +319,44 @@ func testutilCount(c interface{ Write(*dto.Metric) error }) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+func TestServerThousandConnections(t *testing.T) {
+	s := testServer(testConfig(), nil)
+	s.MaxConns = 100
+	addr := startServer(t, s)
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := 0; i < 1000; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("dial %d: %v", i, err)
+		}
+		conns = append(conns, c)
+	}
+	waitFor(t, "refusals", func() bool { return testutilCount(s.Metrics.connRefused) >= 900 })
+	if got := testutilCount(s.Metrics.connRefused); got != 900 {
+		t.Fatalf("refused %v; want 900", got)
+	}
+	var m dto.Metric
+	s.Metrics.connections.Write(&m)
+	if g := m.GetGauge().GetValue(); g != 100 {
+		t.Fatalf("open connections gauge = %v; want 100", g)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	conns = nil
+	waitFor(t, "connections released", func() bool {
+		var m dto.Metric
+		s.Metrics.connections.Write(&m)
+		return m.GetGauge().GetValue() == 0
+	})
+	c := dialPolicy(t, addr)
+	if got := c.ask(rcpt("a@lab.test", "1", "x@e.test")); got != "action=DUNNO" {
+		t.Fatalf("after the flood: %q", got)
+	}
+}
