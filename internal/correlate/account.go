@@ -100,7 +100,7 @@ func (a *Account) addQID(m *Message, limit int) {
 	}
 	a.QueueIDCount++
 	if len(a.QueueIDs) < limit {
-		a.QueueIDs = append(a.QueueIDs, m.QID)
+		a.QueueIDs = append(a.QueueIDs, m.ID())
 	}
 }
 
@@ -111,7 +111,7 @@ func (a *Account) remember(m *Message) {
 		copy(a.recent, a.recent[1:])
 		a.recent = a.recent[:recentKept-1]
 	}
-	a.recent = append(a.recent, timedQID{m.Last, m.QID})
+	a.recent = append(a.recent, timedQID{m.Last, m.ID()})
 }
 
 // evidence records the message as evidence. When the verdict has just
@@ -120,7 +120,7 @@ func (a *Account) evidence(m *Message, t time.Time, limit int, justCompromised b
 	if justCompromised {
 		start := a.state.Start()
 		for _, r := range a.recent {
-			if !r.t.Before(start) && r.qid != m.QID {
+			if !r.t.Before(start) && r.qid != m.ID() {
 				a.QueueIDCount++
 				if len(a.QueueIDs) < limit {
 					a.QueueIDs = append(a.QueueIDs, r.qid)

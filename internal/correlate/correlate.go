@@ -74,7 +74,8 @@ type rcpt struct {
 
 // Message is one queued message.
 type Message struct {
-	Host, QID  string
+	k          qkey
+	Host       string
 	Acct       *Account
 	Origin     Origin
 	ClientIP   string
@@ -94,6 +95,7 @@ type Message struct {
 	// priorFailures: failed logins from ClientIP before its first login as Acct
 	priorFailures int
 	newIP         bool // the first message of its login from ClientIP
+	sharedIP      bool // ClientIP was used by several other logins before
 	hopped        bool // handed to a content filter: its copy carries the outcomes
 }
 
@@ -108,14 +110,17 @@ type session struct {
 // Correlator consumes events in log order. It is not safe for concurrent use.
 type Correlator struct {
 	cfg      Config
-	own      map[string]bool     // configured own domains
-	inferred map[string]bool     // own domains learnt from the log
-	msgs     map[string]*Message // by queue id on the first host, by host+"\x00"+qid on others
-	hosts    map[string]string   // interned host names
-	primary  string
+	own      map[string]bool // configured own domains
+	inferred map[string]bool // own domains learnt from the log
+	msgs     map[qkey]*Message
+	hosts    map[string]uint16 // host name to index in hostName
+	hostName []string
+	lastHost string
+	lastIdx  uint16
 	accounts map[string]*Account // by lower-case login
 	sessions map[skey]*session
 	ipFail   map[string]int32
+	ipLogins map[string]int32 // how many logins used each client IP
 
 	now, nextSweep time.Time
 
@@ -154,11 +159,12 @@ func New(cfg Config) *Correlator {
 		cfg:      cfg,
 		own:      map[string]bool{},
 		inferred: map[string]bool{},
-		msgs:     map[string]*Message{},
-		hosts:    map[string]string{},
+		msgs:     map[qkey]*Message{},
+		hosts:    map[string]uint16{},
 		accounts: map[string]*Account{},
 		sessions: map[skey]*session{},
 		ipFail:   map[string]int32{},
+		ipLogins: map[string]int32{},
 	}
 	for _, d := range cfg.OwnDomains {
 		c.own[strings.ToLower(strings.TrimSpace(d))] = true
@@ -247,33 +253,46 @@ func (c *Correlator) lookup(ev *event.Event) *Message {
 	return m
 }
 
-// key returns the map key of a queue id: the id itself on the first host
-// seen (no allocation on the common single-host log), host and id on others.
-func (c *Correlator) key(host, qid string) string {
-	if host == c.primary {
-		return qid
-	}
-	if c.primary == "" && len(c.msgs) == 0 && len(c.hosts) == 0 {
-		c.primary = c.intern(host)
-		return qid
-	}
-	return host + "\x00" + qid
+// qkey identifies a queue id on a host without allocating: queue ids are
+// at most 20 bytes (longer ones are cut; they are not Postfix's).
+type qkey struct {
+	host uint16
+	n    uint8
+	b    [21]byte
 }
 
-func (c *Correlator) intern(host string) string {
-	if h, ok := c.hosts[host]; ok {
-		return h
+// key returns the map key of a queue id on a host.
+func (c *Correlator) key(host, qid string) qkey {
+	var k qkey
+	k.host = c.hostIndex(host)
+	k.n = uint8(copy(k.b[:], qid))
+	return k
+}
+
+// hostIndex interns a host name; past 65535 hosts they share the last index.
+func (c *Correlator) hostIndex(host string) uint16 {
+	if host == c.lastHost && len(c.hostName) > 0 {
+		return c.lastIdx
 	}
-	h := strings.Clone(host)
-	if len(c.hosts) < 10000 {
-		c.hosts[h] = h
+	i, ok := c.hosts[host]
+	if !ok {
+		h := strings.Clone(host)
+		if len(c.hostName) < 65535 {
+			i = uint16(len(c.hostName))
+			c.hostName = append(c.hostName, h)
+			c.hosts[h] = i
+		} else {
+			i = 65534
+		}
 	}
-	return h
+	c.lastHost, c.lastIdx = c.hostName[i], i
+	return i
 }
 
 func (c *Correlator) open(host, qid string, t time.Time, o Origin) *Message {
-	m := &Message{Host: c.intern(host), QID: strings.Clone(qid), Origin: o, First: t, Last: t}
-	c.msgs[c.key(m.Host, m.QID)] = m
+	k := c.key(host, qid)
+	m := &Message{k: k, Host: c.hostName[k.host], Origin: o, First: t, Last: t}
+	c.msgs[k] = m
 	c.Stats.Messages++
 	if len(c.msgs) > c.Stats.PeakOpen {
 		c.Stats.PeakOpen = len(c.msgs)
@@ -331,6 +350,12 @@ func (c *Correlator) client(ev *event.Event) {
 	}
 	if a.IPs.Add(ev.ClientIP, 1) {
 		m.newIP = true
+		m.sharedIP = c.ipLogins[ev.ClientIP] >= 3
+		if n, ok := c.ipLogins[ev.ClientIP]; ok {
+			c.ipLogins[ev.ClientIP] = n + 1
+		} else if len(c.ipLogins) < 200000 {
+			c.ipLogins[strings.Clone(ev.ClientIP)] = 1
+		}
 		m.priorFailures = int(c.ipFail[ev.ClientIP])
 		if m.priorFailures > 0 {
 			a.FailuresFromItsIPs += m.priorFailures
@@ -385,7 +410,7 @@ func (c *Correlator) observe(m *Message, t time.Time) {
 	was := a.state.Verdict()
 	changed := a.state.Message(&c.cfg.Detect, detect.Message{
 		Time: t, IP: m.ClientIP, Domain: dom, Foreign: m.Foreign, PriorFailures: m.priorFailures,
-		EarlierLogin: a.otherFirst[m.ClientIP],
+		EarlierLogin: a.otherFirst[m.ClientIP], SharedIP: m.sharedIP,
 	})
 	if m.Foreign || m.newIP || a.state.Verdict() == detect.Compromised {
 		a.evidence(m, t, c.cfg.MaxList, changed && was != detect.Compromised && a.state.Verdict() == detect.Compromised)
@@ -584,7 +609,7 @@ func (c *Correlator) account(login string, t time.Time) *Account {
 // finish tallies a message's recipients and drops it from the working set.
 func (c *Correlator) finish(m *Message) {
 	m.tally()
-	delete(c.msgs, c.key(m.Host, m.QID))
+	delete(c.msgs, m.k)
 }
 
 // tally adds the final outcome of each recipient to the login's counts:
@@ -657,6 +682,9 @@ func (c *Correlator) Open(login string) []*Message {
 	}
 	return out
 }
+
+// ID returns the message's queue id.
+func (m *Message) ID() string { return string(m.k.b[:m.k.n]) }
 
 // Now returns the time of the newest event seen.
 func (c *Correlator) Now() time.Time { return c.now }

@@ -120,6 +120,9 @@ type Message struct {
 	// EarlierLogin is when IP first logged in as this login through another
 	// service (IMAP, POP3), if it did: the takeover began there.
 	EarlierLogin time.Time
+	// SharedIP: several other logins of the organisation use IP (an office
+	// NAT): it never dates the start of a takeover.
+	SharedIP bool
 }
 
 type obs struct {
@@ -135,6 +138,7 @@ type firstSeen struct {
 	// viaOther: first seen through another service's login (IMAP, POP3),
 	// which dates the access itself
 	viaOther bool
+	shared   bool
 }
 
 // hourSlot is one hour of the baseline ring.
@@ -286,7 +290,7 @@ func (s *State) Message(cfg *Config, m Message) (changed bool) {
 					ft, via = e, true
 				}
 				s.ipFirst[m.IP] = ft
-				s.newIPs = append(s.newIPs, firstSeen{ft, m.IP, via})
+				s.newIPs = append(s.newIPs, firstSeen{ft, m.IP, via, m.SharedIP})
 				s.priorFor[m.IP] = m.PriorFailures
 				s.priorSum += m.PriorFailures
 			}
@@ -638,7 +642,7 @@ func (s *State) snapshot(cfg *Config, now time.Time) Snapshot {
 		// the run: a new IP that appeared within the hour before it joins,
 		// unless the run's own first access is dated by an IMAP/POP3 login.
 		for _, x := range s.newIPs[s.newHead:] {
-			if !f.viaOther && x.t.Before(f.t) && f.t.Sub(x.t) <= time.Hour {
+			if !f.viaOther && !x.shared && x.t.Before(f.t) && f.t.Sub(x.t) <= time.Hour {
 				f = x
 				break
 			}

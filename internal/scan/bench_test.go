@@ -2,11 +2,11 @@ package scan
 
 import (
 	"bytes"
-	"syscall"
 	"context"
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -109,7 +109,7 @@ func cpuMBps(b *testing.B, bytesPerOp int, f func()) {
 		n++
 	}
 	syscall.Getrusage(syscall.RUSAGE_SELF, &r1)
-	cpu := time.Duration(r1.Utime.Nano()+r1.Stime.Nano()-r0.Utime.Nano()-r0.Stime.Nano())
+	cpu := time.Duration(r1.Utime.Nano() + r1.Stime.Nano() - r0.Utime.Nano() - r0.Stime.Nano())
 	if cpu > 0 {
 		b.ReportMetric(float64(bytesPerOp)*float64(n)/cpu.Seconds()/1e6, "cpuMB/s")
 	}

@@ -104,7 +104,7 @@ func TestHopsAndBounces(t *testing.T) {
 	}
 	// the bounce still queued belongs to alice
 	open := res.Correlator.Open("alice@lab.test")
-	if len(open) != 1 || open[0].QID != "9C8D7E6F5A" {
+	if len(open) != 1 || open[0].ID() != "9C8D7E6F5A" {
 		t.Errorf("open messages of alice: %v", open)
 	}
 }
