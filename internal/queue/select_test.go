@@ -111,3 +111,46 @@ func TestRecheck(t *testing.T) {
 		t.Errorf("foreign (-want +got):\n%s", d)
 	}
 }
+
+// reusingQueue replaces a message when it is held, as a reused short id
+// would look.
+type reusingQueue struct {
+	memQueue
+	held, released []string
+}
+
+func (r *reusingQueue) Hold(ctx context.Context, ids []string) (OpResult, error) {
+	r.held = append(r.held, ids...)
+	for i, m := range r.msgs {
+		if m.QueueID == "A2" {
+			r.msgs[i] = Message{QueueID: "A2", SASLUsername: "carol@lab.test", Sender: "c@x"}
+		}
+	}
+	return OpResult{Requested: len(ids), Changed: len(ids)}, nil
+}
+
+func (r *reusingQueue) Release(ctx context.Context, ids []string) (OpResult, error) {
+	r.released = append(r.released, ids...)
+	return OpResult{Requested: len(ids), Changed: len(ids)}, nil
+}
+
+func TestHoldLogin(t *testing.T) {
+	q := &reusingQueue{memQueue: memQueue{msgs: []Message{
+		{QueueID: "A1", SASLUsername: "alice@lab.test", Sender: "spam@x"},
+		{QueueID: "A2", SASLUsername: "alice@lab.test", Sender: "spam@x"},
+		{QueueID: "C1", SASLUsername: "carol@lab.test", Sender: "c@x"},
+	}}}
+	rep, err := HoldLogin(context.Background(), q, "alice@lab.test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"A1", "A2"}, q.held); d != "" {
+		t.Errorf("held (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]string{"A1"}, rep.Held); d != "" {
+		t.Errorf("confirmed (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]string{"A2"}, q.released); d != "" || len(rep.Released) != 1 {
+		t.Errorf("released (-want +got):\n%s", d)
+	}
+}

@@ -64,9 +64,10 @@ func TestLabSelectHoldDelete(t *testing.T) {
 			t.Errorf("message facts: %+v", m.Message)
 		}
 	}
-	res, err := q.Hold(ctx, alice)
-	if err != nil || res.Changed != 3 || len(res.Missing) != 0 {
-		t.Fatalf("hold = %+v, %v", res, err)
+	rep, err := queue.HoldLogin(ctx, q, "alice@lab.test", nil)
+	slices.Sort(rep.Held)
+	if err != nil || !slices.Equal(rep.Held, alice) || len(rep.Released) != 0 || len(rep.Missing) != 0 {
+		t.Fatalf("hold login = %+v, %v", rep, err)
 	}
 	held := 0
 	q.List(ctx, func(e queue.Entry) error {
@@ -79,7 +80,7 @@ func TestLabSelectHoldDelete(t *testing.T) {
 		t.Errorf("hold queue has %d messages, want 3", held)
 	}
 	// Bob's message is not held, so DeleteHeld must not touch it.
-	res, err = q.DeleteHeld(ctx, append([]string{bob.QueueID}, alice...))
+	res, err := q.DeleteHeld(ctx, append([]string{bob.QueueID}, alice...))
 	if err != nil || res.Changed != 3 || !slices.Equal(res.Missing, []string{bob.QueueID}) {
 		t.Fatalf("delete held = %+v, %v", res, err)
 	}
