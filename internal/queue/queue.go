@@ -39,10 +39,13 @@ type Message struct {
 // OpResult counts what a hold, release or delete did, as verified from the
 // queue itself after the operation.
 type OpResult struct {
-	Requested int      // valid ids asked for
-	Changed   int      // ids whose message is now in the wanted state
-	Missing   []string // ids that were not where the operation needed them
-	Invalid   []string // ids refused before reaching a command
+	Requested int // valid ids asked for
+	Changed   int // ids whose message is now in the wanted state, verified
+	// Reported is the count the MTA's tool printed itself, or -1 when it
+	// printed none.
+	Reported int
+	Missing  []string // ids that were not where the operation needed them
+	Invalid  []string // ids refused before reaching a command
 }
 
 // Manager is one MTA's queue.

@@ -51,18 +51,33 @@ func (f *fakePostfix) Run(ctx context.Context, argv []string, stdin io.Reader, s
 		}
 		return nil, nil
 	case "postsuper":
+		// Output as recorded from postsuper 3.7 with standard error a pipe.
 		b := f.stdin[len(f.stdin)-1]
+		var out bytes.Buffer
+		n := 0
 		for _, id := range strings.Fields(b) {
+			var err error
+			var what string
 			switch args[0] {
 			case "-h":
-				os.Rename(filepath.Join(f.queueDir, "deferred", id), filepath.Join(f.queueDir, "hold", id))
+				err, what = os.Rename(filepath.Join(f.queueDir, "deferred", id), filepath.Join(f.queueDir, "hold", id)), "placed on hold"
 			case "-H":
-				os.Rename(filepath.Join(f.queueDir, "hold", id), filepath.Join(f.queueDir, "deferred", id))
+				err, what = os.Rename(filepath.Join(f.queueDir, "hold", id), filepath.Join(f.queueDir, "deferred", id)), "released from hold"
 			case "-d":
-				os.Remove(filepath.Join(f.queueDir, "hold", id))
+				err, what = os.Remove(filepath.Join(f.queueDir, "hold", id)), "removed"
+			}
+			if err == nil {
+				fmt.Fprintf(&out, "postsuper: %s: %s\n", id, what)
+				n++
 			}
 		}
-		return nil, nil
+		summary := map[string]string{"-h": "Placed on hold", "-H": "Released from hold", "-d": "Deleted"}[args[0]]
+		unit := "messages"
+		if n == 1 {
+			unit = "message"
+		}
+		fmt.Fprintf(&out, "postsuper: %s: %d %s\n", summary, n, unit)
+		return out.Bytes(), nil
 	case "postqueue":
 		return nil, nil
 	}

@@ -81,7 +81,7 @@ func TestLabSelectHoldDelete(t *testing.T) {
 	}
 	// Bob's message is not held, so DeleteHeld must not touch it.
 	res, err := q.DeleteHeld(ctx, append([]string{bob.QueueID}, alice...))
-	if err != nil || res.Changed != 3 || !slices.Equal(res.Missing, []string{bob.QueueID}) {
+	if err != nil || res.Changed != 3 || res.Reported != 3 || !slices.Equal(res.Missing, []string{bob.QueueID}) {
 		t.Fatalf("delete held = %+v, %v", res, err)
 	}
 	var left []string

@@ -4,10 +4,10 @@
 // standard input. Every command gets -c CONFIG_DIR when one is configured, so a
 // private instance (a test lab, a multi-instance setup) works the same way.
 //
-// postsuper writes its per-id and summary messages to standard error only when
-// that is a terminal, and to the mail log otherwise; so the counts this package
-// returns are verified from the queue directory after the operation instead of
-// parsed from postsuper's output.
+// The counts of Hold, Release and DeleteHeld are verified from the queue
+// directory after the operation (what is where now); the count postsuper
+// printed on standard error ("Placed on hold: 2 messages") is returned
+// beside it as OpResult.Reported.
 package postfixq
 
 import (
@@ -432,9 +432,11 @@ func (q *Queue) Hold(ctx context.Context, ids []string) (queue.OpResult, error) 
 	if len(valid) == 0 {
 		return res, nil
 	}
-	if err := q.postsuper(ctx, valid, "-h", "-"); err != nil {
+	stderr, err := q.postsuper(ctx, valid, "-h", "-")
+	if err != nil {
 		return res, fmt.Errorf("hold messages: %w", err)
 	}
+	res.Reported = PostsuperCount(stderr, "Placed on hold")
 	held, err := q.present(queueHold, valid)
 	if err != nil {
 		return res, fmt.Errorf("hold messages: verify: %w", err)
@@ -451,15 +453,15 @@ func (q *Queue) Hold(ctx context.Context, ids []string) (queue.OpResult, error) 
 
 // Release implements queue.Manager (postsuper -H -).
 func (q *Queue) Release(ctx context.Context, ids []string) (queue.OpResult, error) {
-	return q.fromHold(ctx, "release messages", ids, "-H", "-")
+	return q.fromHold(ctx, "release messages", "Released from hold", ids, "-H", "-")
 }
 
 // DeleteHeld implements queue.Manager (postsuper -d - hold).
 func (q *Queue) DeleteHeld(ctx context.Context, ids []string) (queue.OpResult, error) {
-	return q.fromHold(ctx, "delete held messages", ids, "-d", "-", "hold")
+	return q.fromHold(ctx, "delete held messages", "Deleted", ids, "-d", "-", "hold")
 }
 
-func (q *Queue) fromHold(ctx context.Context, what string, ids []string, args ...string) (queue.OpResult, error) {
+func (q *Queue) fromHold(ctx context.Context, what, summary string, ids []string, args ...string) (queue.OpResult, error) {
 	res, valid := split(ids)
 	before, err := q.present(queueHold, valid)
 	if err != nil {
@@ -476,9 +478,11 @@ func (q *Queue) fromHold(ctx context.Context, what string, ids []string, args ..
 	if len(todo) == 0 {
 		return res, nil
 	}
-	if err := q.postsuper(ctx, todo, args...); err != nil {
+	stderr, err := q.postsuper(ctx, todo, args...)
+	if err != nil {
 		return res, fmt.Errorf("%s: %w", what, err)
 	}
+	res.Reported = PostsuperCount(stderr, summary)
 	after, err := q.present(queueHold, todo)
 	if err != nil {
 		return res, fmt.Errorf("%s: verify: %w", what, err)
@@ -492,7 +496,7 @@ func (q *Queue) fromHold(ctx context.Context, what string, ids []string, args ..
 }
 
 func split(ids []string) (queue.OpResult, []string) {
-	var res queue.OpResult
+	res := queue.OpResult{Reported: -1}
 	valid := make([]string, 0, len(ids))
 	seen := make(map[string]bool, len(ids))
 	for _, id := range ids {
@@ -508,7 +512,7 @@ func split(ids []string) (queue.OpResult, []string) {
 	return res, valid
 }
 
-func (q *Queue) postsuper(ctx context.Context, ids []string, args ...string) error {
+func (q *Queue) postsuper(ctx context.Context, ids []string, args ...string) ([]byte, error) {
 	var in bytes.Buffer
 	for _, id := range ids {
 		in.WriteString(id)
@@ -516,9 +520,31 @@ func (q *Queue) postsuper(ctx context.Context, ids []string, args ...string) err
 	}
 	stderr, err := q.cfg.Runner.Run(ctx, q.argv("postsuper", args...), &in, io.Discard)
 	if err != nil {
-		return fmt.Errorf("postsuper %s: %w: %s", strings.Join(args, " "), err, firstLine(stderr))
+		return stderr, fmt.Errorf("postsuper %s: %w: %s", strings.Join(args, " "), err, firstLine(stderr))
 	}
-	return nil
+	return stderr, nil
+}
+
+// PostsuperCount finds postsuper's summary line ("postsuper: Placed on hold:
+// 2 messages", "Released from hold: 1 message", "Deleted: 3 messages") and
+// returns its count, or -1 when there is none.
+func PostsuperCount(stderr []byte, summary string) int {
+	for line := range strings.Lines(string(stderr)) {
+		line = strings.TrimSpace(line)
+		line = strings.TrimPrefix(line, "postsuper: ")
+		rest, ok := strings.CutPrefix(line, summary+": ")
+		if !ok {
+			continue
+		}
+		num, unit, _ := strings.Cut(rest, " ")
+		if unit != "message" && unit != "messages" {
+			continue
+		}
+		if n, err := strconv.Atoi(num); err == nil && n >= 0 {
+			return n
+		}
+	}
+	return -1
 }
 
 // present reports which of ids have a file in the named queue directory.

@@ -193,7 +193,7 @@ func TestHoldReleaseDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := queue.OpResult{Requested: 3, Changed: 2, Missing: []string{"DEADBEEF01"}, Invalid: []string{"x\nALL"}}
+	want := queue.OpResult{Requested: 3, Changed: 2, Reported: 2, Missing: []string{"DEADBEEF01"}, Invalid: []string{"x\nALL"}}
 	if d := cmp.Diff(want, res); d != "" {
 		t.Errorf("hold (-want +got):\n%s", d)
 	}
@@ -204,7 +204,7 @@ func TestHoldReleaseDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := cmp.Diff(queue.OpResult{Requested: 2, Changed: 1, Missing: []string{"A558B9843D3"}}, res); d != "" {
+	if d := cmp.Diff(queue.OpResult{Requested: 2, Changed: 1, Reported: 1, Missing: []string{"A558B9843D3"}}, res); d != "" {
 		t.Errorf("release (-want +got):\n%s", d)
 	}
 	// Only held messages are deleted: A558B9843D3 is in deferred.
@@ -212,7 +212,7 @@ func TestHoldReleaseDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := cmp.Diff(queue.OpResult{Requested: 2, Changed: 1, Missing: []string{"A558B9843D3"}}, res); d != "" {
+	if d := cmp.Diff(queue.OpResult{Requested: 2, Changed: 1, Reported: 1, Missing: []string{"A558B9843D3"}}, res); d != "" {
 		t.Errorf("delete (-want +got):\n%s", d)
 	}
 	last := f.calls[len(f.calls)-1]
@@ -276,4 +276,25 @@ func (l listAll) List(ctx context.Context, fn func(queue.Entry) error) error {
 		}
 	}
 	return nil
+}
+
+func TestPostsuperCount(t *testing.T) {
+	tests := []struct {
+		stderr, summary string
+		want            int
+	}{
+		// Recorded from postsuper 3.7 (standard error a pipe).
+		{"postsuper: 36766986561: placed on hold\npostsuper: 379DB986445: placed on hold\npostsuper: Placed on hold: 2 messages\n", "Placed on hold", 2},
+		{"postsuper: 36766986561: removed\npostsuper: Deleted: 1 message\n", "Deleted", 1},
+		{"postsuper: Released from hold: 0 messages\n", "Released from hold", 0},
+		{"", "Deleted", -1},
+		{"postsuper: Deleted: many messages\n", "Deleted", -1},
+		{"postsuper: Placed on hold: 2 messages\n", "Deleted", -1},
+		{"postsuper: Deleted: -3 messages\n", "Deleted", -1},
+	}
+	for _, tt := range tests {
+		if got := PostsuperCount([]byte(tt.stderr), tt.summary); got != tt.want {
+			t.Errorf("PostsuperCount(%q, %q) = %d, want %d", tt.stderr, tt.summary, got, tt.want)
+		}
+	}
 }
