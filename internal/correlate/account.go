@@ -135,57 +135,38 @@ func (a *Account) evidence(m *Message, t time.Time, limit int, justCompromised b
 // Counter counts strings, tracking at most a fixed number of distinct keys;
 // past the cap new keys are counted in Overflow only.
 type Counter struct {
-	m        map[string]int
-	keys     map[string]string // interned copies, for Intern
+	m        map[string]*KeyCount
 	limit    int
 	Overflow int
 }
 
 // NewCounter returns a counter that tracks up to limit keys.
-func NewCounter(limit int) *Counter { return &Counter{m: map[string]int{}, limit: limit} }
+func NewCounter(limit int) *Counter { return &Counter{m: map[string]*KeyCount{}, limit: limit} }
 
-// Add counts key n times (copying the key when it is new) and reports
-// whether the key is new.
-func (c *Counter) Add(key string, n int) (isNew bool) {
+// Add counts key n times (copying the key when it is new) and returns the
+// counter's own copy of the key (which callers may keep; key itself when it
+// is past the cap) and whether it is new.
+func (c *Counter) Add(key string, n int) (kept string, isNew bool) {
 	if key == "" {
-		return false
+		return "", false
 	}
-	if v, ok := c.m[key]; ok {
-		if v+n <= 0 {
+	if e, ok := c.m[key]; ok {
+		e.Count += n
+		if e.Count <= 0 {
 			delete(c.m, key)
-		} else {
-			c.m[key] = v + n
 		}
-		return false
+		return e.Key, false
 	}
 	if n <= 0 {
-		return false
+		return key, false
 	}
 	if len(c.m) >= c.limit {
 		c.Overflow += n
-		return true
+		return strings.Clone(key), true
 	}
-	c.m[strings.Clone(key)] = n
-	return true
-}
-
-// Intern returns a copy of key that the caller may keep: the counter's
-// own when it tracks the key, else a fresh copy.
-func (c *Counter) Intern(key string) string {
-	if key == "" {
-		return ""
-	}
-	if c.keys == nil {
-		c.keys = map[string]string{}
-	}
-	if k, ok := c.keys[key]; ok {
-		return k
-	}
-	k := strings.Clone(key)
-	if len(c.keys) < c.limit {
-		c.keys[k] = k
-	}
-	return k
+	e := &KeyCount{Key: strings.Clone(key), Count: n}
+	c.m[e.Key] = e
+	return e.Key, true
 }
 
 // Has tells whether key was counted.
@@ -195,13 +176,18 @@ func (c *Counter) Has(key string) bool { _, ok := c.m[key]; return ok }
 func (c *Counter) Len() int { return len(c.m) }
 
 // Count returns the count of key.
-func (c *Counter) Count(key string) int { return c.m[key] }
+func (c *Counter) Count(key string) int {
+	if e := c.m[key]; e != nil {
+		return e.Count
+	}
+	return 0
+}
 
 // Top returns up to n keys, highest counts first, ties by key.
 func (c *Counter) Top(n int) []KeyCount {
 	out := make([]KeyCount, 0, len(c.m))
-	for k, v := range c.m {
-		out = append(out, KeyCount{k, v})
+	for _, e := range c.m {
+		out = append(out, *e)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Count != out[j].Count {

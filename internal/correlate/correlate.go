@@ -313,7 +313,7 @@ func (c *Correlator) client(ev *event.Event) {
 		origin = Auth
 	}
 	m := c.open(ev.Host, ev.QID, ev.Time, origin)
-	m.ClientIP = ev.ClientIP // copied below for authenticated mail; see from() for the rest
+
 	m.PID = ev.PID
 	if ev.OrigQID != "" {
 		if parent := c.msgs[c.key(ev.Host, ev.OrigQID)]; parent != nil && parent.Acct != nil && ev.Login == "" {
@@ -323,15 +323,22 @@ func (c *Correlator) client(ev *event.Event) {
 		}
 	}
 	if ev.Login == "" {
-		m.ClientIP = c.Unauth.TopClients.Intern(ev.ClientIP)
+		// unauthenticated: counted now; the address is kept only for the
+		// loopback re-injections of a content filter (see hop)
+		c.Unauth.Messages++
+		m.observed = true
+		ip, _ := c.Unauth.TopClients.Add(ev.ClientIP, 1)
+		if isLoopback(ip) {
+			m.ClientIP = ip
+		}
 		return
 	}
 	a := c.account(ev.Login, ev.Time)
 	if a == nil {
-		m.ClientIP = strings.Clone(ev.ClientIP)
 		return
 	}
-	m.ClientIP = a.IPs.Intern(ev.ClientIP)
+	ip, isNew := a.IPs.Add(ev.ClientIP, 1)
+	m.ClientIP = ip
 	m.Acct = a
 	a.touch(ev.Time)
 	if a.Method == "" && ev.Method != "" {
@@ -348,7 +355,7 @@ func (c *Correlator) client(ev *event.Event) {
 	if d := domainOf(a.Login); d != "" && len(c.own) == 0 && !c.inferred[d] && len(c.inferred) < 10000 {
 		c.inferred[d] = true
 	}
-	if a.IPs.Add(ev.ClientIP, 1) {
+	if isNew {
 		m.newIP = true
 		m.sharedIP = c.ipLogins[ev.ClientIP] >= 3
 		if n, ok := c.ipLogins[ev.ClientIP]; ok {
@@ -369,7 +376,7 @@ func (c *Correlator) from(ev *event.Event) {
 	if m == nil {
 		return
 	}
-	if !m.HasSender {
+	if !m.HasSender && m.Acct != nil {
 		m.Sender = clip(ev.Sender, 320)
 		m.HasSender = true
 	}
@@ -384,9 +391,6 @@ func (c *Correlator) from(ev *event.Event) {
 	switch {
 	case m.Acct != nil && m.Origin == Auth:
 		c.observe(m, m.First)
-	case m.Origin == Unauth:
-		c.Unauth.Messages++
-		c.Unauth.TopClients.Add(m.ClientIP, 1)
 	case m.Origin == Local:
 		c.Unauth.Local++
 	}
@@ -446,7 +450,9 @@ func (c *Correlator) delivery(ev *event.Event) {
 		return
 	}
 	status := ev.Status
-	m.setStatus(ev.Recipient, status)
+	if m.Acct != nil {
+		m.setStatus(ev.Recipient, status)
+	}
 	local := isLocalRelay(ev.Relay)
 	if status == "sent" && local && len(c.own) == 0 && len(c.inferred) < 10000 {
 		if d := strings.ToLower(domainOf(ev.Recipient)); d != "" && !c.inferred[d] && isLocalDelivery(ev.Relay, ev.Program) {
@@ -487,7 +493,7 @@ func (c *Correlator) hop(m *Message, ev *event.Event, local bool) {
 	if child.Acct != nil {
 		return
 	}
-	if child.observed && child.Origin == Unauth {
+	if child.Origin == Unauth {
 		c.Unauth.Messages--
 		c.Unauth.TopClients.Add(child.ClientIP, -1)
 	}
@@ -723,6 +729,10 @@ func statusName(s string) string {
 		return "expired"
 	}
 	return "other"
+}
+
+func isLoopback(ip string) bool {
+	return strings.HasPrefix(ip, "127.") || ip == "::1"
 }
 
 // isLocalRelay tells whether a relay= value is this host (a content filter
