@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016 # back quotes in single-quoted strings are Markdown
 # bench/scan.sh: throughput (MB/s) and peak RSS of `saslguard scan` next to
 # the tools an administrator would otherwise use, on generated logs.
 #
@@ -96,7 +97,8 @@ rotated() {
 SMALL_LOG=$(gen "$SMALL")
 BIG_LOG=$(gen "$BIG")
 ROT=$(rotated "$SMALL_LOG")
-ROT_FILES="$ROT/mail.log.4.gz $ROT/mail.log.3.gz $ROT/mail.log.2.gz $ROT/mail.log.1 $ROT/mail.log"
+ROT_FILES=("$ROT/mail.log.4.gz" "$ROT/mail.log.3.gz" "$ROT/mail.log.2.gz" "$ROT/mail.log.1" "$ROT/mail.log")
+ROT_ARGS=$(printf '%q ' "${ROT_FILES[@]}")
 PF_SMALL=$(slice "$SMALL_LOG" "$PFLOG_SMALL")
 PF_BIG=$(slice "$BIG_LOG" "$PFLOG_BIG")
 
@@ -148,11 +150,11 @@ SB=$(size_of "$SMALL_LOG")
 BB=$(size_of "$BIG_LOG")
 PSB=$(size_of "$PF_SMALL")
 PBB=$(size_of "$PF_BIG")
-RB=$(size_of $ROT_FILES)
+RB=$(size_of "${ROT_FILES[@]}")
 RBU=$SB # uncompressed bytes of the rotated set
 
 # Warm the page cache.
-cat "$SMALL_LOG" "$BIG_LOG" $ROT_FILES "$PF_SMALL" "$PF_BIG" >/dev/null
+cat "$SMALL_LOG" "$BIG_LOG" "${ROT_FILES[@]}" "$PF_SMALL" "$PF_BIG" >/dev/null
 
 declare -A R
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -179,9 +181,9 @@ for sz in small big; do
 		R[scan.$sz]="n/a"
 	fi
 done
-run "zcat.rot" "$RBU" "zcat -f $ROT_FILES >/dev/null"
+run "zcat.rot" "$RBU" "zcat -f $ROT_ARGS >/dev/null"
 if [[ -n $SCAN ]]; then
-	run "scan.rot" "$RBU" "$SCAN $ROT_FILES"
+	run "scan.rot" "$RBU" "$SCAN $ROT_ARGS"
 else
 	R[scan.rot]="n/a"
 fi
