@@ -99,7 +99,9 @@ func runScan(cmd *cobra.Command, args []string, f scanFlags) error {
 	if len(args) == 0 {
 		args = cfg.Scan.Logs
 	}
-	set, err := logsrc.Open(args, logsrc.Options{Stdin: cmd.InOrStdin()})
+	ropts := scan.ReaderOptions()
+	ropts.Stdin = cmd.InOrStdin()
+	set, err := logsrc.Open(args, ropts)
 	if err != nil {
 		return err
 	}

@@ -78,6 +78,14 @@ type batch struct {
 
 var batchPool = sync.Pool{New: func() any { return &batch{events: make([]event.Event, 0, 4096)} }}
 
+// ReaderOptions returns the logsrc options that suit Run: few chunks in
+// flight (each parsed chunk holds its events until the sequencer takes it),
+// so that memory stays flat whatever the size of the input.
+func ReaderOptions() logsrc.Options {
+	n := runtime.GOMAXPROCS(0)
+	return logsrc.Options{MaxInFlight: 2*n + 2}
+}
+
 // Run scans the set.
 func Run(ctx context.Context, set *logsrc.Set, opts Options) (*Result, error) {
 	began := time.Now()
