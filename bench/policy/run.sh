@@ -7,6 +7,7 @@
 #
 #   bench/policy/run.sh                 # 5 s per run
 #   DUR=2s CONNS="16" bench/policy/run.sh
+#   REDIS=1 bench/policy/run.sh         # add saslguard with a real redis-server
 #
 # Needs: go, postfwd (Debian package; postfwd1 is used: postfwd2's cache
 # daemon is required for rate() and is not started by this script), curl.
@@ -22,13 +23,18 @@ PF_PORT=${PF_PORT:-10145}
 METRICS_PORT=${METRICS_PORT:-9540}
 POSTFWD=${POSTFWD:-/usr/sbin/postfwd1}
 PF_USER=${PF_USER:-postfw}
+REDIS=${REDIS:-0}
+SGR_PORT=${SGR_PORT:-10141}
+REDIS_PORT=${REDIS_PORT:-16390}
 
 work=$(mktemp -d /tmp/saslguard-bench.XXXXXX)
 chmod 755 "$work"
-sg_pid="" pf_pid=""
+sg_pid="" pf_pid="" sgr_pid="" redis_pid=""
 cleanup() {
-	[ -n "$sg_pid" ] && kill "$sg_pid" 2>/dev/null || true
-	[ -n "$pf_pid" ] && kill "$pf_pid" 2>/dev/null || true
+	local p
+	for p in "$sg_pid" "$pf_pid" "$sgr_pid" "$redis_pid"; do
+		[ -n "$p" ] && kill "$p" 2>/dev/null || true
+	done
 	sleep 0.3
 	rm -rf "$work"
 }
@@ -71,6 +77,18 @@ go build -o "$work/loadgen" ./bench/policy/loadgen
 } >"$work/saslguard.toml"
 "$work/saslguard" policy serve --config "$work/saslguard.toml" 2>"$work/saslguard.log" &
 sg_pid=$!
+services="saslguard postfwd"
+if [ "$REDIS" = 1 ]; then
+	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
+		--loglevel warning >"$work/redis.log" 2>&1 &
+	redis_pid=$!
+	wait_port "$REDIS_PORT"
+	"$work/saslguard" policy serve --config "$work/saslguard.toml" --listen "tcp:127.0.0.1:$SGR_PORT" \
+		--state-dir "$work/state-redis" --metrics "" --redis "127.0.0.1:$REDIS_PORT" 2>"$work/saslguard-redis.log" &
+	sgr_pid=$!
+	wait_port "$SGR_PORT"
+	services="saslguard sg+redis postfwd"
+fi
 
 # postfwd: the same limit per sasl_username.
 echo 'id=RATE_MSGS; sasl_username=~.; action=rate(sasl_username/30/60/DEFER_IF_PERMIT 4.7.1 Sending limit reached, try again later)' >"$work/postfwd.cf"
@@ -85,11 +103,16 @@ pf_pid=$(cat "$work/pf/postfwd.pid")
 echo "saslguard $(git rev-parse --short HEAD 2>/dev/null || echo '?') vs $("$POSTFWD" -V 2>/dev/null | head -1 | tr -d '\n'); $(nproc) CPUs; $DUR per run; $LOGINS logins; loopback; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-6s %-10s %10s %9s %9s %9s %7s %7s %9s %9s\n' conns service 'req/s' 'p50(µs)' 'p99(µs)' 'RSS(MiB)' served errors DUNNO DEFER
 for c in $CONNS; do
-	for svc in saslguard postfwd; do
-		if [ "$svc" = saslguard ]; then port=$SG_PORT pid=$sg_pid; else port=$PF_PORT pid=$pf_pid; fi
+	for svc in $services; do
+		case $svc in
+		saslguard) port=$SG_PORT pid=$sg_pid ;;
+		sg+redis) port=$SGR_PORT pid=$sgr_pid ;;
+		postfwd) port=$PF_PORT pid=$pf_pid ;;
+		esac
 		read -r rps p50 p99 served errs dunno deferred < <("$work/loadgen" -addr "127.0.0.1:$port" -conns "$c" \
 			-duration "$DUR" -logins "$LOGINS" -fields 2>>"$work/loadgen.err" || true)
 		rss=$(rss_kib "$pid")
+		if [ "$svc" = sg+redis ]; then rss=$((rss + $(rss_kib "$redis_pid"))); fi # with redis-server
 		printf '%-6s %-10s %10s %9s %9s %9.1f %7s %7s %9s %9s\n' "$c" "$svc" "$rps" "$p50" "$p99" \
 			"$(echo "$rss" | awk '{print $1/1024}')" "$served/$c" "$errs" "$dunno" "$deferred"
 	done

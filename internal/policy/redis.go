@@ -93,53 +93,91 @@ func (r *Redis) ok() {
 }
 
 // observeScript adds to a login's windows and distinct sets and returns
-// the totals. Hash fields are KIND WINDOW ":" SLOT (M messages, R
-// recipients, F foreign senders; m minute, h hour, d day).
+// the totals. Each window (series M messages, R recipients, F foreign
+// senders; m minute, h hour, d day) keeps in the login's hash its buckets
+// ("Mm:SLOT"), a running total ("Mm:t") and its newest slot ("Mm:l"): a
+// request reads them all with one HMGET, drops only the buckets that left
+// the window since the last request and writes back with one HSET, so it
+// costs a few commands whatever the windows' sizes.
 var observeScript = redis.NewScript(`
 local now = tonumber(ARGV[1])
-local W = {m = {10, 6}, h = {300, 12}, d = {3600, 24}}
 local h = KEYS[1]
-local function bump(kind, n, wins)
-  if n <= 0 then return end
-  for _, w in ipairs(wins) do
-    redis.call('HINCRBY', h, kind .. w .. ':' .. math.floor(now / W[w][1]), n)
-  end
+local msgs, rcpts, foreign = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local S = {
+  {'Mm', 10, 6, msgs}, {'Mh', 300, 12, msgs}, {'Md', 3600, 24, msgs},
+  {'Rm', 10, 6, rcpts}, {'Rh', 300, 12, rcpts}, {'Rd', 3600, 24, rcpts},
+  {'Fh', 300, 12, foreign},
+}
+local fields = {}
+for _, s in ipairs(S) do
+  s.cur = math.floor(now / s[2])
+  fields[#fields + 1] = s[1] .. ':l'
+  fields[#fields + 1] = s[1] .. ':t'
+  fields[#fields + 1] = s[1] .. ':' .. s.cur
 end
-bump('M', tonumber(ARGV[2]), {'m', 'h', 'd'})
-bump('R', tonumber(ARGV[3]), {'m', 'h', 'd'})
-bump('F', tonumber(ARGV[4]), {'h'})
-redis.call('EXPIRE', h, 90000)
-local sums = {Mm = 0, Mh = 0, Md = 0, Rm = 0, Rh = 0, Rd = 0, Fh = 0}
-local all = redis.call('HGETALL', h)
-for i = 1, #all, 2 do
-  local f = all[i]
-  local kind = string.sub(f, 1, 2)
-  local w = W[string.sub(f, 2, 2)]
-  local slot = tonumber(string.sub(f, 4))
-  if w ~= nil and slot ~= nil and sums[kind] ~= nil then
-    local cur = math.floor(now / w[1])
-    if slot > cur - w[2] and slot <= cur then
-      sums[kind] = sums[kind] + tonumber(all[i + 1])
-    elseif slot <= cur - w[2] then
-      redis.call('HDEL', h, f)
+local v = redis.call('HMGET', h, unpack(fields))
+local set, del = {}, {}
+for i, s in ipairs(S) do
+  local name, n, add, cur = s[1], s[3], s[4], s.cur
+  local last = tonumber(v[3 * i - 2])
+  local total = tonumber(v[3 * i - 1]) or 0
+  local b = tonumber(v[3 * i]) or 0
+  local changed = false
+  if last == nil then
+    last, total, changed = cur, 0, true
+  elseif cur > last then
+    local exp = {}
+    for x = last - n + 1, math.min(last, cur - n) do
+      exp[#exp + 1] = name .. ':' .. x
     end
-  else
-    redis.call('HDEL', h, f)
+    if #exp > 0 then
+      local ev = redis.call('HMGET', h, unpack(exp))
+      for j = 1, #exp do
+        local e = tonumber(ev[j])
+        if e then
+          total = total - e
+          del[#del + 1] = exp[j]
+        end
+      end
+    end
+    last, changed = cur, true
   end
+  -- A clock behind the newest slot still counts while inside the window.
+  if add > 0 and cur > last - n then
+    set[#set + 1] = name .. ':' .. cur
+    set[#set + 1] = b + add
+    total = total + add
+    changed = true
+  end
+  if changed then
+    set[#set + 1] = name .. ':l'
+    set[#set + 1] = last
+    set[#set + 1] = name .. ':t'
+    set[#set + 1] = total
+  end
+  s.total = total
 end
-local counts = {}
+if #del > 0 then redis.call('HDEL', h, unpack(del)) end
+if #set > 0 then redis.call('HSET', h, unpack(set)) end
+redis.call('EXPIRE', h, 90000)
+local out = {}
+for i = 1, 6 do out[i] = S[i].total end
+local cap = tonumber(ARGV[8])
 for i = 2, 4 do
   local k = KEYS[i]
-  local v = ARGV[i + 3]
-  if v ~= '' then
-    redis.call('ZADD', k, now, v)
-    redis.call('ZREMRANGEBYRANK', k, 0, -(tonumber(ARGV[8]) + 1))
+  local val = ARGV[i + 3]
+  if val ~= '' then
+    redis.call('ZADD', k, now, val)
+    redis.call('ZREMRANGEBYSCORE', k, '-inf', now - 3600)
+    if redis.call('ZCARD', k) > cap then
+      redis.call('ZREMRANGEBYRANK', k, 0, -(cap + 1))
+    end
     redis.call('EXPIRE', k, 3700)
   end
-  redis.call('ZREMRANGEBYSCORE', k, '-inf', now - 3600)
-  counts[i - 1] = redis.call('ZCOUNT', k, now - 3599, now)
+  out[#out + 1] = redis.call('ZCOUNT', k, now - 3599, now)
 end
-return {sums.Mm, sums.Mh, sums.Md, sums.Rm, sums.Rh, sums.Rd, counts[1], counts[2], counts[3], sums.Fh}
+out[#out + 1] = S[7].total
+return out
 `)
 
 func hexOrEmpty(h uint64) string {

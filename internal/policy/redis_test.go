@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -288,6 +289,42 @@ func waitFor(t *testing.T, what string, f func() bool) {
 	for deadline := time.Now().Add(5 * time.Second); !f(); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// TestRedisCountersMatchLocalRandom drives both implementations with the
+// same pseudo-random stream of observations and gaps, from seconds to hours.
+func TestRedisCountersMatchLocalRandom(t *testing.T) {
+	rs := startRedis(t)
+	rc := NewRedis(rs.addr(), "r:", time.Second, discardLog(), NewMetrics(nil))
+	defer rc.Close()
+	lc := NewLocalCounters(1000)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(1, 2))
+	now := t0
+	gaps := []time.Duration{0, time.Second, 7 * time.Second, 45 * time.Second, 4 * time.Minute, 40 * time.Minute, 3 * time.Hour, 26 * time.Hour}
+	for i := 0; i < 3000; i++ {
+		now = now.Add(gaps[rng.IntN(len(gaps)-1)] + time.Duration(rng.IntN(1000))*time.Millisecond)
+		if rng.IntN(500) == 0 {
+			now = now.Add(gaps[len(gaps)-1])
+		}
+		o := Observation{Login: fmt.Sprint("u", rng.IntN(3))}
+		if rng.IntN(2) == 0 {
+			o.Messages = 1
+			o.Recipients = 1 + rng.IntN(5)
+			o.ClientIP = uint64(1 + rng.IntN(100))
+			o.ClientNet = uint64(1 + rng.IntN(10))
+			o.SenderDomain = uint64(1 + rng.IntN(20))
+			o.Foreign = rng.IntN(2)
+		}
+		want, _ := lc.Observe(ctx, o, now)
+		got, err := rc.Observe(ctx, o, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Fatalf("step %d at %v: redis %+v; local %+v", i, now.Sub(t0), got, want)
 		}
 	}
 }
