@@ -1,7 +1,5 @@
 package loggen
 
-import "math"
-
 // rng is xoshiro256** seeded with splitmix64. It is written out here rather
 // than taken from math/rand so that the byte stream for a seed can never
 // change with the Go version.
@@ -63,32 +61,38 @@ func (r *rng) f64() float64 { return float64(r.u64()>>11) / (1 << 53) }
 func (r *rng) chance(p float64) bool { return r.f64() < p }
 
 // exp returns an exponentially distributed value with the given mean.
-func (r *rng) exp(mean float64) float64 { return -mean * math.Log(1-r.f64()) }
+func (r *rng) exp(mean float64) float64 { return mean * r.exp1() }
 
-// poisson samples a Poisson variate; large means use a normal approximation.
+// exp1 draws from the exponential distribution with mean 1 by von Neumann's
+// method, which needs only comparisons of uniform variates. Unlike math.Log
+// and math.Exp (assembly on some architectures) it gives the same bits on
+// every machine, so a seed means the same log everywhere.
+func (r *rng) exp1() float64 {
+	for k := 0; ; k++ {
+		u := r.f64()
+		n, prev := 1, u
+		for {
+			v := r.f64()
+			if v >= prev {
+				break
+			}
+			prev = v
+			n++
+		}
+		if n%2 == 1 {
+			return float64(k) + u
+		}
+	}
+}
+
+// poisson samples a Poisson variate by counting exponential arrivals;
+// its cost grows with the mean, which stays below a few dozen here.
 func (r *rng) poisson(mean float64) int {
-	if mean <= 0 {
-		return 0
+	n := 0
+	for s := r.exp1(); s <= mean; s += r.exp1() {
+		n++
 	}
-	if mean > 40 {
-		// Box-Muller.
-		u1, u2 := 1-r.f64(), r.f64()
-		z := math.Sqrt(-2*math.Log(u1)) * math.Cos(2*math.Pi*u2)
-		n := int(math.Round(mean + z*math.Sqrt(mean)))
-		if n < 0 {
-			return 0
-		}
-		return n
-	}
-	l := math.Exp(-mean)
-	k, p := 0, 1.0
-	for {
-		p *= r.f64()
-		if p <= l {
-			return k
-		}
-		k++
-	}
+	return n
 }
 
 // pick returns a random element of a non-empty slice.

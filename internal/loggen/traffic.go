@@ -73,7 +73,7 @@ func (g *gen) tick(m int64) {
 	for n := r.poisson(g.rejectDaily / 2 / 1440); n > 0; n-- {
 		g.scanSession(at())
 	}
-	if mi%10 == 7 && r.chance(0.7) {
+	if mi == 7 && r.chance(0.6) {
 		g.anvilStats(m + int64(r.intn(int(usMin))))
 	}
 	for n := r.poisson(g.bruteDaily / 1440); n > 0; n-- {
@@ -92,10 +92,6 @@ func (g *gen) userIP(u *user, t int64) string {
 	day := (t - g.start) / usDay
 	if len(u.travel) > 0 && (day/4+int64(hashString(u.login)%3))%3 == 0 {
 		return u.travel[int(day*3+int64(g.r.intn(2)))%len(u.travel)]
-	}
-	if g.r.chance(0.03) {
-		// On the phone, from a mobile carrier's pool.
-		return ipv4(g.r, homeOctets)
 	}
 	if len(u.ips) > 1 {
 		h := (t % usDay) / usHour
