@@ -113,6 +113,9 @@ type Correlator struct {
 	own      map[string]bool // configured own domains
 	inferred map[string]bool // own domains learnt from the log
 	msgs     map[qkey]*Message
+	// light holds unauthenticated messages (but loopback re-injections),
+	// which need no detail: queue key to first time (unix seconds)
+	light    map[qkey]int64
 	hosts    map[string]uint16 // host name to index in hostName
 	hostName []string
 	lastHost string
@@ -160,6 +163,7 @@ func New(cfg Config) *Correlator {
 		own:      map[string]bool{},
 		inferred: map[string]bool{},
 		msgs:     map[qkey]*Message{},
+		light:    map[qkey]int64{},
 		hosts:    map[string]uint16{},
 		accounts: map[string]*Account{},
 		sessions: map[skey]*session{},
@@ -194,8 +198,11 @@ func (c *Correlator) Add(ev *event.Event) {
 	case event.Delivery:
 		c.delivery(ev)
 	case event.Removed:
-		if m := c.msgs[c.key(ev.Host, ev.QID)]; m != nil {
+		k := c.key(ev.Host, ev.QID)
+		if m := c.msgs[k]; m != nil {
 			c.finish(m)
+		} else {
+			delete(c.light, k)
 		}
 	case event.Notify:
 		c.notify(ev)
@@ -244,8 +251,12 @@ func (c *Correlator) lookup(ev *event.Event) *Message {
 	if ev.QID == "" {
 		return nil
 	}
-	m := c.msgs[c.key(ev.Host, ev.QID)]
+	k := c.key(ev.Host, ev.QID)
+	m := c.msgs[k]
 	if m == nil {
+		if _, ok := c.light[k]; ok {
+			return nil
+		}
 		m = c.open(ev.Host, ev.QID, ev.Time, Unknown)
 		c.Stats.Orphans++
 	}
@@ -294,8 +305,8 @@ func (c *Correlator) open(host, qid string, t time.Time, o Origin) *Message {
 	m := &Message{k: k, Host: c.hostName[k.host], Origin: o, First: t, Last: t}
 	c.msgs[k] = m
 	c.Stats.Messages++
-	if len(c.msgs) > c.Stats.PeakOpen {
-		c.Stats.PeakOpen = len(c.msgs)
+	if n := len(c.msgs) + len(c.light); n > c.Stats.PeakOpen {
+		c.Stats.PeakOpen = n
 	}
 	return m
 }
@@ -304,10 +315,18 @@ func (c *Correlator) client(ev *event.Event) {
 	if ev.QID == "" {
 		return
 	}
-	if old := c.msgs[c.key(ev.Host, ev.QID)]; old != nil {
+	k := c.key(ev.Host, ev.QID)
+	if old := c.msgs[k]; old != nil {
 		// a short queue id reused: the old message's end was not logged
 		c.finish(old)
 	}
+	if ev.Login == "" && ev.OrigQID == "" && !isLoopback(ev.ClientIP) {
+		c.Unauth.Messages++
+		c.Unauth.TopClients.Add(ev.ClientIP, 1)
+		c.light[k] = ev.Time.Unix()
+		return
+	}
+	delete(c.light, k)
 	origin := Unauth
 	if ev.Login != "" {
 		origin = Auth
@@ -447,6 +466,11 @@ func (c *Correlator) ownDomain(d string, a *Account) bool {
 func (c *Correlator) delivery(ev *event.Event) {
 	m := c.lookup(ev)
 	if m == nil {
+		if ev.Status != "" && ev.Relay != "none" && !isLocalRelay(ev.Relay) {
+			if _, ok := c.light[c.key(ev.Host, ev.QID)]; ok {
+				c.Unauth.Outbound++
+			}
+		}
 		return
 	}
 	status := ev.Status
@@ -644,6 +668,13 @@ func (c *Correlator) sweep() {
 			c.finish(m)
 		}
 	}
+	lcut := cut.Unix()
+	for k, first := range c.light {
+		if first < lcut {
+			c.Stats.Expired++
+			delete(c.light, k)
+		}
+	}
 	scut := c.now.Add(-24 * time.Hour)
 	for k, s := range c.sessions {
 		if s.last.Before(scut) {
@@ -655,7 +686,7 @@ func (c *Correlator) sweep() {
 // Finish tallies the messages still open at the end of the log. The
 // correlator can be read (Accounts, Open) before and after.
 func (c *Correlator) Finish() {
-	c.Stats.OpenAtEnd = len(c.msgs)
+	c.Stats.OpenAtEnd = len(c.msgs) + len(c.light)
 	for _, m := range c.msgs {
 		m.tally()
 	}

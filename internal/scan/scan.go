@@ -203,7 +203,10 @@ func parseChunk(p *logline.Parser, b *batch) {
 		switch r.Status {
 		case logline.Parsed:
 			b.parsed++
-			if ev.Kind != event.Ignored {
+			switch ev.Kind {
+			case event.Ignored, event.MessageID, event.Hold, event.Release:
+				// nothing the scan uses: keep the sequential stage lean
+			default:
 				b.events = append(b.events, ev)
 			}
 		case logline.NoEnvelope:
