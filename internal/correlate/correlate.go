@@ -70,6 +70,22 @@ type skey struct {
 type rcpt struct {
 	addr   string
 	status string
+	reply  string // the remote reply of a deferral or bounce
+}
+
+// Recipient is a recipient of a message and its latest outcome.
+type Recipient struct {
+	Address, Status, Reply string
+}
+
+// Recipients returns the tracked recipients of an authenticated message
+// (up to 64) with their latest outcome.
+func (m *Message) Recipients() []Recipient {
+	out := make([]Recipient, len(m.rcpts))
+	for i, r := range m.rcpts {
+		out[i] = Recipient{r.addr, r.status, r.reply}
+	}
+	return out
 }
 
 // Message is one queued message.
@@ -475,7 +491,7 @@ func (c *Correlator) delivery(ev *event.Event) {
 	}
 	status := ev.Status
 	if m.Acct != nil {
-		m.setStatus(ev.Recipient, status)
+		m.setStatus(ev.Recipient, status, ev.Reply)
 	}
 	local := isLocalRelay(ev.Relay)
 	if status == "sent" && local && len(c.own) == 0 && len(c.inferred) < 10000 {
@@ -726,18 +742,26 @@ func (m *Message) ID() string { return string(m.k.b[:m.k.n]) }
 // Now returns the time of the newest event seen.
 func (c *Correlator) Now() time.Time { return c.now }
 
-func (m *Message) setStatus(addr, status string) {
+func (m *Message) setStatus(addr, status, reply string) {
 	if status == "" {
 		return
 	}
+	st := statusName(status)
+	keep := ""
+	if st != "sent" {
+		keep = reply
+	}
 	for i := range m.rcpts {
 		if m.rcpts[i].addr == addr {
-			m.rcpts[i].status = statusName(status)
+			m.rcpts[i].status = st
+			if keep != m.rcpts[i].reply {
+				m.rcpts[i].reply = clip(keep, 200)
+			}
 			return
 		}
 	}
 	if len(m.rcpts) < maxRcptTracked {
-		m.rcpts = append(m.rcpts, rcpt{addr: clip(addr, 320), status: statusName(status)})
+		m.rcpts = append(m.rcpts, rcpt{addr: clip(addr, 320), status: st, reply: clip(keep, 200)})
 		return
 	}
 	if m.moreStatus == nil {

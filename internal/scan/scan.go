@@ -204,7 +204,7 @@ func parseChunk(p *logline.Parser, b *batch) {
 		case logline.Parsed:
 			b.parsed++
 			switch ev.Kind {
-			case event.Ignored, event.MessageID, event.Hold, event.Release:
+			case event.Ignored, event.Hold, event.Release:
 				// nothing the scan uses: keep the sequential stage lean
 			default:
 				b.events = append(b.events, ev)
