@@ -1,5 +1,7 @@
 package loggen
 
+import "math/bits"
+
 // rng is xoshiro256** seeded with splitmix64. It is written out here rather
 // than taken from math/rand so that the byte stream for a seed can never
 // change with the Go version.
@@ -37,20 +39,18 @@ func (r *rng) intn(n int) int {
 	if n <= 1 {
 		return 0
 	}
-	hi, _ := mul64(r.u64(), uint64(n))
+	hi, _ := bits.Mul64(r.u64(), uint64(n))
 	return int(hi)
 }
 
-func mul64(a, b uint64) (hi, lo uint64) {
-	const mask32 = 1<<32 - 1
-	a0, a1 := a&mask32, a>>32
-	b0, b1 := b&mask32, b>>32
-	w0 := a0 * b0
-	t := a1*b0 + w0>>32
-	w1 := t&mask32 + a0*b1
-	hi = a1*b1 + t>>32 + w1>>32
-	lo = a * b
-	return
+// dur returns a duration in [0, n) microseconds (n <= 0 gives 0); unlike
+// intn it does not overflow on 32-bit platforms.
+func (r *rng) dur(n int64) int64 {
+	if n <= 1 {
+		return 0
+	}
+	hi, _ := bits.Mul64(r.u64(), uint64(n))
+	return int64(hi)
 }
 
 // between returns a value in [lo, hi].

@@ -79,7 +79,7 @@ func (g *gen) planTakeovers() {
 		case tkHeavy:
 			hour, pre, dur = r.between(11, 14), 1, 7
 		}
-		tk.t0 = day + int64(hour)*usHour + int64(r.intn(int(usHour)))
+		tk.t0 = day + int64(hour)*usHour + r.dur(usHour)
 		tk.phaseStart = tk.t0 - int64(pre)*usHour
 		tk.end = tk.t0 + int64(dur)*usHour
 		g.takeovers = append(g.takeovers, tk)
@@ -122,7 +122,7 @@ func (g *gen) spam(level uint8, minR, maxR int, filter float64) func(m *message)
 	r := g.r
 	return func(m *message) {
 		m.sender = g.forgedSender(true)
-		m.msgID = g.localPart() + "." + g.shortID(int64(r.intn(int(usSec)))) + "@" + domainOf(m.sender)
+		m.msgID = g.localPart() + "." + g.shortID(r.dur(usSec)) + "@" + domainOf(m.sender)
 		m.size = 1500 + r.intn(12000)
 		m.spam = level
 		m.filter = r.chance(filter)
@@ -150,7 +150,7 @@ func (g *gen) runTakeover(tk *takeover) {
 		// Guessing from 3-4 addresses in the two hours before.
 		for i := r.between(3, 4); i > 0; i-- {
 			ip := ipv4(r, attackerOctets)
-			t := tk.phaseStart + int64(r.intn(int(90*usMin)))
+			t := tk.phaseStart + r.dur(90*usMin)
 			for s := r.between(2, 5); s > 0 && t < tk.t0-usMin; s-- {
 				names := []string{v.login}
 				if r.chance(0.3) {
@@ -175,7 +175,7 @@ func (g *gen) runTakeover(tk *takeover) {
 		most := max(5, total/(len(tk.ips)+2)) // enough sessions for every address
 		for s := 0; tk.msgs < total; s++ {
 			n := min(r.between(3, most), total-tk.msgs)
-			g.authSession(bs+int64(r.intn(int(w))), g.spamTag(), tk.ip(r, s), v.login, "LOGIN", n, tk, g.spam(2, 1, 8, 0))
+			g.authSession(bs+r.dur(w), g.spamTag(), tk.ip(r, s), v.login, "LOGIN", n, tk, g.spam(2, 1, 8, 0))
 		}
 	case tkSlow:
 		v := g.chooseVictim(false)
@@ -192,7 +192,7 @@ func (g *gen) runTakeover(tk *takeover) {
 		for s := 0; tk.msgs < total; s++ {
 			n := min(r.between(1, 3), total-tk.msgs)
 			g.authSession(t, g.spamTag(), tk.ip(r, s), v.login, "LOGIN", n, tk, g.spam(1, 1, 3, 0))
-			t = tk.t0 + int64(r.intn(hours*int(usHour)))
+			t = tk.t0 + r.dur(int64(hours)*usHour)
 		}
 	case tkPhished:
 		v := g.chooseVictim(false)
@@ -209,13 +209,13 @@ func (g *gen) runTakeover(tk *takeover) {
 		for tk.msgs < total {
 			n := min(r.between(3, 10), total-tk.msgs)
 			g.authSession(t, tagSubmission, ip, v.login, "PLAIN", n, tk, g.spam(1, 1, 5, 0))
-			t = tk.t0 + 2*usMin + int64(r.intn(int(span)))
+			t = tk.t0 + 2*usMin + r.dur(span)
 		}
 	case tkHeavy:
 		v := g.chooseVictim(true)
 		tk.victim = v
 		bf := ipv4(r, attackerOctets)
-		g.failSession(tk.phaseStart+int64(r.intn(int(20*usMin))), tagSmtps, bf, []string{v.login, v.login})
+		g.failSession(tk.phaseStart+r.dur(20*usMin), tagSmtps, bf, []string{v.login, v.login})
 		for i := 0; i < 2; i++ {
 			tk.ips = append(tk.ips, g.attackerIP())
 		}
@@ -225,7 +225,7 @@ func (g *gen) runTakeover(tk *takeover) {
 		for s := 0; tk.msgs < total; s++ {
 			n := min(r.between(1, 5), total-tk.msgs)
 			g.authSession(t, tagSubmission, tk.ip(r, s), v.login, "PLAIN", n, tk, g.spam(1, 1, 6, 0.5))
-			t = tk.t0 + int64(r.intn(int(span)))
+			t = tk.t0 + r.dur(span)
 		}
 	}
 }

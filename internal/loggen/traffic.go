@@ -34,7 +34,7 @@ func (g *gen) tick(m int64) {
 	}
 	work := wf * workProfile[h] // share of a day's volume in this hour
 	flat := 1.0 / 24
-	at := func() int64 { return m + int64(r.intn(int(usMin))) }
+	at := func() int64 { return m + r.dur(usMin) }
 
 	if mi%30 == 0 {
 		g.recyclePIDs()
@@ -74,7 +74,7 @@ func (g *gen) tick(m int64) {
 		g.scanSession(at())
 	}
 	if mi == 7 && r.chance(0.6) {
-		g.anvilStats(m + int64(r.intn(int(usMin))))
+		g.anvilStats(m + r.dur(usMin))
 	}
 	for n := r.poisson(g.bruteDaily / 1440); n > 0; n-- {
 		g.bruteCampaign(at())
@@ -736,7 +736,7 @@ func (g *gen) bruteCampaign(t int64) {
 		if r.chance(0.1) {
 			ip = ipv6(r, pick(r, attackerV6))
 		}
-		tt := t + int64(r.intn(int(10*usMin)))
+		tt := t + r.dur(10*usMin)
 		for rounds := r.between(1, 4); rounds > 0; rounds-- {
 			for j := 0; j < len(names); {
 				k := min(len(names)-j, r.between(1, 3))
