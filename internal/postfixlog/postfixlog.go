@@ -222,16 +222,24 @@ func parseClient(s string, ev *event.Event) bool {
 	return true
 }
 
-var clientKeys = []string{", sasl_method=", ", sasl_username=", ", sasl_sender=", ", orig_queue_id=", ", orig_client="}
-
+// nextKnownKey returns where the next ", key=" of a client line starts in
+// s, or len(s): one pass over the ", " separators.
 func nextKnownKey(s string) int {
-	end := len(s)
-	for _, k := range clientKeys {
-		if i := strings.Index(s, k); i >= 0 && i < end {
-			end = i
+	for off := 0; ; {
+		i := strings.Index(s[off:], ", ")
+		if i < 0 {
+			return len(s)
 		}
+		i += off
+		rest := s[i+2:]
+		if strings.HasPrefix(rest, "sasl_") && (strings.HasPrefix(rest, "sasl_method=") ||
+			strings.HasPrefix(rest, "sasl_username=") || strings.HasPrefix(rest, "sasl_sender=")) ||
+			strings.HasPrefix(rest, "orig_") && (strings.HasPrefix(rest, "orig_queue_id=") ||
+				strings.HasPrefix(rest, "orig_client=")) {
+			return i
+		}
+		off = i + 2
 	}
-	return end
 }
 
 // hostAddr reads "name[ip]" or "name[ip]:port" and returns what follows.
@@ -268,17 +276,27 @@ func parseDelivery(s string, ev *event.Event) bool {
 	}
 	ev.Kind = event.Delivery
 	ev.Recipient = addr
-	if v, ok := field(rest, ", relay="); ok {
-		ev.Relay = v
+	// one pass over the fields: ", orig_to=<>, relay=R, ..., dsn=D, status=S (reply)"
+	st := ""
+	for rest != "" {
+		i := strings.Index(rest, ", ")
+		if i < 0 {
+			break
+		}
+		rest = rest[i+2:]
+		switch {
+		case strings.HasPrefix(rest, "relay="):
+			ev.Relay = upToComma(rest[len("relay="):])
+		case strings.HasPrefix(rest, "dsn="):
+			ev.DSN = upToComma(rest[len("dsn="):])
+		case strings.HasPrefix(rest, "status="):
+			st = rest[len("status="):]
+			rest = ""
+		}
 	}
-	if v, ok := field(rest, ", dsn="); ok {
-		ev.DSN = v
-	}
-	i := strings.Index(rest, ", status=")
-	if i < 0 {
+	if st == "" {
 		return true
 	}
-	st := rest[i+len(", status="):]
 	word, reply, _ := strings.Cut(st, " ")
 	ev.Status = word
 	reply = strings.TrimPrefix(reply, "(")
@@ -507,6 +525,13 @@ func angle(s string) (addr, rest string, ok bool) {
 		}
 	}
 	return s[:end], s[end+1:], true
+}
+
+func upToComma(s string) string {
+	if j := strings.Index(s, ", "); j >= 0 {
+		return s[:j]
+	}
+	return s
 }
 
 // field returns the value after key up to the next ", " (or the end).
