@@ -239,13 +239,12 @@ func (c *Correlator) Add(ev *event.Event) {
 			if a := c.account(ev.Login, ev.Time); a != nil {
 				a.OtherLogins += max(ev.Count, 1)
 				a.touch(ev.Time)
-				if !a.OtherIPs.Has(ev.ClientIP) && ev.ClientIP != "" && len(a.otherFirst) < 1000 {
+				if ip, isNew := a.OtherIPs.Add(ev.ClientIP, 1); isNew && len(a.otherFirst) < 1000 {
 					if a.otherFirst == nil {
 						a.otherFirst = map[string]time.Time{}
 					}
-					a.otherFirst[strings.Clone(ev.ClientIP)] = ev.Time
+					a.otherFirst[ip] = ev.Time
 				}
-				a.OtherIPs.Add(ev.ClientIP, 1)
 			}
 		}
 	case event.Reject:
