@@ -60,9 +60,9 @@ func TestLabExportRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.RestoredAs == sent.QueueID {
-		t.Errorf("restored under the old id %s", r.RestoredAs)
-	}
+	// Usually a new id; the old one when the copy got the freed inode of
+	// the deleted original back (a short id encodes the inode).
+	t.Logf("%s restored as %s", sent.QueueID, r.RestoredAs)
 	var got []queue.Message
 	q.Inspect(ctx, []string{r.RestoredAs}, func(m queue.Message) error { got = append(got, m); return nil })
 	if len(got) != 1 {

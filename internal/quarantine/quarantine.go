@@ -4,8 +4,8 @@
 // holding the raw queue file and a readable postcat text (both 0600), and a
 // line in the root's index.jsonl. Exports are idempotent (the same queue file
 // exported twice is one entry, recognised by its SHA-256) and restores put
-// the raw file back into the hold queue, let postsuper -s give it a new id,
-// and release it.
+// the raw file back into the hold queue, let postsuper -s rename it to match
+// its inode (usually a new queue id), and release it.
 package quarantine
 
 import (
@@ -375,8 +375,9 @@ type RestoreOptions struct {
 
 // Restore puts entry id's raw queue file back into the hold queue (owner of
 // the hold directory, mode 0700), runs postsuper -s (which renames it to
-// match its inode: a new queue id, the old one kept as log_ident), finds the
-// new id by the file's inode, and releases it unless opts.KeepHeld. It
+// match its inode: a new queue id, the old one kept as log_ident; the same id
+// when the copy happens to get the original's freed inode), finds the id by
+// the file's inode, and releases it unless opts.KeepHeld. It
 // refuses when the original message is still queued (a second copy would be
 // delivered twice).
 func (qq *Quarantine) Restore(ctx context.Context, id string, opts RestoreOptions) (Entry, error) {
