@@ -24,6 +24,9 @@ METRICS_PORT=${METRICS_PORT:-9540}
 POSTFWD=${POSTFWD:-/usr/sbin/postfwd1}
 PF_USER=${PF_USER:-postfw}
 REDIS=${REDIS:-0}
+# Paced runs: the same connections offered a fixed total rate, for latency
+# below saturation ("" to skip).
+PACED=${PACED:-"16@2000"}
 SGR_PORT=${SGR_PORT:-10141}
 REDIS_PORT=${REDIS_PORT:-16390}
 
@@ -101,8 +104,12 @@ for _ in $(seq 50); do [ -s "$work/pf/postfwd.pid" ] && break; sleep 0.1; done
 pf_pid=$(cat "$work/pf/postfwd.pid")
 
 echo "saslguard $(git rev-parse --short HEAD 2>/dev/null || echo '?') vs $("$POSTFWD" -V 2>/dev/null | head -1 | tr -d '\n'); $(nproc) CPUs; $DUR per run; $LOGINS logins; loopback; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-6s %-10s %10s %9s %9s %9s %7s %7s %9s %9s\n' conns service 'req/s' 'p50(µs)' 'p99(µs)' 'RSS(MiB)' served errors DUNNO DEFER
-for c in $CONNS; do
+printf '%-11s %-10s %10s %9s %9s %9s %7s %7s %9s %9s\n' conns service 'req/s' 'p50(µs)' 'p99(µs)' 'RSS(MiB)' served errors DUNNO DEFER
+for run in $CONNS $PACED; do
+	c=${run%@*} rate=0
+	[ "$run" != "$c" ] && rate=${run#*@}
+	label=$c
+	[ "$rate" != 0 ] && label="$c@${rate}/s"
 	for svc in $services; do
 		case $svc in
 		saslguard) port=$SG_PORT pid=$sg_pid ;;
@@ -110,10 +117,10 @@ for c in $CONNS; do
 		postfwd) port=$PF_PORT pid=$pf_pid ;;
 		esac
 		read -r rps p50 p99 served errs dunno deferred < <("$work/loadgen" -addr "127.0.0.1:$port" -conns "$c" \
-			-duration "$DUR" -logins "$LOGINS" -fields 2>>"$work/loadgen.err" || true)
+			-duration "$DUR" -logins "$LOGINS" -rate "$rate" -fields 2>>"$work/loadgen.err" || true)
 		rss=$(rss_kib "$pid")
 		if [ "$svc" = sg+redis ]; then rss=$((rss + $(rss_kib "$redis_pid"))); fi # with redis-server
-		printf '%-6s %-10s %10s %9s %9s %9.1f %7s %7s %9s %9s\n' "$c" "$svc" "$rps" "$p50" "$p99" \
+		printf '%-11s %-10s %10s %9s %9s %9.1f %7s %7s %9s %9s\n' "$label" "$svc" "$rps" "$p50" "$p99" \
 			"$(echo "$rss" | awk '{print $1/1024}')" "$served/$c" "$errs" "$dunno" "$deferred"
 	done
 done
