@@ -1,7 +1,7 @@
 package logline_test
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -73,13 +73,18 @@ func TestCorpusConformance(t *testing.T) {
 		var ev event.Event
 		err = set.Read(context.Background(), func(c *logsrc.Chunk) error {
 			defer c.Release()
-			sc := bufio.NewScanner(strings.NewReader(string(c.Data)))
-			sc.Buffer(make([]byte, 1<<20), 64<<20)
-			for sc.Scan() {
-				line := sc.Text()
-				if !keyLine.MatchString(line) {
+			for data := c.Data; len(data) > 0; {
+				n := bytes.IndexByte(data, '\n')
+				var raw []byte
+				if n < 0 {
+					raw, data = data, nil
+				} else {
+					raw, data = data[:n], data[n+1:]
+				}
+				if !keyLine.Match(raw) {
 					continue
 				}
+				line := string(raw)
 				r := p.Parse(line, &ev)
 				if r.Status == logline.NoEnvelope || r.Status == logline.Other {
 					continue // not a Postfix line

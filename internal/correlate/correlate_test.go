@@ -1,0 +1,102 @@
+package correlate
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/saslguard/saslguard/internal/event"
+)
+
+var t0 = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+
+func TestNamesAreCapped(t *testing.T) {
+	c := New(Config{MaxNames: 1000})
+	for i := 0; i < 50000; i++ {
+		c.Add(&event.Event{Time: t0.Add(time.Duration(i) * time.Second), Kind: event.AuthFailure,
+			Login: fmt.Sprintf("user%d", i), ClientIP: "203.0.113.1", Count: 1})
+	}
+	if n := len(c.accounts); n != 1000 {
+		t.Errorf("%d accounts tracked, want the cap of 1000", n)
+	}
+	if c.Stats.UntrackedNames != 49000 {
+		t.Errorf("untracked names %d", c.Stats.UntrackedNames)
+	}
+	if c.Stats.AuthFailures != 50000 {
+		t.Errorf("failures %d", c.Stats.AuthFailures)
+	}
+}
+
+// TestOpenMessagesExpire: queue ids that never see "removed" leave the
+// working set after Expire of event time, so memory follows what is open.
+func TestOpenMessagesExpire(t *testing.T) {
+	c := New(Config{Expire: 48 * time.Hour})
+	for i := 0; i < 10000; i++ {
+		tm := t0.Add(time.Duration(i) * time.Minute)
+		qid := fmt.Sprintf("%010X", i)
+		login := ""
+		if i%2 == 0 {
+			login = "alice@lab.test"
+		}
+		c.Add(&event.Event{Time: tm, Host: "mx1", PID: 100 + i%50, Kind: event.Client, QID: qid, Login: login, ClientIP: "198.51.100.7"})
+		c.Add(&event.Event{Time: tm, Host: "mx1", Kind: event.From, QID: qid, Sender: "alice@lab.test", Nrcpt: 1})
+	}
+	open := len(c.msgs) + len(c.light)
+	// 48 hours of messages at one a minute, plus up to an hour of sweep slack
+	if open > 48*60+60+10 || open < 48*60 {
+		t.Errorf("%d messages open after a week of never-removed mail", open)
+	}
+	if c.Stats.Expired < 10000-48*60-60 {
+		t.Errorf("expired %d", c.Stats.Expired)
+	}
+	if len(c.sessions) > 50 {
+		t.Errorf("%d sessions", len(c.sessions))
+	}
+}
+
+func TestRemovedFreesAndReuses(t *testing.T) {
+	c := New(Config{})
+	for i := 0; i < 1000; i++ {
+		tm := t0.Add(time.Duration(i) * time.Second)
+		for _, ev := range []event.Event{
+			{Time: tm, Host: "mx1", Kind: event.Client, QID: "ABCDEF1234", Login: fmt.Sprintf("u%d@lab.test", i%3), ClientIP: "198.51.100.7"},
+			{Time: tm, Host: "mx1", Kind: event.From, QID: "ABCDEF1234", Sender: "x@lab.test", Nrcpt: 2},
+			{Time: tm, Host: "mx1", Kind: event.Delivery, QID: "ABCDEF1234", Recipient: "a@b", Status: "sent"},
+			{Time: tm, Host: "mx1", Kind: event.Delivery, QID: "ABCDEF1234", Recipient: "c@d", Status: "bounced", Reply: "550 no"},
+			{Time: tm, Host: "mx1", Kind: event.Removed, QID: "ABCDEF1234"},
+		} {
+			c.Add(&ev)
+		}
+	}
+	if len(c.msgs) != 0 {
+		t.Errorf("%d messages open", len(c.msgs))
+	}
+	total := 0
+	for _, a := range c.accounts {
+		total += a.Messages
+		if a.Sent != a.Messages || a.Bounced != a.Messages {
+			t.Errorf("%s: sent %d bounced %d of %d", a.Login, a.Sent, a.Bounced, a.Messages)
+		}
+	}
+	if total != 1000 {
+		t.Errorf("%d messages counted", total)
+	}
+}
+
+func TestSpamSignal(t *testing.T) {
+	for _, tc := range []struct {
+		dsn, reply string
+		want       bool
+	}{
+		{"5.7.1", "550 5.7.1 Message rejected as spam", true},
+		{"4.7.0", "421 4.7.0 [TSS04] Messages from 1.2.3.4 temporarily deferred", true},
+		{"5.0.0", "554 Service unavailable; Client host [1.2.3.4] blocked using zen.spamhaus.org", true},
+		{"4.7.1", "450 4.7.1 <a@b>: Recipient address rejected: Greylisted, see http://postgrey", false},
+		{"4.4.1", "connect to x[1.2.3.4]:25: Connection refused", false},
+		{"5.1.1", "550 5.1.1 user unknown", false},
+	} {
+		if got := spamSignal(tc.dsn, tc.reply); got != tc.want {
+			t.Errorf("spamSignal(%q, %q) = %v", tc.dsn, tc.reply, got)
+		}
+	}
+}
