@@ -33,6 +33,9 @@ type Config struct {
 	// MaxNames caps how many login names seen only in failed logins are
 	// tracked; the rest are counted.
 	MaxNames int
+	// OnVerdict, when set, is called (from Add) each time a login's verdict
+	// rises, with the time of the event that raised it: watch alerts on it.
+	OnVerdict func(a *Account, from, to detect.Verdict, at time.Time)
 }
 
 func (c *Config) normalize() {
@@ -453,6 +456,16 @@ func (c *Correlator) observe(m *Message, t time.Time) {
 	if m.Foreign || m.newIP || a.state.Verdict() == detect.Compromised {
 		a.evidence(m, t, c.cfg.MaxList, changed && was != detect.Compromised && a.state.Verdict() == detect.Compromised)
 	}
+	if changed {
+		c.notifyVerdict(a, was, t)
+	}
+}
+
+// notifyVerdict tells Config.OnVerdict that a login's verdict rose.
+func (c *Correlator) notifyVerdict(a *Account, was detect.Verdict, t time.Time) {
+	if c.cfg.OnVerdict != nil {
+		c.cfg.OnVerdict(a, was, a.state.Verdict(), t)
+	}
 }
 
 // ownDomain tells whether d (lower case) is the login's or the
@@ -507,7 +520,8 @@ func (c *Correlator) delivery(ev *event.Event) {
 			if len(a.RejectionExamples) < 3 {
 				a.RejectionExamples = append(a.RejectionExamples, clip(ev.Reply, 200))
 			}
-			c.afterVerdict(a, a.state.Rejection(&c.cfg.Detect, ev.Time), m, ev.Time)
+			was := a.state.Verdict()
+			c.afterVerdict(a, was, a.state.Rejection(&c.cfg.Detect, ev.Time), m, ev.Time)
 		}
 	}
 	if m.Acct == nil && (m.Origin == Unauth) && !local && ev.Relay != "none" && status != "" {
@@ -559,13 +573,18 @@ func (c *Correlator) notify(ev *event.Event) {
 	a := m.Acct
 	a.Bounces++
 	a.addQID(child, c.cfg.MaxList)
-	c.afterVerdict(a, a.state.Bounce(&c.cfg.Detect, ev.Time), m, ev.Time)
+	was := a.state.Verdict()
+	c.afterVerdict(a, was, a.state.Bounce(&c.cfg.Detect, ev.Time), m, ev.Time)
 }
 
-func (c *Correlator) afterVerdict(a *Account, changed bool, m *Message, t time.Time) {
-	if changed && a.state.Verdict() == detect.Compromised {
+func (c *Correlator) afterVerdict(a *Account, was detect.Verdict, changed bool, m *Message, t time.Time) {
+	if !changed {
+		return
+	}
+	if a.state.Verdict() == detect.Compromised {
 		a.evidence(m, t, c.cfg.MaxList, true)
 	}
+	c.notifyVerdict(a, was, t)
 }
 
 func (c *Correlator) pickup(ev *event.Event) {

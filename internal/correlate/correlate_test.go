@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/saslguard/saslguard/internal/detect"
 	"github.com/saslguard/saslguard/internal/event"
 )
 
@@ -97,6 +98,31 @@ func TestSpamSignal(t *testing.T) {
 	} {
 		if got := spamSignal(tc.dsn, tc.reply); got != tc.want {
 			t.Errorf("spamSignal(%q, %q) = %v", tc.dsn, tc.reply, got)
+		}
+	}
+}
+
+func TestOnVerdict(t *testing.T) {
+	type rise struct {
+		login    string
+		from, to string
+	}
+	var got []rise
+	c := New(Config{OnVerdict: func(a *Account, from, to detect.Verdict, at time.Time) {
+		got = append(got, rise{a.Login, from.String(), to.String()})
+	}})
+	for i := 0; i < 200; i++ {
+		tm := t0.Add(time.Duration(i) * 5 * time.Second)
+		qid := fmt.Sprintf("%010X", i)
+		c.Add(&event.Event{Time: tm, Host: "mx1", Kind: event.Client, QID: qid, Login: "victim@lab.test", ClientIP: fmt.Sprintf("203.0.113.%d", i%12)})
+		c.Add(&event.Event{Time: tm, Host: "mx1", Kind: event.From, QID: qid, Sender: fmt.Sprintf("x@spam%d.example", i), Nrcpt: 1})
+	}
+	if len(got) == 0 || got[len(got)-1] != (rise{"victim@lab.test", got[len(got)-1].from, "compromised"}) {
+		t.Fatalf("rises %v", got)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].from != got[i-1].to {
+			t.Errorf("rises not in sequence: %v", got)
 		}
 	}
 }
