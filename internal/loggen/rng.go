@@ -61,7 +61,7 @@ func (r *rng) f64() float64 { return float64(r.u64()>>11) / (1 << 53) }
 func (r *rng) chance(p float64) bool { return r.f64() < p }
 
 // exp returns an exponentially distributed value with the given mean.
-func (r *rng) exp(mean float64) float64 { return mean * r.exp1() }
+func (r *rng) exp(mean float64) float64 { return float64(mean * r.exp1()) } // no fused multiply-add
 
 // exp1 draws from the exponential distribution with mean 1 by von Neumann's
 // method, which needs only comparisons of uniform variates. Unlike math.Log

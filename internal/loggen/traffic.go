@@ -32,7 +32,10 @@ func (g *gen) tick(m int64) {
 	case time.Sunday:
 		wf, weekend = 0.1, true
 	}
-	work := wf * workProfile[h] // share of a day's volume in this hour
+	// Share of a day's volume in this hour. The float64 conversions in the
+	// rates below keep compilers from fusing multiply-adds, which would
+	// change results by an ulp on some architectures.
+	work := wf * workProfile[h]
 	flat := 1.0 / 24
 	at := func() int64 { return m + r.dur(usMin) }
 
@@ -42,7 +45,7 @@ func (g *gen) tick(m int64) {
 	for n := r.poisson(g.userDaily * work / 60); n > 0; n-- {
 		g.userSession(at())
 	}
-	for n := r.poisson(g.imapDaily * (0.6*work + 0.4*wf*flat) / 60); n > 0; n-- {
+	for n := r.poisson(g.imapDaily * (float64(0.6*work) + float64(0.4*wf*flat)) / 60); n > 0; n-- {
 		u := pick(r, g.w.users)
 		t := at()
 		g.imapLogin(t, u.login, g.userIP(u, t), nil)
@@ -55,7 +58,7 @@ func (g *gen) tick(m int64) {
 	for n := r.poisson(g.notifDaily / 1440 / 2); n > 0; n-- {
 		g.bulkSession(at(), g.w.bulk[1], r.between(1, 3))
 	}
-	for n := r.poisson(g.inboundDaily * (0.5*flat + 0.5*work) / 60); n > 0; n-- {
+	for n := r.poisson(g.inboundDaily * (float64(0.5*flat) + float64(0.5*work)) / 60); n > 0; n-- {
 		g.inboundSession(at())
 	}
 	for n := r.poisson(g.rejectDaily / 1440); n > 0; n-- {
