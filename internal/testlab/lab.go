@@ -366,7 +366,31 @@ func reapStale(logf func(string, ...any)) {
 	}
 }
 
+// validate refuses options that would inject lines into the generated
+// configuration files.
+func (o Options) validate() error {
+	for _, v := range append([]string{o.FilterSyslogName, o.Relayhost}, o.ExtraMain...) {
+		if strings.ContainsAny(v, "\r\n\x00") {
+			return fmt.Errorf("invalid option value %q: contains CR, LF or NUL", v)
+		}
+	}
+	for _, v := range []string{o.FilterSyslogName, o.Relayhost} {
+		if strings.ContainsAny(v, " \t") {
+			return fmt.Errorf("invalid option value %q: contains white space", v)
+		}
+	}
+	for _, kv := range o.ExtraMain {
+		if k, _, ok := strings.Cut(kv, "="); !ok || strings.TrimSpace(k) == "" || strings.ContainsAny(strings.TrimSpace(k), " \t#") {
+			return fmt.Errorf("invalid ExtraMain entry %q: want name = value", kv)
+		}
+	}
+	return nil
+}
+
 func (l *Lab) prepare() error {
+	if err := l.opts.validate(); err != nil {
+		return err
+	}
 	mail, err := user.Lookup("nobody")
 	if err != nil {
 		return fmt.Errorf("look up mailbox owner nobody: %w", err)

@@ -217,3 +217,24 @@ func TestBuildMessageHeaders(t *testing.T) {
 		t.Errorf("subject not kept on one line: %q", head)
 	}
 }
+
+func TestOptionsValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		o    Options
+		ok   bool
+	}{
+		{"zero", Options{}, true},
+		{"extra main", Options{ExtraMain: []string{"smtpd_banner = $myhostname ESMTP"}, Relayhost: "[127.0.0.1]:2525", FilterSyslogName: "postfix/10025"}, true},
+		{"newline in extra main", Options{ExtraMain: []string{"a = b\nmynetworks = 0.0.0.0/0"}}, false},
+		{"no name", Options{ExtraMain: []string{"= x"}}, false},
+		{"no equals", Options{ExtraMain: []string{"mynetworks"}}, false},
+		{"space in relayhost", Options{Relayhost: "[127.0.0.1]:25 x"}, false},
+		{"newline in syslog name", Options{FilterSyslogName: "postfix\nx"}, false},
+	}
+	for _, tc := range tests {
+		if err := tc.o.validate(); (err == nil) != tc.ok {
+			t.Errorf("%s: validate() = %v, want ok=%v", tc.name, err, tc.ok)
+		}
+	}
+}
