@@ -206,6 +206,10 @@ func parseChunk(p *logline.Parser, b *batch) {
 			switch ev.Kind {
 			case event.Ignored, event.Hold, event.Release:
 				// nothing the scan uses: keep the sequential stage lean
+			case event.Disconnect:
+				if ev.AuthTotal > 0 { // only a session that tried AUTH can end a login's session
+					b.events = append(b.events, ev)
+				}
 			default:
 				b.events = append(b.events, ev)
 			}
