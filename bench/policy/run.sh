@@ -61,6 +61,16 @@ rss_kib() {
 	echo "$total"
 }
 
+# cpu_ticks PID: user+system CPU of PID and its children, in clock ticks.
+cpu_ticks() {
+	local total=0 p
+	for p in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null); do
+		total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+	done
+	echo "$total"
+}
+hz=$(getconf CLK_TCK)
+
 echo "building..." >&2
 go build -o "$work/saslguard" ./cmd/saslguard
 go build -o "$work/loadgen" ./bench/policy/loadgen
@@ -104,7 +114,7 @@ for _ in $(seq 50); do [ -s "$work/pf/postfwd.pid" ] && break; sleep 0.1; done
 pf_pid=$(cat "$work/pf/postfwd.pid")
 
 echo "saslguard $(git rev-parse --short HEAD 2>/dev/null || echo '?') vs $("$POSTFWD" -V 2>/dev/null | head -1 | tr -d '\n'); $(nproc) CPUs; $DUR per run; $LOGINS logins; loopback; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-11s %-10s %10s %9s %9s %9s %7s %7s %9s %9s\n' conns service 'req/s' 'p50(µs)' 'p99(µs)' 'RSS(MiB)' served errors DUNNO DEFER
+printf '%-11s %-10s %10s %9s %9s %10s %9s %7s %7s %9s %9s\n' conns service 'req/s' 'p50(µs)' 'p99(µs)' 'CPU µs/req' 'RSS(MiB)' served errors DUNNO DEFER
 for run in $CONNS $PACED; do
 	c=${run%@*} rate=0
 	[ "$run" != "$c" ] && rate=${run#*@}
@@ -116,11 +126,18 @@ for run in $CONNS $PACED; do
 		sg+redis) port=$SGR_PORT pid=$sgr_pid ;;
 		postfwd) port=$PF_PORT pid=$pf_pid ;;
 		esac
-		read -r rps p50 p99 served errs dunno deferred < <("$work/loadgen" -addr "127.0.0.1:$port" -conns "$c" \
+		t0=$(cpu_ticks "$pid")
+		if [ "$svc" = sg+redis ]; then t0=$((t0 + $(cpu_ticks "$redis_pid"))); fi
+		read -r rps p50 p99 served errs dunno deferred nreq < <("$work/loadgen" -addr "127.0.0.1:$port" -conns "$c" \
 			-duration "$DUR" -logins "$LOGINS" -rate "$rate" -fields 2>>"$work/loadgen.err" || true)
+		t1=$(cpu_ticks "$pid")
 		rss=$(rss_kib "$pid")
-		if [ "$svc" = sg+redis ]; then rss=$((rss + $(rss_kib "$redis_pid"))); fi # with redis-server
-		printf '%-11s %-10s %10s %9s %9s %9.1f %7s %7s %9s %9s\n' "$label" "$svc" "$rps" "$p50" "$p99" \
+		if [ "$svc" = sg+redis ]; then # with redis-server
+			rss=$((rss + $(rss_kib "$redis_pid")))
+			t1=$((t1 + $(cpu_ticks "$redis_pid")))
+		fi
+		cpu=$(awk -v t="$((t1 - t0))" -v hz="$hz" -v n="${nreq:-0}" 'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print "-" }')
+		printf '%-11s %-10s %10s %9s %9s %10s %9.1f %7s %7s %9s %9s\n' "$label" "$svc" "$rps" "$p50" "$p99" "$cpu" \
 			"$(echo "$rss" | awk '{print $1/1024}')" "$served/$c" "$errs" "$dunno" "$deferred"
 	done
 done

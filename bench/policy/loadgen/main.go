@@ -51,7 +51,7 @@ func main() {
 	logins := flag.Int("logins", 2000, "distinct SASL logins in the stream")
 	timeout := flag.Duration("timeout", 5*time.Second, "per-request timeout")
 	rate := flag.Float64("rate", 0, "total requests/s to offer, spread over the connections (0: as fast as answers come); the achieved req/s shows whether the service kept up")
-	fields := flag.Bool("fields", false, "print space-separated fields instead of JSON: rps p50_us p99_us conns_served errors dunno deferred")
+	fields := flag.Bool("fields", false, "print space-separated fields instead of JSON: rps p50_us p99_us conns_served errors dunno deferred requests")
 	flag.Parse()
 
 	workers := make([]*worker, *conns)
@@ -99,8 +99,8 @@ func main() {
 		res.P50us, res.P99us, res.MaxUs = pct(0.50), pct(0.99), float64(all[len(all)-1].Nanoseconds())/1e3
 	}
 	if *fields {
-		fmt.Printf("%.0f %.0f %.0f %d %d %d %d\n", res.RPS, res.P50us, res.P99us, res.ConnsServed, res.Errors,
-			res.Actions["DUNNO"], res.Actions["DEFER_IF_PERMIT"])
+		fmt.Printf("%.0f %.0f %.0f %d %d %d %d %d\n", res.RPS, res.P50us, res.P99us, res.ConnsServed, res.Errors,
+			res.Actions["DUNNO"], res.Actions["DEFER_IF_PERMIT"], res.Requests)
 	} else {
 		json.NewEncoder(os.Stdout).Encode(res)
 	}
