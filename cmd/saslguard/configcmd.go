@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/saslguard/saslguard/internal/config"
+	"github.com/saslguard/saslguard/internal/policy"
 )
 
 func init() { register(newConfigCmd) }
@@ -20,7 +21,7 @@ func newConfigCmd() *cobra.Command {
 		Short: "Print a commented default configuration",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprint(cmd.OutOrStdout(), config.Example)
+			_, err := fmt.Fprint(cmd.OutOrStdout(), config.Example+"\n"+policy.ExampleConfig)
 			return err
 		},
 	})
@@ -30,6 +31,9 @@ func newConfigCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, err := config.Load(args[0]); err != nil {
+				return err
+			}
+			if _, err := policy.LoadConfig(args[0]); err != nil {
 				return err
 			}
 			_, err := fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", args[0])

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/saslguard/saslguard/internal/config"
+	"github.com/saslguard/saslguard/internal/policy"
 )
 
 // runCmd runs saslguard with args and returns its exit status and output.
@@ -122,6 +124,13 @@ func TestConfigExampleRoundTrip(t *testing.T) {
 	}
 	if !reflect.DeepEqual(cfg, config.Default()) {
 		t.Errorf("example != defaults:\n%+v\n%+v", cfg, config.Default())
+	}
+	pc, err := policy.DecodeConfig("example", out)
+	if err != nil {
+		t.Fatalf("the example's policy section does not load: %v", err)
+	}
+	if fmt.Sprintf("%+v", pc) != fmt.Sprintf("%+v", policy.DefaultConfig()) {
+		t.Errorf("policy example != defaults:\n%+v\n%+v", pc, policy.DefaultConfig())
 	}
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.toml")

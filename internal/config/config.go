@@ -18,7 +18,11 @@ import (
 	"github.com/saslguard/saslguard/internal/detect"
 )
 
-// Config is the whole file.
+// otherSections are sections of the same file that other packages decode
+// (policy.LoadConfig reads [policy]).
+var otherSections = map[string]bool{"policy": true}
+
+// Config is the file's scan and detect sections.
 type Config struct {
 	Scan   Scan   `toml:"scan"`
 	Detect Detect `toml:"detect"`
@@ -112,7 +116,13 @@ func (c *Config) decode(data []byte) error {
 	if und := md.Undecoded(); len(und) > 0 {
 		var keys []string
 		for _, k := range und {
+			if len(k) > 0 && otherSections[k[0]] {
+				continue // decoded, strictly, by its own package
+			}
 			keys = append(keys, k.String())
+		}
+		if len(keys) == 0 {
+			return c.Validate()
 		}
 		sort.Strings(keys)
 		return fmt.Errorf("unknown key(s): %s", strings.Join(keys, ", "))
