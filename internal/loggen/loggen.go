@@ -99,8 +99,11 @@ type Truth struct {
 	Legitimate []string `json:"legitimate"`
 	// BruteForcedOnly lists names that only ever failed to authenticate.
 	BruteForcedOnly []string `json:"brute_forced_only"`
-	Lines           int64    `json:"lines"`
-	Bytes           int64    `json:"bytes"`
+	// Roles name the legitimate logins with unusual habits, for tests that
+	// check a detector leaves them alone. A heavy sender can also be a victim.
+	Roles Roles `json:"roles"`
+	Lines int64 `json:"lines"`
+	Bytes int64 `json:"bytes"`
 	// QueueIDReuses counts short queue ids deliberately given to a new
 	// message after the previous message with that id was removed.
 	QueueIDReuses int `json:"queue_id_reuses"`
@@ -110,6 +113,16 @@ type Truth struct {
 	// stamp.
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
+}
+
+// Roles lists logins by habit.
+type Roles struct {
+	// Bulk senders send hundreds to thousands of messages a day.
+	Bulk []string `json:"bulk"`
+	// HeavySenders send 40-80 messages a working day.
+	HeavySenders []string `json:"heavy_senders"`
+	// Travellers log in from many addresses abroad, changing by the day.
+	Travellers []string `json:"travellers"`
 }
 
 // bytesPerUserDay is the measured output per ordinary user and day with all
@@ -481,6 +494,20 @@ func (g *gen) truth() *Truth {
 			tr.BruteForcedOnly = append(tr.BruteForcedOnly, l)
 		}
 	}
+	for _, u := range g.w.bulk {
+		tr.Roles.Bulk = append(tr.Roles.Bulk, u.login)
+	}
+	for _, u := range g.w.users {
+		switch u.kind {
+		case kindHeavy:
+			tr.Roles.HeavySenders = append(tr.Roles.HeavySenders, u.login)
+		case kindTraveller:
+			tr.Roles.Travellers = append(tr.Roles.Travellers, u.login)
+		}
+	}
+	sort.Strings(tr.Roles.Bulk)
+	sort.Strings(tr.Roles.HeavySenders)
+	sort.Strings(tr.Roles.Travellers)
 	sort.Strings(tr.Legitimate)
 	sort.Strings(tr.BruteForcedOnly)
 	return tr

@@ -398,6 +398,36 @@ func checkTruth(t *testing.T, lines []logLine, tr *Truth) {
 	if len(tr.BruteForcedOnly) == 0 {
 		t.Errorf("no brute-forced-only names")
 	}
+	// Travellers really log in from many addresses, all outside the
+	// attackers' ranges.
+	ips := map[string]map[string]bool{}
+	for _, l := range lines {
+		var login, ip string
+		if m := reSuccess.FindStringSubmatch(l.msg); m != nil {
+			ip, login = m[1], m[2]
+		} else if m := reIMAP.FindStringSubmatch(l.msg); m != nil {
+			login, ip = m[1], m[2]
+		} else {
+			continue
+		}
+		if ips[login] == nil {
+			ips[login] = map[string]bool{}
+		}
+		ips[login][ip] = true
+	}
+	if len(tr.Roles.Bulk) != 2 || len(tr.Roles.HeavySenders) == 0 || len(tr.Roles.Travellers) == 0 {
+		t.Errorf("roles: %+v", tr.Roles)
+	}
+	for _, l := range tr.Roles.Travellers {
+		if len(ips[l]) < 5 {
+			t.Errorf("traveller %s used only %d addresses", l, len(ips[l]))
+		}
+	}
+	for _, l := range tr.Roles.Bulk {
+		if len(ips[l]) == 0 || len(ips[l]) > 2 {
+			t.Errorf("bulk sender %s used %d addresses, want 1-2", l, len(ips[l]))
+		}
+	}
 }
 
 var reQueueEvent = regexp.MustCompile(`^(` + reQID + `): (client=|uid=|removed$|message-id=)`)

@@ -93,7 +93,8 @@ func (g *gen) tick(m int64) {
 // userIP is where user u connects from at t.
 func (g *gen) userIP(u *user, t int64) string {
 	day := (t - g.start) / usDay
-	if len(u.travel) > 0 && (day/4+int64(hashString(u.login)%3))%3 == 0 {
+	if len(u.travel) > 0 && (day+int64(hashString(u.login)%7))%7 < 3 {
+		// On a trip three days a week, two addresses a day.
 		return u.travel[int(day*3+int64(g.r.intn(2)))%len(u.travel)]
 	}
 	if len(u.ips) > 1 {

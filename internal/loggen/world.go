@@ -181,6 +181,7 @@ func buildWorld(r *rng, nUsers int) *world {
 			continue
 		}
 		u.kind = kindTraveller
+		u.weight = max(u.weight, 2)
 		n := r.between(8, 25)
 		for j := 0; j < n; j++ {
 			if r.chance(0.25) {
