@@ -162,6 +162,9 @@ func (s *fileSource) openNext() bool {
 	}
 	f, err := s.openPath()
 	if f == nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			s.started = true // it will be new when it appears: read it from 0
+		}
 		return false
 	}
 	fromEnd := !s.started && s.f.cfg.FromEnd
