@@ -196,6 +196,12 @@ ratio() { # a b -> a/b or n/a
 	if [[ -z $a || -z $b ]]; then echo "n/a"; else awk -v a="$a" -v b="$b" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2fx", a / b }'; fi
 }
 
+scaled() { # result bytes -> estimated seconds for bytes at the result's MB/s
+	local r
+	r=$(mbps "$1")
+	if [[ -z $r ]]; then echo "n/a"; else awk -v r="$r" -v b="$2" 'BEGIN { if (r == 0) print "n/a"; else printf "~%.0f s", b / 1e6 / r }'; fi
+}
+
 mib() { awk -v b="$1" 'BEGIN { printf "%.0f MiB", b / 1048576 }'; }
 
 {
@@ -212,6 +218,8 @@ mib() { awk -v b="$1" 'BEGIN { printf "%.0f MiB", b / 1048576 }'; }
 	row '`grep -o ... \| sort \| uniq -c \| sort -rn`, LC_ALL=C' pipec
 	echo "| \`pflogsumm\` (first $PFLOG_SMALL / first $PFLOG_BIG) | ${R[pflog.small]} | ${R[pflog.big]} |"
 	row '`saslguard scan --format json`' scan
+	echo
+	echo "pflogsumm ran on slices; at the same MB/s the whole logs would take $(scaled "${R[pflog.small]}" "$SB") and $(scaled "${R[pflog.big]}" "$BB")."
 	echo
 	echo "Rotated set (mail.log.4.gz .. mail.log, $(mib "$RBU") of log text):"
 	echo
