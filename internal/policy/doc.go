@@ -37,6 +37,15 @@
 //	  -o smtpd_sasl_auth_enable=yes
 //	  -o smtpd_recipient_restrictions=check_policy_service,inet:127.0.0.1:10040,permit_sasl_authenticated,reject
 //
+// With a unix socket inside Postfix's queue directory (smtpd may run
+// chrooted there), serve with
+//
+//	[policy]
+//	listen = ["unix:/var/spool/postfix/private/saslguard"]
+//	socket_group = "postfix"
+//
+// and write check_policy_service unix:private/saslguard instead.
+//
 // smtpd_policy_service_default_action = DUNNO keeps mail flowing if the
 // policy service is down (Postfix would otherwise answer 451). Where
 // envelope senders must match logins, also use Postfix's own

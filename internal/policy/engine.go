@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"hash/maphash"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -9,6 +10,11 @@ import (
 	"sync/atomic"
 	"time"
 )
+
+// MaxLoginLen bounds the SASL logins the engine keeps state for: longer
+// ones are answered DUNNO, so a hostile client cannot make each tracked
+// login cost kilobytes.
+const MaxLoginLen = 512
 
 // Decision is the engine's answer to one request.
 type Decision struct {
@@ -109,6 +115,12 @@ func (e *Engine) Decide(ctx context.Context, req *Request, now time.Time) Decisi
 	if req.SASLUsername == "" {
 		return Decision{Action: Dunno}
 	}
+	if len(req.SASLUsername) > MaxLoginLen {
+		if e.logGate.allow() {
+			e.log.Warn("sasl_username too long, answering DUNNO", "bytes", len(req.SASLUsername), "client", req.ClientAddress)
+		}
+		return Decision{Action: Dunno}
+	}
 	login := normalizeLogin(req.SASLUsername)
 	if e.blocks.Has(login) {
 		return Decision{Action: ec.blockAct, Text: ec.replies.Blocked, Rule: RuleBlocked}
@@ -179,7 +191,7 @@ func (e *Engine) observation(login string, req *Request, ec *engineConfig, now t
 	case "DATA", "END-OF-MESSAGE":
 		rcpt = max(req.RecipientCount, 0)
 	}
-	isNew, add := e.instances.observe(login+"\x00"+key, state, rcpt, state == "END-OF-MESSAGE", now)
+	isNew, add := e.instances.observe(instanceKey(login, key), state, rcpt, state == "END-OF-MESSAGE", now)
 	obs.Recipients = add
 	if !isNew {
 		return obs
@@ -219,12 +231,25 @@ func (e *Engine) Sweep(now time.Time) {
 	}
 }
 
+var instanceSeed = maphash.MakeSeed()
+
+// instanceKey identifies a message in progress by a hash of its login and
+// instance, so that hostile, long instance values cost no memory.
+func instanceKey(login, instance string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(instanceSeed)
+	h.WriteString(login)
+	h.WriteByte(0)
+	h.WriteString(instance)
+	return h.Sum64()
+}
+
 // instanceTracker remembers the messages in progress: which instance was
 // counted and how many of its recipients. Bounded in size and age.
 type instanceTracker struct {
 	mu    sync.Mutex
-	m     map[string]*msgState
-	order []string // insertion order, for eviction
+	m     map[uint64]*msgState
+	order []uint64 // insertion order, for eviction
 	head  int
 	max   int
 	ttl   int64
@@ -236,13 +261,13 @@ type msgState struct {
 }
 
 func newInstanceTracker(max int, ttl time.Duration) *instanceTracker {
-	return &instanceTracker{m: make(map[string]*msgState), max: max, ttl: int64(ttl / time.Second)}
+	return &instanceTracker{m: make(map[uint64]*msgState), max: max, ttl: int64(ttl / time.Second)}
 }
 
 // observe records a request of message key: rcpt is 1 for a RCPT request,
 // recipient_count at DATA/END-OF-MESSAGE. It returns whether the message is
 // new and how many recipients to add. done forgets the message.
-func (t *instanceTracker) observe(key, state string, rcpt int, done bool, now time.Time) (isNew bool, add int) {
+func (t *instanceTracker) observe(key uint64, state string, rcpt int, done bool, now time.Time) (isNew bool, add int) {
 	ts := now.Unix()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -278,7 +303,7 @@ func (t *instanceTracker) evictLocked(now int64) {
 		if ok && st != nil {
 			delete(t.m, k)
 		}
-		t.order[t.head] = ""
+		t.order[t.head] = 0
 		t.head++
 	}
 	if t.head > len(t.order)/2 && t.head > 1024 {

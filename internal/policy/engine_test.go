@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 )
@@ -112,6 +113,12 @@ func TestRules(t *testing.T) {
 			{stage(rcpt("a@lab.test", "1", ""), "DATA", 10), 0, Dunno, ""},
 			{stage(rcpt("a@lab.test", "2", ""), "DATA", 1), time.Minute, Hold, RuleRecipientsPerHour},
 		}},
+		{"overlong login is answered DUNNO", []step{
+			{rcpt(strings.Repeat("x", MaxLoginLen+1), "1", "x@e.test"), 0, Dunno, ""},
+			{rcpt(strings.Repeat("x", MaxLoginLen+1), "2", "x@e.test"), 0, Dunno, ""},
+			{rcpt(strings.Repeat("x", MaxLoginLen+1), "3", "x@e.test"), 0, Dunno, ""},
+			{rcpt(strings.Repeat("x", MaxLoginLen+1), "4", "x@e.test"), 0, Dunno, ""},
+		}},
 		{"no login is not ours", []step{
 			{rcpt("", "1", "x@e.test"), 0, Dunno, ""},
 			{rcpt("", "2", "x@e.test"), 0, Dunno, ""},
@@ -206,7 +213,7 @@ func (failingCounters) Observe(context.Context, Observation, time.Time) (Totals,
 func TestInstanceTrackerBounded(t *testing.T) {
 	tr := newInstanceTracker(100, time.Hour)
 	for i := 0; i < 10000; i++ {
-		tr.observe(fmt.Sprint(i), "RCPT", 1, false, t0)
+		tr.observe(uint64(i), "RCPT", 1, false, t0)
 	}
 	if n := tr.len(); n > 100 {
 		t.Fatalf("tracker holds %d; want at most 100", n)
@@ -218,7 +225,7 @@ func TestInstanceTrackerBounded(t *testing.T) {
 	if n := tr.len(); n != 0 {
 		t.Fatalf("after TTL: %d left", n)
 	}
-	isNew, _ := tr.observe("9999", "RCPT", 1, false, t0.Add(2*time.Hour))
+	isNew, _ := tr.observe(9999, "RCPT", 1, false, t0.Add(2*time.Hour))
 	if !isNew {
 		t.Fatal("expired instance not counted as new")
 	}

@@ -72,6 +72,10 @@ func Listen(spec, mode, group string) (net.Listener, error) {
 			if fi.Mode()&os.ModeSocket == 0 {
 				return nil, fmt.Errorf("listen %s: exists and is not a socket", spec)
 			}
+			if c, err := net.DialTimeout("unix", addr, time.Second); err == nil {
+				c.Close()
+				return nil, fmt.Errorf("listen %s: another process is serving this socket", spec)
+			}
 			os.Remove(addr)
 		}
 	}

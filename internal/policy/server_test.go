@@ -235,6 +235,9 @@ func TestServerUnixSocket(t *testing.T) {
 			t.Fatalf("unix reply = %q", got)
 		}
 		c.Close()
+		if _, err := Listen("unix:"+p, "0660", ""); err == nil {
+			t.Fatal("Listen took over a socket another server is serving")
+		}
 		cancel()
 		<-done
 	}
