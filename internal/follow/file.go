@@ -420,7 +420,10 @@ func (s *fileSource) resumeIn(f *os.File, name string, atPath bool, c *Cursor) {
 // matches tells whether f has c's fingerprint and is at least c.Offset long.
 func matches(f *os.File, c *Cursor) bool {
 	st, err := f.Stat()
-	if err != nil || st.Size() < max(c.Offset, c.FingerprintLen) || c.FingerprintLen > FingerprintSize || c.FingerprintLen < 0 {
+	switch {
+	case err != nil, c.Offset < 0, c.FingerprintLen < 0, c.FingerprintLen > FingerprintSize,
+		c.FingerprintLen < min(c.Offset, FingerprintSize), // not written by this package
+		st.Size() < max(c.Offset, c.FingerprintLen):
 		return false
 	}
 	b := make([]byte, c.FingerprintLen)

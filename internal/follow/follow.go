@@ -137,7 +137,8 @@ type Cursor struct {
 	Fingerprint    string `json:"fingerprint,omitempty"`
 	FingerprintLen int64  `json:"fingerprint_len,omitempty"`
 	// Offset is the offset of the next unread byte, always at the start
-	// of a line. For a stream: the bytes consumed.
+	// of a line. For a stream: the bytes consumed in this run (a stream
+	// cannot be resumed by offset: use Journal).
 	Offset int64 `json:"offset"`
 	// Journal is the __CURSOR of the last line of a journal stream.
 	Journal string `json:"journal,omitempty"`
