@@ -305,7 +305,11 @@ func (f *Follower) Run(ctx context.Context, fn func(Line) error) error {
 	f.mu.Unlock()
 	defer func() {
 		for _, s := range f.files {
-			s.close()
+			if s.file != nil {
+				// A held partial line is not lost: the cursor is before it.
+				s.file.Close()
+				s.file = nil
+			}
 		}
 	}()
 	waker := f.cfg.Waker

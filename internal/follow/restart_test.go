@@ -330,3 +330,15 @@ func TestResumeAtEveryLine(t *testing.T) {
 		stop(t, h)
 	}
 }
+
+func TestRestartWithPartialLine(t *testing.T) {
+	dir, path := logPath(t)
+	write(t, path, "a\nhal")
+	h := start(t, dir, Config{Paths: []string{path}})
+	h.expect("a")
+	cp := stop(t, h)
+	h.expectEvents(EventPartialDropped, 0)
+	appendFile(t, path, "f\n")
+	h2 := start(t, dir, Config{Paths: []string{path}, Cursors: cp})
+	h2.expect("half")
+}
