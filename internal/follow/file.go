@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -75,6 +76,7 @@ func (s *fileSource) poll(ctx context.Context, fn func(Line) error) error {
 			}
 		}
 		if !s.hasNext() {
+			s.releaseDeleted(n)
 			return nil
 		}
 		s.drains++
@@ -122,6 +124,25 @@ func (s *fileSource) hasNext() bool {
 		return false
 	}
 	return true
+}
+
+// releaseDeleted closes a deleted file that nothing replaces once it has
+// been quiet for RotateGrace polls, so that its disk space is freed.
+func (s *fileSource) releaseDeleted(n int64) {
+	if n > 0 {
+		s.drains = 0
+		return
+	}
+	st, err := s.file.Stat()
+	if err != nil {
+		return
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); !ok || sys.Nlink > 0 {
+		return // renamed, or the link count is unknown: keep reading
+	}
+	if s.drains++; s.drains > s.f.cfg.RotateGrace {
+		s.close()
+	}
 }
 
 // close closes the current file. An incomplete last line is dropped.

@@ -18,7 +18,9 @@
 // follower keeps reading the old file, and moves to the new one at the first
 // poll that finds nothing new in the old one and no incomplete last line
 // there, or after Config.RotateGrace polls at the latest. Lines written to
-// the old file after the move are not read.
+// the old file after the move are not read. A deleted file that nothing
+// replaces is read while it is written to, and closed after RotateGrace
+// quiet polls, so that its disk space is freed (Linux link count).
 //
 // # Lines
 //

@@ -483,3 +483,26 @@ func TestJournalCursor(t *testing.T) {
 		}
 	}
 }
+
+func TestDeletedReleased(t *testing.T) {
+	dir, path := logPath(t)
+	w := appender(t, path)
+	fmt.Fprint(w, "a\n")
+	h := start(t, dir, Config{Paths: []string{path}, RotateGrace: 2})
+	h.expect("a")
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(w, "b\n")
+	h.poll()
+	h.expect("b") // still read while it is written to
+	for range 3 {
+		h.poll() // quiet: closed after RotateGrace polls
+	}
+	fmt.Fprint(w, "c\n")
+	h.poll()
+	h.expect()
+	write(t, path, "d\n")
+	h.poll()
+	h.expect("d")
+}
