@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -67,7 +68,7 @@ func newAccountListCmd() *cobra.Command {
 		Short: "List blocked logins (by policy, respond, watch or by hand)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, _, err := openAccountStore(cmd, &f)
+			st, cfg, err := openAccountStore(cmd, &f)
 			if err != nil {
 				return err
 			}
@@ -75,6 +76,12 @@ func newAccountListCmd() *cobra.Command {
 			bl, err := st.ListBlocked(cmd.Context())
 			if err != nil {
 				return err
+			}
+			if cfg.Redis != "" {
+				// Blocks made by the other MTAs of the fleet live in Redis.
+				if bl, err = addFleetBlocks(cmd.Context(), cfg, bl); err != nil {
+					return err
+				}
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
@@ -101,6 +108,33 @@ func newAccountListCmd() *cobra.Command {
 	addPolicyFlags(cmd, &f)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// addFleetBlocks appends the Redis blocks the local store lacks, with
+// source "fleet:SOURCE".
+func addFleetBlocks(ctx context.Context, cfg policy.Config, bl []store.Block) ([]store.Block, error) {
+	r := policy.NewRedis(cfg.Redis, cfg.RedisPrefix, 2*time.Second, slog.New(slog.DiscardHandler), nil)
+	defer r.Close()
+	remote, err := r.Blocks(ctx, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("list fleet blocks: %w", err)
+	}
+	have := make(map[string]bool, len(bl))
+	for _, b := range bl {
+		have[b.Login] = true
+	}
+	logins := make([]string, 0, len(remote))
+	for l := range remote {
+		if !have[l] {
+			logins = append(logins, l)
+		}
+	}
+	sort.Strings(logins)
+	for _, l := range logins {
+		rb := remote[l]
+		bl = append(bl, store.Block{Login: l, Source: "fleet:" + rb.Source, Reason: rb.Reason, Created: rb.At.UTC()})
+	}
+	return bl, nil
 }
 
 func newAccountEnableCmd() *cobra.Command {
@@ -151,6 +185,10 @@ func liftRedis(ctx context.Context, cfg policy.Config, login string) error {
 	defer r.Close()
 	if err := r.RemoveBlock(ctx, login, time.Now()); err != nil {
 		return fmt.Errorf("lift block in redis (nothing changed): %w", err)
+	}
+	// The counts that tripped the block would trip it again at once.
+	if err := r.Reset(ctx, login); err != nil {
+		return fmt.Errorf("reset counters in redis (block lifted): %w", err)
 	}
 	return nil
 }

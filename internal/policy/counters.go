@@ -36,6 +36,9 @@ type Totals struct {
 // RedisCounters (a fleet).
 type Counters interface {
 	Observe(ctx context.Context, obs Observation, now time.Time) (Totals, error)
+	// Reset forgets a login's counts: a lifted block starts from zero, or
+	// the counts that tripped it would block the login again at once.
+	Reset(ctx context.Context, login string) error
 }
 
 // Windows are bucketed: a window of n buckets of width w counts the current
@@ -219,6 +222,15 @@ func (c *LocalCounters) Observe(_ context.Context, o Observation, now time.Time)
 		sh.m[o.Login] = st
 	}
 	return st.observe(o, ts), nil
+}
+
+// Reset implements Counters.
+func (c *LocalCounters) Reset(_ context.Context, login string) error {
+	sh := &c.shards[shardIndex(login)]
+	sh.mu.Lock()
+	delete(sh.m, login)
+	sh.mu.Unlock()
+	return nil
 }
 
 // evict drops expired logins, then the least recently active ones until at

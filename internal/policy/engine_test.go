@@ -210,6 +210,8 @@ func (failingCounters) Observe(context.Context, Observation, time.Time) (Totals,
 	return Totals{}, ErrRedisDown
 }
 
+func (failingCounters) Reset(context.Context, string) error { return ErrRedisDown }
+
 func TestInstanceTrackerBounded(t *testing.T) {
 	tr := newInstanceTracker(100, time.Hour)
 	for i := 0; i < 10000; i++ {

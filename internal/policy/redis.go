@@ -235,6 +235,18 @@ func (r *Redis) Epoch(ctx context.Context, now time.Time) (string, error) {
 	return v, nil
 }
 
+// Reset implements Counters: it deletes the login's shared counters.
+func (r *Redis) Reset(ctx context.Context, login string) error {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	base := r.prefix + "{" + normalizeLogin(login) + "}:"
+	if err := r.rdb.Del(ctx, base+"c", base+"ip", base+"net", base+"dom").Err(); err != nil {
+		return r.fail("counters", err, time.Now())
+	}
+	r.ok()
+	return nil
+}
+
 // RedisBlock is a block as stored in Redis.
 type RedisBlock struct {
 	Source string    `json:"source"`

@@ -282,6 +282,14 @@ func TestFleet(t *testing.T) {
 	if _, ok, _ := st.IsBlocked(ctx, "victim@lab.test"); ok {
 		t.Fatal("A's store still has the block lifted fleet-wide")
 	}
+	incs, err := st.ListIncidents(ctx, store.IncidentFilter{Login: "victim@lab.test"})
+	if err != nil || len(incs) != 1 {
+		t.Fatalf("incidents on A: %+v %v", incs, err)
+	}
+	_, acts, _ := st.GetIncident(ctx, incs[0].ID)
+	if len(acts) != 2 || acts[1].Result != "block lifted elsewhere in the fleet" {
+		t.Fatalf("incident actions on A: %+v", acts)
+	}
 }
 
 func waitFor(t *testing.T, what string, f func() bool) {

@@ -49,8 +49,12 @@ type Service struct {
 	listeners []net.Listener
 	prevRedis map[string]bool // logins seen blocked in Redis at the last sync
 	epoch     string          // Redis data set identity at the last sync
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
+	counters  Counters
+	// prevBlocked is the set of blocked logins after the last sync; a
+	// login that leaves it had its block lifted and its counters reset.
+	prevBlocked map[string]bool
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
 }
 
 // NewService builds a service from a validated configuration.
@@ -81,6 +85,7 @@ func NewService(cfg Config, opt Options) (*Service, error) {
 		s.local = NewLocalCounters(cfg.MaxLogins)
 		counters = s.local
 	}
+	s.counters = counters
 	s.engine = NewEngine(cfg, counters, s.log, s.metrics)
 	s.server = &Server{
 		Engine: s.engine, Log: s.log, Metrics: s.metrics, Limits: DefaultLimits,
@@ -330,6 +335,7 @@ func (s *Service) Sync(ctx context.Context) {
 	}
 	if storeOK || s.redis != nil {
 		s.engine.blocks.SetSynced(synced)
+		s.resetLifted(ctx, synced)
 	}
 	s.engine.Sweep(now)
 	s.metrics.blocked.Set(float64(s.engine.blocks.Len()))
@@ -338,13 +344,40 @@ func (s *Service) Sync(ctx context.Context) {
 	}
 }
 
+// resetLifted resets the counters of logins whose block was lifted since
+// the last sync.
+func (s *Service) resetLifted(ctx context.Context, synced map[string]bool) {
+	s.mu.Lock()
+	prev := s.prevBlocked
+	s.prevBlocked = synced
+	s.mu.Unlock()
+	for l := range prev {
+		if synced[l] || s.engine.blocks.Has(l) {
+			continue
+		}
+		if err := s.counters.Reset(ctx, l); err != nil {
+			s.log.Error("block lifted but counters not reset", "login", l, "err", err)
+			continue
+		}
+		s.log.Info("block lifted, counters reset", "login", l)
+	}
+}
+
 // lift applies here a block lifted elsewhere in the fleet.
 func (s *Service) lift(ctx context.Context, login string) {
 	s.engine.blocks.removeDynamic(login)
 	if s.store != nil {
+		b, _, _ := s.store.IsBlocked(ctx, login)
 		if err := s.store.Unblock(ctx, login); err != nil && !errors.Is(err, store.ErrNotFound) {
 			s.storeError("unblock", err)
 			return
+		}
+		if b.IncidentID != 0 {
+			if _, err := s.store.AddAction(ctx, store.Action{
+				IncidentID: b.IncidentID, At: s.now(), Command: "policy sync", Result: "block lifted elsewhere in the fleet", OK: 1,
+			}); err != nil {
+				s.storeError("record lift", err)
+			}
 		}
 	}
 	s.log.Info("block lifted elsewhere in the fleet", "login", login)

@@ -188,3 +188,43 @@ func TestServiceReload(t *testing.T) {
 		t.Fatal("invalid config accepted on reload")
 	}
 }
+
+// TestServiceLiftResetsCounters: after a person lifts a block, the counts
+// that tripped it must not block the login again at its next message.
+func TestServiceLiftResetsCounters(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig()
+	cfg.Listen = []string{"tcp:127.0.0.1:0"}
+	cfg.StateDir = dir
+	clock := &fakeClock{t: t0}
+	s := startService(t, cfg, clock)
+	defer s.Stop()
+	c := dialPolicy(t, s.Addrs()[0].String())
+	ask := func(instance, ip string) string {
+		r := rcpt("victim@lab.test", instance, "x@e.test")
+		r.ClientAddress = ip
+		return c.ask(r)
+	}
+	for i, ip := range []string{"192.0.2.1", "198.51.100.1", "203.0.113.1"} {
+		ask(fmt.Sprint(i), ip)
+	}
+	ctx := context.Background()
+	st, err := store.OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	waitFor(t, "block in store", func() bool { _, ok, _ := st.IsBlocked(ctx, "victim@lab.test"); return ok })
+	s.Sync(ctx)
+	if err := st.Unblock(ctx, "victim@lab.test"); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(time.Minute)
+	s.Sync(ctx)
+	if got := ask("9", "192.0.2.1"); got != "action=DUNNO" {
+		t.Fatalf("first message after the lift: %q", got)
+	}
+	if got := ask("10", "198.51.100.1"); got != "action=DUNNO" {
+		t.Fatalf("second network after the lift: %q", got)
+	}
+}
