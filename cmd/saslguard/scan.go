@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"time"
 
@@ -31,6 +33,7 @@ type scanFlags struct {
 	verbose bool
 	noProg  bool
 	cpuProf string
+	memProf string
 }
 
 func newScanCmd() *cobra.Command {
@@ -71,6 +74,8 @@ Exit status: 0 when no login is compromised, 1 when some are (so cron can act),
 	fl.BoolVar(&f.noProg, "no-progress", false, "no progress bar even on a terminal")
 	fl.StringVar(&f.cpuProf, "cpuprofile", "", "write a CPU profile to this file (for developers)")
 	_ = fl.MarkHidden("cpuprofile")
+	fl.StringVar(&f.memProf, "memprofile", "", "write a heap profile at the end to this file (for developers)")
+	_ = fl.MarkHidden("memprofile")
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -116,6 +121,11 @@ func runScan(cmd *cobra.Command, args []string, f scanFlags) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if os.Getenv("GOGC") == "" {
+		// the live heap is small and steady (windows and open queue ids):
+		// a tighter GC keeps peak memory flat for the same CPU, measured
+		debug.SetGCPercent(50)
+	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 	defer stop()
 	allow := cfg.Allow()
@@ -137,6 +147,11 @@ func runScan(cmd *cobra.Command, args []string, f scanFlags) error {
 			return fmt.Errorf("interrupted: %w", context.Cause(ctx))
 		}
 		return err
+	}
+	if f.memProf != "" {
+		if err := writeHeapProfile(f.memProf); err != nil {
+			return err
+		}
 	}
 	doc := report.Build(res, allow, loc)
 	out := cmd.OutOrStdout()
@@ -177,4 +192,14 @@ func progressFor(cmd *cobra.Command, set *logsrc.Set, off bool) *progressbar.Pro
 		progressbar.OptionThrottle(200*time.Millisecond),
 		progressbar.OptionClearOnFinish(),
 	)
+}
+
+func writeHeapProfile(path string) error {
+	pf, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer pf.Close()
+	runtime.GC()
+	return pprof.WriteHeapProfile(pf)
 }

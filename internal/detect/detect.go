@@ -201,7 +201,7 @@ type State struct {
 	fail    []failure
 	failHd  int
 
-	hours [24 * 9]hourSlot // hourly counts for the baseline
+	hours *[24 * 9]hourSlot // hourly counts for the baseline, made by the first message
 
 	peakMinute, peakHour int
 
@@ -225,7 +225,7 @@ type failure struct {
 
 // NewState returns an empty state.
 func NewState() *State {
-	return &State{ipFirst: map[string]time.Time{}, domains: map[string]int{}, priorFor: map[string]int{}, forgedFrom: map[string]bool{}}
+	return &State{}
 }
 
 // Verdict returns the strongest verdict reached so far. A compromised
@@ -274,6 +274,13 @@ func (s *State) Bounce(cfg *Config, t time.Time) (changed bool) {
 // Message records a message and reports whether the verdict changed.
 func (s *State) Message(cfg *Config, m Message) (changed bool) {
 	t := m.Time
+	if s.hours == nil {
+		// the maps are made with the first message: a name seen only in
+		// failed logins (brute force) costs little
+		s.hours = new([24 * 9]hourSlot)
+		s.ipFirst, s.domains = map[string]time.Time{}, map[string]int{}
+		s.priorFor, s.forgedFrom = map[string]int{}, map[string]bool{}
+	}
 	if s.first.IsZero() {
 		s.first = t
 	}
@@ -346,6 +353,9 @@ func (s *State) baseline(cfg *Config, now time.Time) (int, bool) {
 	hi := winStart.Unix() / 3600
 	lo := hi - int64(cfg.BaselineDays*24)
 	max := 0
+	if s.hours == nil {
+		return 0, false
+	}
 	for _, sl := range s.hours {
 		if sl.hour >= lo && sl.hour < hi && int(sl.count) > max {
 			max = int(sl.count)
