@@ -71,8 +71,12 @@ func (r *Redis) Close() error { return r.rdb.Close() }
 // Up reports whether the last operation succeeded.
 func (r *Redis) Up() bool { return r.up.Load() }
 
+// fail records a failed operation. A non-zero now (the service's clock)
+// also starts the back-off during which Observe does not try Redis.
 func (r *Redis) fail(op string, err error, now time.Time) error {
-	r.downUntil.Store(now.Add(r.backoff).UnixNano())
+	if !now.IsZero() {
+		r.downUntil.Store(now.Add(r.backoff).UnixNano())
+	}
 	if r.up.Swap(false) || r.logGate.allow() {
 		r.log.Error("redis operation failed: counters fail open, blocks from the local copy", "op", op, "err", err)
 	}
@@ -241,7 +245,7 @@ func (r *Redis) Reset(ctx context.Context, login string) error {
 	defer cancel()
 	base := r.prefix + "{" + normalizeLogin(login) + "}:"
 	if err := r.rdb.Del(ctx, base+"c", base+"ip", base+"net", base+"dom").Err(); err != nil {
-		return r.fail("counters", err, time.Now())
+		return r.fail("counters", err, time.Time{})
 	}
 	r.ok()
 	return nil
