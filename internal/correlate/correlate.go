@@ -238,8 +238,11 @@ func (c *Correlator) Add(ev *event.Event) {
 	case event.AuthFailure:
 		c.authFailure(ev)
 	case event.Login:
+		// IMAP/POP3 logins are evidence about logins already known from
+		// SMTP (the first access of an attacker who reads, then sends);
+		// mailbox users who never send are not tracked
 		if ev.Login != "" {
-			if a := c.account(ev.Login, ev.Time); a != nil {
+			if a := c.existing(ev.Login); a != nil {
 				a.OtherLogins += max(ev.Count, 1)
 				a.touch(ev.Time)
 				if ip, isNew := a.OtherIPs.Add(ev.ClientIP, 1); isNew && len(a.otherFirst) < 1000 {
@@ -668,6 +671,14 @@ func (c *Correlator) account(login string, t time.Time) *Account {
 	a := newAccount(strings.Clone(key), t)
 	c.accounts[a.Login] = a
 	return a
+}
+
+// existing returns the account of login if it is tracked, else nil.
+func (c *Correlator) existing(login string) *Account {
+	if hasUpper(login) {
+		return c.accounts[strings.ToLower(login)]
+	}
+	return c.accounts[login]
 }
 
 // finish tallies a message's recipients and drops it from the working set.
