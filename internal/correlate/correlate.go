@@ -144,6 +144,9 @@ type Correlator struct {
 	ipFail   map[string]int32
 	ipLogins map[string]int32 // how many logins used each client IP
 
+	failCur, failPrev map[failKey]*failSeen
+	failGen           int64
+
 	now, nextSweep time.Time
 
 	Unauth UnauthStats
@@ -609,10 +612,60 @@ func (c *Correlator) pickup(ev *event.Event) {
 	}
 }
 
+// failKey names the failures of one login from one IP.
+type failKey struct{ login, ip string }
+
+// failSeen counts recent failure lines per source: Postfix smtpd, Dovecot's
+// passdb ("auth: passwd-file(...): Password mismatch") and Dovecot's login
+// processes ("imap-login: ... auth failed"). One SMTP attempt through
+// Dovecot SASL logs a Postfix and a passdb line, one IMAP attempt a login
+// and a passdb line: the attempts are max(passdb, postfix + login).
+type failSeen [3]int32
+
+const failGeneration = 2 * 60 // seconds a generation of failSeen lives
+
+// dedupFailures returns how many new attempts n failure lines of ev are,
+// given the lines seen from the other sources in the last few minutes.
+func (c *Correlator) dedupFailures(ev *event.Event, n int) int {
+	src := 0
+	if ev.Source == event.Dovecot {
+		src = 2
+		if ev.Service == "auth" {
+			src = 1
+		}
+	}
+	if gen := ev.Time.Unix() / failGeneration; gen > c.failGen {
+		if gen == c.failGen+1 {
+			c.failPrev = c.failCur
+		} else {
+			c.failPrev = nil
+		}
+		c.failCur, c.failGen = map[failKey]*failSeen{}, gen
+	}
+	k := failKey{ev.Login, ev.ClientIP}
+	b := c.failCur[k]
+	if b == nil {
+		b = c.failPrev[k]
+		if b == nil {
+			if len(c.failCur) >= 100000 {
+				return n // too many to remember: count every line
+			}
+			b = new(failSeen)
+		}
+		c.failCur[failKey{strings.Clone(ev.Login), strings.Clone(ev.ClientIP)}] = b
+	}
+	before := max(b[1], b[0]+b[2])
+	b[src] += int32(min(n, 1<<20))
+	return int(max(b[1], b[0]+b[2]) - before)
+}
+
 func (c *Correlator) authFailure(ev *event.Event) {
 	n := max(ev.Count, 1)
 	if ev.AuthTotal > 1 {
 		n *= ev.AuthTotal
+	}
+	if n = c.dedupFailures(ev, n); n == 0 {
+		return
 	}
 	c.Stats.AuthFailures += n
 	if ev.ClientIP != "" {

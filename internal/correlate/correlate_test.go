@@ -126,3 +126,30 @@ func TestOnVerdict(t *testing.T) {
 		}
 	}
 }
+
+// TestFailuresCountedOnce: one SMTP attempt through Dovecot SASL logs a
+// Postfix warning and a Dovecot passdb line; one IMAP attempt a login-process
+// line and a passdb line. Each is one failed login.
+func TestFailuresCountedOnce(t *testing.T) {
+	c := New(Config{})
+	at := t0
+	for i := 0; i < 5; i++ { // five SMTP attempts
+		at = at.Add(time.Second)
+		c.Add(&event.Event{Time: at, Kind: event.AuthFailure, Source: event.Dovecot, Service: "auth", Login: "erin@lab.test", ClientIP: "203.0.113.1"})
+		c.Add(&event.Event{Time: at, Kind: event.AuthFailure, Source: event.Postfix, Login: "erin@lab.test", ClientIP: "203.0.113.1"})
+	}
+	for i := 0; i < 3; i++ { // three IMAP attempts, postfix-side line first this time
+		at = at.Add(time.Second)
+		c.Add(&event.Event{Time: at, Kind: event.AuthFailure, Source: event.Dovecot, Service: "imap", Login: "erin@lab.test", ClientIP: "203.0.113.1"})
+		c.Add(&event.Event{Time: at, Kind: event.AuthFailure, Source: event.Dovecot, Service: "auth", Login: "erin@lab.test", ClientIP: "203.0.113.1"})
+	}
+	// and two from another IP seen by Postfix only (no passdb lines: another SASL backend)
+	c.Add(&event.Event{Time: at, Kind: event.AuthFailure, Source: event.Postfix, Login: "erin@lab.test", ClientIP: "203.0.113.2", Count: 2})
+	a := c.Account("erin@lab.test")
+	if a == nil || a.FailedLogins != 10 {
+		t.Fatalf("failed logins %+v, want 10", a)
+	}
+	if c.Stats.AuthFailures != 10 {
+		t.Errorf("stats %d", c.Stats.AuthFailures)
+	}
+}

@@ -652,7 +652,10 @@ func (s *State) snapshot(cfg *Config, now time.Time) Snapshot {
 		// the run: a new IP that appeared within the hour before it joins,
 		// unless the run's own first access is dated by an IMAP/POP3 login.
 		for _, x := range s.newIPs[s.newHead:] {
-			if !f.viaOther && !x.shared && x.t.Before(f.t) && f.t.Sub(x.t) <= time.Hour {
+			// only against an established history: without one, the
+			// login's own first address is as new as the attacker's
+			if !f.viaOther && !x.shared && x.t.Before(f.t) && f.t.Sub(x.t) <= time.Hour &&
+				s.first.Before(x.t.Add(-time.Hour)) {
 				f = x
 				break
 			}
