@@ -330,8 +330,8 @@ func processID(pid int) string {
 		return ""
 	}
 	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 {
-		return ""
+	if len(f) < 20 || f[0] == "Z" || f[0] == "X" {
+		return "" // a zombie is dead (this machine's init may be slow to reap)
 	}
 	return fmt.Sprintf("%d %s", pid, f[19])
 }
