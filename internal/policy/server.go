@@ -266,7 +266,7 @@ func (s *Server) malformed(c net.Conn, remote string, err error) {
 	if s.logGate.allow() {
 		s.Log.Warn("policy request refused, answering DUNNO and closing", "remote", remote, "reason", reason, "err", err)
 	}
-	c.SetWriteDeadline(time.Now().Add(time.Second))
+	c.SetWriteDeadline(time.Now().Add(min(time.Second, s.RequestTimeout)))
 	if _, err := c.Write(dunnoReply); err != nil {
 		return
 	}
@@ -275,7 +275,7 @@ func (s *Server) malformed(c net.Conn, remote string, err error) {
 	if cw, ok := c.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
 	}
-	c.SetReadDeadline(time.Now().Add(time.Second))
+	c.SetReadDeadline(time.Now().Add(min(time.Second, s.RequestTimeout)))
 	io.CopyN(io.Discard, c, 1<<16)
 }
 
