@@ -2,7 +2,9 @@ package policy
 
 import (
 	"context"
+	"encoding/json"
 	"hash/fnv"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -78,9 +80,71 @@ func sumBuckets(bs []bucket, width, now int64) int {
 }
 
 type windows struct {
-	Minute [minuteBuckets]bucket `json:"m"`
-	Hour   [hourBuckets]bucket   `json:"h"`
-	Day    [dayBuckets]bucket    `json:"d"`
+	Minute [minuteBuckets]bucket
+	Hour   [hourBuckets]bucket
+	Day    [dayBuckets]bucket
+}
+
+// compactWindows is the snapshot form of windows: only non-empty buckets,
+// as [slot, count] pairs, so an idle login costs a few bytes.
+type compactWindows struct {
+	M [][2]int64 `json:"m,omitempty"`
+	H [][2]int64 `json:"h,omitempty"`
+	D [][2]int64 `json:"d,omitempty"`
+}
+
+func compact(bs []bucket) [][2]int64 {
+	var out [][2]int64
+	for _, b := range bs {
+		if b.N != 0 {
+			out = append(out, [2]int64{b.Slot, int64(b.N)})
+		}
+	}
+	return out
+}
+
+func expand(bs []bucket, pairs [][2]int64) {
+	for _, p := range pairs {
+		if p[0] < 0 || p[1] <= 0 || p[1] > math.MaxUint32 {
+			continue
+		}
+		bs[int(p[0]%int64(len(bs)))] = bucket{Slot: p[0], N: uint32(p[1])}
+	}
+}
+
+// MarshalJSON implements json.Marshaler.
+func (w windows) MarshalJSON() ([]byte, error) {
+	return json.Marshal(compactWindows{compact(w.Minute[:]), compact(w.Hour[:]), compact(w.Day[:])})
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (w *windows) UnmarshalJSON(b []byte) error {
+	var c compactWindows
+	if err := json.Unmarshal(b, &c); err != nil {
+		return err
+	}
+	*w = windows{}
+	expand(w.Minute[:], c.M)
+	expand(w.Hour[:], c.H)
+	expand(w.Day[:], c.D)
+	return nil
+}
+
+// hourRing is the foreign-sender window.
+type hourRing [hourBuckets]bucket
+
+// MarshalJSON implements json.Marshaler.
+func (r hourRing) MarshalJSON() ([]byte, error) { return json.Marshal(compact(r[:])) }
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (r *hourRing) UnmarshalJSON(b []byte) error {
+	var pairs [][2]int64
+	if err := json.Unmarshal(b, &pairs); err != nil {
+		return err
+	}
+	*r = hourRing{}
+	expand(r[:], pairs)
+	return nil
 }
 
 func (w *windows) add(now int64, n int) {
@@ -144,7 +208,7 @@ func (d distinct) count(now int64) int {
 type loginState struct {
 	Msgs    windows             `json:"msgs"`
 	Rcpts   windows             `json:"rcpts"`
-	Foreign [hourBuckets]bucket `json:"foreign"`
+	Foreign hourRing            `json:"foreign"`
 	IPs     distinct            `json:"ips,omitempty"`
 	Nets    distinct            `json:"nets,omitempty"`
 	Doms    distinct            `json:"doms,omitempty"`
@@ -287,13 +351,16 @@ func (c *LocalCounters) Len() int {
 	return n
 }
 
-// snapshot copies every login's state.
-func (c *LocalCounters) snapshot() map[string]loginState {
+// snapshot copies the state of every login active since since.
+func (c *LocalCounters) snapshot(since time.Time) map[string]loginState {
 	out := make(map[string]loginState)
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
 		for k, st := range sh.m {
+			if st.Last < since.Unix() {
+				continue
+			}
 			cp := *st
 			cp.IPs = append(distinct(nil), st.IPs...)
 			cp.Nets = append(distinct(nil), st.Nets...)

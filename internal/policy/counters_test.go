@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -114,7 +115,18 @@ func TestSnapshotRestore(t *testing.T) {
 	c := NewLocalCounters(1000)
 	c.Observe(ctx, Observation{Login: "a", Messages: 1, Recipients: 4, ClientIP: 3}, t0)
 	c2 := NewLocalCounters(1000)
-	c2.restore(c.snapshot())
+	data, err := json.Marshal(c.snapshot(t0.Add(-time.Hour)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]loginState
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	c2.restore(back)
+	if n := len(c.snapshot(t0.Add(time.Hour))); n != 0 {
+		t.Fatalf("snapshot since a later time kept %d idle logins", n)
+	}
 	tot, _ := c2.Observe(ctx, Observation{Login: "a"}, t0.Add(time.Second))
 	if tot.Messages[0] != 1 || tot.Recipients[2] != 4 || tot.ClientIPs != 1 {
 		t.Fatalf("restored totals = %+v", tot)

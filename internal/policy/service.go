@@ -409,7 +409,7 @@ func (s *Service) saveSnapshot() {
 	}
 	snap := snapshot{Version: 1, Saved: s.now().UTC()}
 	if s.local != nil {
-		snap.Counters = s.local.snapshot()
+		snap.Counters = s.local.snapshot(snap.Saved.Add(-stateTTL * time.Second))
 	}
 	s.mu.Lock()
 	for l := range s.prevRedis {
