@@ -206,13 +206,13 @@ func (d distinct) count(now int64) int {
 }
 
 type loginState struct {
-	Msgs    windows             `json:"msgs"`
-	Rcpts   windows             `json:"rcpts"`
-	Foreign hourRing            `json:"foreign"`
-	IPs     distinct            `json:"ips,omitempty"`
-	Nets    distinct            `json:"nets,omitempty"`
-	Doms    distinct            `json:"doms,omitempty"`
-	Last    int64               `json:"last"`
+	Msgs    windows  `json:"msgs"`
+	Rcpts   windows  `json:"rcpts"`
+	Foreign hourRing `json:"foreign"`
+	IPs     distinct `json:"ips,omitempty"`
+	Nets    distinct `json:"nets,omitempty"`
+	Doms    distinct `json:"doms,omitempty"`
+	Last    int64    `json:"last"`
 }
 
 func (s *loginState) observe(o Observation, now int64) Totals {
