@@ -483,6 +483,12 @@ func (l *Lab) prepare() error {
 		if err := os.WriteFile(f.path, []byte(f.body), 0o644); err != nil {
 			return fmt.Errorf("write %s: %w", f.path, err)
 		}
+		// Postfix commands pause ~1.8 s when main.cf is brand new (measured:
+		// postmap takes 1.8 s instead of 10 ms); backdating it saves that.
+		past := time.Now().Add(-time.Minute)
+		if err := os.Chtimes(f.path, past, past); err != nil {
+			return fmt.Errorf("backdate %s: %w", f.path, err)
+		}
 	}
 	if err := l.writePasswd(doveGID); err != nil {
 		return err
