@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -430,4 +431,31 @@ func TestStopLeavesNothing(t *testing.T) {
 		t.Errorf("processes left after Stop: %v", pids)
 	}
 	l.Stop() // twice is fine
+}
+
+// TestSessionPID checks a test can find and end a live authenticated session.
+func TestSessionPID(t *testing.T) {
+	l := Start(t, Options{NoIMAP: true})
+	ctx := ctxT(t)
+	c, err := l.Dial(ctx, DialOpts{LocalIP: "127.0.0.77"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Auth(ctx, "alice@lab.test", DefaultUsers["alice@lab.test"]); err != nil {
+		t.Fatal(err)
+	}
+	pid, err := l.SessionPID(ctx, "127.0.0.77")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !l.owns(pid) {
+		t.Fatalf("pid %d is not a process of this lab", pid)
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Mail(ctx, "alice@lab.test"); err == nil {
+		t.Error("session still answers after its smtpd was ended")
+	}
 }

@@ -280,3 +280,31 @@ func (l *Lab) LogLines(which Log, substr string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// SessionPID waits for the smtpd "connect from unknown[IP]" line of a
+// session opened from localIP and returns that smtpd's pid (the process a
+// test must end to stop an already-authenticated session). Use a distinct
+// source address per session: the log does not show client ports. With
+// several connects from the address, the last one logged wins.
+func (l *Lab) SessionPID(ctx context.Context, localIP string) (int, error) {
+	re, err := regexp.Compile(`/smtpd\[(\d+)\]: connect from [^\[\s]*\[` + regexp.QuoteMeta(localIP) + `\]$`)
+	if err != nil {
+		return 0, fmt.Errorf("session pid: %w", err)
+	}
+	if _, err := l.WaitLog(ctx, PostfixLog, "", re); err != nil {
+		return 0, err
+	}
+	lines, err := l.LogLines(PostfixLog, "connect from")
+	if err != nil {
+		return 0, err
+	}
+	for i := len(lines) - 1; i >= 0; i-- {
+		if m := re.FindStringSubmatch(lines[i]); m != nil {
+			var pid int
+			if _, err := fmt.Sscan(m[1], &pid); err == nil && pid > 1 {
+				return pid, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("session pid for %s: no connect line", localIP)
+}
