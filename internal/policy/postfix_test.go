@@ -30,6 +30,7 @@ func TestPostfixIntegration(t *testing.T) {
 	cfg.StateDir = t.TempDir()
 	cfg.Rules = Rules{
 		MessagesPerMinute:     Rule{Limit: 2, Action: DeferIfPermit},
+		RecipientsPerMinute:   Rule{Limit: 6, Action: Hold},
 		ClientNetworksPerHour: Rule{Limit: 1, Action: Reject, Compromised: true},
 	}
 	var logBuf syncBuffer
@@ -103,9 +104,41 @@ func TestPostfixIntegration(t *testing.T) {
 	if res, err := send("bob@lab.test", "127.0.0.67", 9); err != nil || res.QueueID == "" {
 		t.Fatalf("bob after carol's block: %v %+v", err, res)
 	}
-	// The queue holds exactly the accepted messages: 2 alice, 2 bob, 1 carol.
-	q, err := lab.WaitQueue(ctx, func(es []testlab.QueueEntry) bool { return len(es) >= 5 })
-	if err != nil || len(q) != 5 {
-		t.Fatalf("queue: %d entries, %v", len(q), err)
+	// postmaster sends one message to seven recipients: over
+	// recipients_per_minute (6), Postfix accepts it onto the hold queue.
+	pw, _ := lab.Password("postmaster@lab.test")
+	var to []string
+	for i := 0; i < 7; i++ {
+		to = append(to, fmt.Sprintf("list%d@example.org", i))
+	}
+	hres, err := lab.Send(ctx, testlab.SendOpts{LocalIP: "127.0.0.69", Login: "postmaster@lab.test", Password: pw,
+		From: "postmaster@lab.test", To: to, Subject: "newsletter"})
+	if err != nil || hres.QueueID == "" {
+		t.Fatalf("postmaster: %v %+v", err, hres)
+	}
+	// The queue holds exactly the accepted messages: 2 alice, 2 bob,
+	// 1 carol (deferred: no relay listens) and postmaster's on hold.
+	// postqueue can list a message twice while it moves between queues:
+	// count distinct ids.
+	ids := func(es []testlab.QueueEntry) map[string]bool {
+		m := map[string]bool{}
+		for _, e := range es {
+			m[e.QueueID] = true
+		}
+		return m
+	}
+	q, err := lab.WaitQueue(ctx, func(es []testlab.QueueEntry) bool {
+		return testlab.QueueCounts(es)["hold"] == 1 && len(ids(es)) >= 6
+	})
+	if err != nil || len(ids(q)) != 6 {
+		for _, e := range q {
+			t.Logf("queued: %s %s from=%s to=%d", e.QueueName, e.QueueID, e.Sender, len(e.Recipients))
+		}
+		t.Fatalf("queue: %d messages %v, %v", len(ids(q)), testlab.QueueCounts(q), err)
+	}
+	for _, e := range q {
+		if (e.QueueID == hres.QueueID) != (e.QueueName == "hold") {
+			t.Fatalf("queue entry %+v: only postmaster's message should be held", e)
+		}
 	}
 }
