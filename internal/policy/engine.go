@@ -112,7 +112,7 @@ func (ec *engineConfig) text(a Action) string {
 // requests carry no time).
 func (e *Engine) Decide(ctx context.Context, req *Request, now time.Time) Decision {
 	ec := e.cfg.Load()
-	if req.SASLUsername == "" {
+	if req.SASLUsername == "" || (req.Request != "" && req.Request != "smtpd_access_policy") {
 		return Decision{Action: Dunno}
 	}
 	if len(req.SASLUsername) > MaxLoginLen {

@@ -125,6 +125,9 @@ func TestRules(t *testing.T) {
 			{rcpt("", "3", "x@e.test"), 0, Dunno, ""},
 			{rcpt("", "4", "x@e.test"), 0, Dunno, ""},
 		}},
+		{"other request types are not ours", []step{
+			{&Request{Request: "junk", SASLUsername: "blocked@lab.test", ProtocolState: "RCPT"}, 0, Dunno, ""},
+		}},
 		{"static block list", []step{
 			{rcpt("Blocked@lab.test", "1", "x@e.test"), 0, Reject, RuleBlocked},
 		}},
