@@ -10,6 +10,24 @@
 // The lab needs root and the Debian packages that .ci/install-servers
 // installs. Without them Start skips the test, or fails it when the CI
 // environment variable is set.
+//
+// A typical integration test:
+//
+//	lab := testlab.Start(t, testlab.Options{})
+//	res, err := lab.Send(ctx, testlab.SendOpts{LocalIP: "127.0.0.66",
+//		Login: "alice@lab.test", Password: testlab.DefaultUsers["alice@lab.test"],
+//		From: "promo@forged.example", To: []string{"x@example.org"}})
+//	// run the code under test against lab.LogPath(), lab.ConfigDir,
+//	// lab.Command(testlab.ToolPostsuper), lab.PasswdFile, ...
+//	_, err = lab.WaitLog(ctx, testlab.PostfixLog, res.QueueID+": to=<x@example.org>, relay=none", nil)
+//
+// The Postfix log (LogPath) is written by postlogd in the classic syslog
+// shape ("Nov 27 05:39:22 mail postfix/submission/smtpd[123]: ..."); Dovecot
+// writes its own file (DovecotLog) in the same shape ("... mail dovecot:
+// auth: Info: ..."). Clients on loopback addresses other than 127.0.0.1 are
+// outside mynetworks and must authenticate. External mail is relayed to a
+// loopback port where nothing listens and stays deferred; nothing leaves the
+// machine.
 package testlab
 
 import (
@@ -419,7 +437,7 @@ func (l *Lab) prepare() error {
 		return fmt.Errorf("chown mail dir: %w", err)
 	}
 
-	n := 3
+	n := 2
 	if l.opts.SMTPS {
 		n++
 	}
@@ -433,8 +451,8 @@ func (l *Lab) prepare() error {
 	if err != nil {
 		return err
 	}
-	l.ports.SMTP, l.ports.Submission, l.ports.DeadRelay = ps[0], ps[1], ps[2]
-	ps = ps[3:]
+	l.ports.SMTP, l.ports.Submission = ps[0], ps[1]
+	ps = ps[2:]
 	if l.opts.SMTPS {
 		l.ports.SMTPS, ps = ps[0], ps[1:]
 	}
@@ -444,10 +462,12 @@ func (l *Lab) prepare() error {
 	if !l.opts.NoIMAP {
 		l.ports.IMAP = ps[0]
 	}
-	// The dead relay port was free a moment ago and nothing of ours binds it.
-	// It stays closed in practice: the kernel hands out ephemeral ports
-	// round-robin, and only a listener that explicitly asks for it could
-	// take it.
+	// External mail goes to a privileged port where nothing listens: the
+	// kernel never hands those out for ":0", so no other lab's listener can
+	// land on it later, and it is checked to be free now.
+	if l.ports.DeadRelay, err = deadPort(); err != nil {
+		return err
+	}
 	l.relayhost = fmt.Sprintf("[127.0.0.1]:%d", l.ports.DeadRelay)
 	if l.opts.Relayhost != "" {
 		l.relayhost = l.opts.Relayhost
@@ -503,6 +523,21 @@ func uidOf(name string) int {
 	}
 	id, _ := strconv.Atoi(u.Uid)
 	return id
+}
+
+// deadPort returns a port in 900-999 on 127.0.0.1 that nothing listens on.
+func deadPort() (int, error) {
+	start := 900 + os.Getpid()%100
+	for i := 0; i < 100; i++ {
+		p := 900 + (start-900+i*37)%100
+		ln, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return p, nil
+	}
+	return 0, errors.New("no free port in 127.0.0.1:900-999 for the dead relay")
 }
 
 // freePorts returns n distinct free TCP ports on 127.0.0.1.
