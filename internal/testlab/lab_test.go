@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"syscall"
@@ -457,5 +458,47 @@ func TestSessionPID(t *testing.T) {
 	}
 	if _, err := c.Mail(ctx, "alice@lab.test"); err == nil {
 		t.Error("session still answers after its smtpd was ended")
+	}
+}
+
+// TestAddUserMailbox checks a user added to a running lab can log in and
+// receive mail at once, and that the passwd-file keeps Dovecot's ownership.
+func TestAddUserMailbox(t *testing.T) {
+	l := Start(t, Options{NoIMAP: true})
+	ctx := ctxT(t)
+	// Deliver once first, so a virtual(8) process with the old map exists.
+	if _, err := l.Send(ctx, SendOpts{Service: SMTP, LocalIP: "127.0.0.30", From: "x@example.org", To: []string{"bob@lab.test"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.WaitLog(ctx, PostfixLog, "to=<bob@lab.test>, relay=virtual", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.AddUser("newbie@lab.test", "fresh-pw-1"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.Send(ctx, SendOpts{Service: SMTP, LocalIP: "127.0.0.30", From: "x@example.org", To: []string{"newbie@lab.test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, err := l.WaitLog(ctx, PostfixLog, res.QueueID+": to=<newbie@lab.test>", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(line, "status=sent (delivered to maildir)") {
+		t.Errorf("mail to a just-added user: %s", line)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if _, err := l.Send(ctx, SendOpts{LocalIP: "127.0.0.31", Login: "newbie@lab.test", Password: "fresh-pw-1", From: "newbie@lab.test", To: []string{"bob@lab.test"}}); err != nil {
+		t.Errorf("new user cannot send: %v", err)
+	}
+	fi, err := os.Stat(l.PasswdFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o640 {
+		t.Errorf("passwd-file mode %v, want 0640", fi.Mode().Perm())
+	}
+	if err := l.AddUser("bad user@lab.test", "x"); err == nil {
+		t.Error("AddUser accepted a login with a space")
 	}
 }
