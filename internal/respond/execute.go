@@ -1,0 +1,444 @@
+package respond
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/saslguard/saslguard/internal/account"
+	"github.com/saslguard/saslguard/internal/mtablock"
+	"github.com/saslguard/saslguard/internal/mtablock/postfixblock"
+	"github.com/saslguard/saslguard/internal/queue"
+	"github.com/saslguard/saslguard/internal/store"
+)
+
+// run is one execution for one login: the incident and its record.
+type run struct {
+	*Responder
+	t   Target
+	inc int64
+	j   journal
+	o   *Outcome
+}
+
+func (x *run) record(ctx context.Context, a store.Action) error {
+	if _, err := x.cfg.Store.AddAction(ctx, a); err != nil {
+		return fmt.Errorf("record action: %w", err)
+	}
+	x.j.actions = append(x.j.actions, a)
+	return nil
+}
+
+// fail records a failed step and returns err, wrapped with what to do.
+func (x *run) fail(ctx context.Context, step, command string, err error) error {
+	_ = x.record(ctx, action(x.inc, step, command, "failed: "+err.Error(), 0, 1, nil))
+	return fmt.Errorf("%s: %w; what was done is recorded in incident %d: run respond again to finish, or respond --undo %d", step, err, x.inc, x.inc)
+}
+
+func (r *Responder) execute(ctx context.Context, t Target) (Outcome, error) {
+	o := Outcome{Login: t.Login}
+	inc, found, err := r.openIncident(ctx, t.Login)
+	if err != nil {
+		return o, err
+	}
+	x := &run{Responder: r, t: t, o: &o}
+	if found {
+		x.inc = inc.ID
+		if x.j, err = loadJournal(ctx, r.cfg.Store, inc.ID); err != nil {
+			return o, err
+		}
+		r.printf("%s: incident %d (open since %s): resuming\n", Quote(t.Login), inc.ID, inc.Created.UTC().Format(time.RFC3339))
+	} else {
+		key, _ := store.NormalizeLogin(t.Login)
+		summary := t.Evidence
+		if summary == "" {
+			summary = "named by the operator"
+		}
+		id, err := r.cfg.Store.CreateIncident(ctx, store.Incident{Login: key, Source: Source, Summary: summary})
+		if err != nil {
+			return o, err
+		}
+		x.inc = id
+		r.printf("%s: incident %d opened\n", Quote(t.Login), id)
+		if err := x.record(ctx, action(id, StepStart, "respond --yes", "started: "+summary, 1, 0, nil)); err != nil {
+			return o, err
+		}
+	}
+	o.Incident = x.inc
+	for _, step := range []func(context.Context) error{x.block, x.sessions, x.hold, x.disable, x.quarantine, x.release} {
+		if err := step(ctx); err != nil {
+			return o, err
+		}
+	}
+	if _, ok := x.j.find(StepDone, "complete"); !ok {
+		if err := x.record(ctx, action(x.inc, StepDone, "respond --yes", "complete", 1, 0, nil)); err != nil {
+			return o, err
+		}
+	}
+	x.advice()
+	return o, nil
+}
+
+// Step 1a: the MTA block (and the shared registry).
+func (x *run) block(ctx context.Context) error {
+	login := x.t.Login
+	reason := "respond: " + x.cfg.Block.Action.String()
+	newly, err := x.cfg.Store.Block(ctx, login, Source, reason, x.inc)
+	if err != nil {
+		return x.fail(ctx, StepBlock, "registry", err)
+	}
+	if newly {
+		if err := x.record(ctx, action(x.inc, StepBlock, "registry", "recorded as blocked", 1, 0, nil)); err != nil {
+			return err
+		}
+	}
+	if x.cfg.MTA == nil {
+		x.o.MTANote = "no MTA configured"
+		x.printf("  1. MTA block: skipped (no MTA configured)\n")
+		return nil
+	}
+	if why := mtablock.ValidLogin(login); why != "" {
+		x.o.MTANote = why
+		x.printf("  1. NOT blocked at the MTA: the login %s; it is stopped by the account disable only\n", why)
+		if _, ok := x.j.find(StepBlock, "not blockable"); !ok {
+			if err := x.record(ctx, action(x.inc, StepBlock, "check_sasl_access map", "not blockable: "+why, 0, 1, nil)); err != nil {
+				return err
+			}
+		}
+		return x.hook(StepBlock)
+	}
+	entries, err := x.cfg.MTA.List(ctx)
+	if err != nil {
+		return x.fail(ctx, StepBlock, "read map", postfixHint(err))
+	}
+	key := strings.ToLower(login)
+	present := slices.ContainsFunc(entries, func(e mtablock.Entry) bool {
+		return e.Login == key && e.Action == x.cfg.Block.Action && e.Text == x.cfg.Block.Text
+	})
+	var res mtablock.Result
+	cmd := fmt.Sprintf("add %q to %s, postmap, postfix reload", key+" "+x.cfg.Block.Action.String(), x.cfg.MTA.Path())
+	if present {
+		chk, err := x.cfg.MTA.Check(ctx)
+		if err != nil {
+			return x.fail(ctx, StepBlock, "postconf check", postfixHint(err))
+		}
+		res = mtablock.Result{Login: login, Written: true, Effective: chk.Effective(), Notes: chk.Notes()}
+	} else {
+		res, err = x.cfg.MTA.Block(ctx, login, x.cfg.Block)
+		if err != nil {
+			return x.fail(ctx, StepBlock, cmd, postfixHint(err))
+		}
+	}
+	x.o.MTABlocked = res.Blocked()
+	what := "entry already in the map"
+	if !present {
+		what = "map entry written, postfix reloaded"
+	}
+	if res.Blocked() {
+		x.printf("  1. blocked at Postfix (%s %q): %s\n", x.cfg.Block.Action, x.cfg.Block.Text, what)
+		if !present || !x.j.done(StepBlock, "blocked") {
+			if err := x.record(ctx, action(x.inc, StepBlock, cmd, "blocked: "+what, 1, 0, nil)); err != nil {
+				return err
+			}
+		}
+	} else {
+		x.o.MTANote = "map not effective in every AUTH service"
+		x.printf("  1. NOT blocked at Postfix: %s, but Postfix does not consult %s in every service that offers AUTH.\n", what, x.cfg.MTA.Path())
+		x.printf("     Add, then run postfix reload and respond again:\n")
+		for _, n := range res.Notes {
+			x.printf("       %s\n", n)
+		}
+		if err := x.record(ctx, action(x.inc, StepBlock, cmd, "written, not effective: "+strings.Join(res.Notes, "; "), 0, 1, nil)); err != nil {
+			return err
+		}
+	}
+	return x.hook(StepBlock)
+}
+
+// Step 1b: end the live sessions.
+func (x *run) sessions(ctx context.Context) error {
+	if x.cfg.Sessions == nil {
+		return nil
+	}
+	q := postfixblock.SessionQuery{Login: x.t.Login, Hints: x.t.Hints, IPs: x.t.IPs, ByIP: x.cfg.EndByIP}
+	kr, err := x.cfg.Sessions.End(ctx, q, x.cfg.Grace)
+	if err != nil {
+		return x.fail(ctx, StepSessions, "end smtpd sessions", err)
+	}
+	n := len(kr.Terminated) + len(kr.Killed)
+	x.o.Sessions = n
+	x.printf("     ended %d live smtpd session(s) (%d found; %d log pids, %d client IPs known)\n", n, len(kr.Found), len(x.t.Hints), len(x.t.IPs))
+	if n > 0 || len(kr.Found) > 0 {
+		var pids []string
+		for _, p := range append(slices.Clone(kr.Terminated), kr.Killed...) {
+			pids = append(pids, fmt.Sprint(p))
+		}
+		res := fmt.Sprintf("ended %d (SIGTERM %d, SIGKILL %d) pids %s", n, len(kr.Terminated), len(kr.Killed), strings.Join(pids, " "))
+		if err := x.record(ctx, action(x.inc, StepSessions, "kill smtpd sessions", res, n, len(kr.Found)-n, nil)); err != nil {
+			return err
+		}
+	}
+	return x.hook(StepSessions)
+}
+
+// Step 1c: hold the login's queued mail (or all of it).
+func (x *run) hold(ctx context.Context) error {
+	q := x.cfg.Queue
+	if x.cfg.HoldAll {
+		if _, ok := x.j.find(StepHold, "held all"); !ok {
+			var ids []string
+			err := q.List(ctx, func(e queue.Entry) error {
+				if e.Queue != "hold" {
+					ids = append(ids, e.QueueID)
+				}
+				return nil
+			})
+			if err != nil {
+				return x.fail(ctx, StepHold, x.cfg.Commands.postqueue("-j"), postfixHint(err))
+			}
+			res, err := q.Hold(ctx, ids)
+			if err != nil {
+				return x.fail(ctx, StepHold, x.cfg.Commands.postsuper("-h", "-"), postfixHint(err))
+			}
+			held := slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return slices.Contains(res.Missing, id) || slices.Contains(res.Invalid, id) })
+			x.printf("     held all %d queued messages (--hold-all)\n", len(held))
+			if err := x.record(ctx, action(x.inc, StepHold, x.cfg.Commands.postsuper("-h", "-"), fmt.Sprintf("held all %d", len(held)), len(held), 0, held)); err != nil {
+				return err
+			}
+		}
+	}
+	rep, err := queue.HoldLogin(ctx, q, x.t.Login, linksFor(x.t, x.j))
+	if err != nil {
+		return x.fail(ctx, StepHold, x.cfg.Commands.postsuper("-h", "-"), postfixHint(err))
+	}
+	x.o.Held = len(rep.Held)
+	byReason := map[string][]string{}
+	for _, m := range rep.Selection.Messages {
+		if slices.Contains(rep.Held, m.QueueID) {
+			byReason[m.Reason] = append(byReason[m.Reason], m.QueueID)
+		}
+	}
+	x.printf("     held %d queued message(s) of the login (%s); %d reused id(s) released again, %d gone, %d log link(s) not confirmed by the queue files\n",
+		len(rep.Held), reasonCounts(rep.Selection.Messages), len(rep.Released), len(rep.Missing), len(rep.Selection.Refused))
+	for _, reason := range []string{"sasl_username", "filter-copy", "bounce"} {
+		ids := byReason[reason]
+		if len(ids) == 0 {
+			continue
+		}
+		if err := x.record(ctx, action(x.inc, StepHold, x.cfg.Commands.postsuper("-h", "-"), fmt.Sprintf("held %s %d", reason, len(ids)), len(ids), 0, ids)); err != nil {
+			return err
+		}
+	}
+	if len(rep.Released) > 0 {
+		if err := x.record(ctx, action(x.inc, StepHold, x.cfg.Commands.postsuper("-H", "-"), fmt.Sprintf("reused ids released %d", len(rep.Released)), len(rep.Released), 0, rep.Released)); err != nil {
+			return err
+		}
+	}
+	return x.hook(StepHold)
+}
+
+// Step 2: disable the login at its source.
+func (x *run) disable(ctx context.Context) error {
+	if x.cfg.Account == nil {
+		x.printf("  2. account: no backend configured, the login still authenticates\n")
+		return nil
+	}
+	if a, ok := x.j.find(StepDisable, "disabled"); ok && a.Failed == 0 {
+		x.printf("  2. already disabled in %s (%s)\n", x.cfg.AccountName, a.Result)
+		return nil
+	}
+	st, err := x.cfg.Account.Status(ctx, x.t.Login)
+	if err != nil {
+		return x.fail(ctx, StepDisable, "status "+x.cfg.AccountName, err)
+	}
+	if !st.Exists {
+		x.printf("  2. %s does not know the login: nothing to disable there\n", x.cfg.AccountName)
+		return x.record(ctx, action(x.inc, StepDisable, "status "+x.cfg.AccountName, "disabled: no such login in the account store", 0, 0, nil))
+	}
+	res, err := x.cfg.Account.Disable(ctx, x.t.Login, account.Options{Reset: x.cfg.ResetPassword})
+	if err != nil {
+		return x.fail(ctx, StepDisable, "disable in "+x.cfg.AccountName, err)
+	}
+	x.o.Disabled = true
+	how := "disabled (password kept in the disabled marker)"
+	if x.cfg.ResetPassword {
+		how = "disabled (password reset)"
+		x.o.NewPassword = res.NewPassword
+	}
+	x.printf("  2. %s in %s\n", how, x.cfg.AccountName)
+	if res.NewPassword != "" {
+		x.printf("     new password (shown once, not stored): %s\n", res.NewPassword)
+	}
+	for _, n := range res.Notes {
+		x.printf("     note: %s\n", n)
+	}
+	verb := "disable"
+	if x.cfg.ResetPassword {
+		verb = "reset"
+	}
+	if err := x.record(ctx, action(x.inc, StepDisable, verb+" in "+x.cfg.AccountName, how+strings.Join(append([]string{""}, res.Notes...), "; "), 1, 0, nil)); err != nil {
+		return err
+	}
+	return x.hook(StepDisable)
+}
+
+// Step 3: quarantine the held messages of the login and delete them from
+// the hold queue.
+func (x *run) quarantine(ctx context.Context) error {
+	sel, err := queue.SelectLogin(ctx, x.cfg.Queue, x.t.Login, linksFor(x.t, x.j))
+	if err != nil {
+		return x.fail(ctx, StepQuarantine, "re-check held messages", postfixHint(err))
+	}
+	var exported, entryIDs []string
+	already, failed := 0, 0
+	for _, m := range sel.Messages {
+		if m.Queue != "hold" {
+			continue // only held mail is cleaned; it was held above
+		}
+		e, existed, err := x.cfg.Quarantine.Export(ctx, m.QueueID, x.t.Login)
+		if err != nil {
+			failed++
+			x.printf("     keeping %s on hold: %v\n", m.QueueID, err)
+			continue
+		}
+		if existed {
+			already++
+		}
+		exported = append(exported, m.QueueID)
+		entryIDs = append(entryIDs, e.ID)
+	}
+	x.o.Exported = len(exported)
+	x.o.KeptHeld = failed
+	if len(exported)+failed == 0 {
+		x.printf("  3. no held message of the login left to clean\n")
+		return nil
+	}
+	x.printf("  3. exported %d held message(s) to quarantine (%d were already there), %d failed\n", len(exported), already, failed)
+	if err := x.record(ctx, action(x.inc, StepQuarantine, "export to quarantine", fmt.Sprintf("exported %d (%d already)", len(exported), already), len(exported), failed, entryIDs)); err != nil {
+		return err
+	}
+	if err := x.hook("export"); err != nil {
+		return err
+	}
+	cmd := x.cfg.Commands.postsuper("-d", "-", "hold")
+	res, err := x.cfg.Queue.DeleteHeld(ctx, exported)
+	if err != nil {
+		return x.fail(ctx, StepDelete, cmd, postfixHint(err))
+	}
+	x.o.Deleted = res.Changed
+	x.printf("     deleted %d of them from the hold queue (%s)\n", res.Changed, cmd)
+	if err := x.record(ctx, action(x.inc, StepDelete, cmd, fmt.Sprintf("deleted %d", res.Changed), res.Changed, len(res.Missing), exported)); err != nil {
+		return err
+	}
+	if failed > 0 {
+		return x.fail(ctx, StepQuarantine, "export to quarantine", fmt.Errorf("%d held message(s) could not be exported and stay on hold", failed))
+	}
+	return x.hook(StepDelete)
+}
+
+// Step 4: release what this incident held that is not the login's, flush,
+// and show the queue.
+func (x *run) release(ctx context.Context) error {
+	q := x.cfg.Queue
+	ours := x.j.ids(StepHold, "held")
+	var toRelease []string
+	var expired []string
+	if len(ours) > 0 {
+		sel, err := queue.SelectLogin(ctx, q, x.t.Login, linksFor(x.t, x.j))
+		if err != nil {
+			return x.fail(ctx, StepRelease, "re-check held messages", postfixHint(err))
+		}
+		spam := map[string]bool{}
+		for _, m := range sel.Messages {
+			spam[m.QueueID] = true
+		}
+		err = q.Inspect(ctx, ours, func(m queue.Message) error {
+			if m.Queue == "hold" && !spam[m.QueueID] {
+				toRelease = append(toRelease, m.QueueID)
+				if x.cfg.MaxQueueLifetime > 0 && !m.ArrivalTime.IsZero() && x.cfg.Now().Sub(m.ArrivalTime) > x.cfg.MaxQueueLifetime {
+					expired = append(expired, m.QueueID)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return x.fail(ctx, StepRelease, "inspect held messages", postfixHint(err))
+		}
+	}
+	flushed := false
+	if len(toRelease) > 0 {
+		cmd := x.cfg.Commands.postsuper("-H", "-")
+		res, err := q.Release(ctx, toRelease)
+		if err != nil {
+			return x.fail(ctx, StepRelease, cmd, postfixHint(err))
+		}
+		x.o.Released = res.Changed
+		x.o.Expired = len(expired)
+		x.printf("  4. released %d held message(s) that are not the login's (%s)\n", res.Changed, cmd)
+		if len(expired) > 0 {
+			x.printf("     %d of them outlived maximal_queue_lifetime (%s) and bounce at the next delivery attempt: %s\n", len(expired), x.cfg.MaxQueueLifetime, strings.Join(expired, " "))
+		}
+		if err := x.record(ctx, action(x.inc, StepRelease, cmd, fmt.Sprintf("released %d (%d past maximal_queue_lifetime)", res.Changed, len(expired)), res.Changed, len(res.Missing), toRelease)); err != nil {
+			return err
+		}
+		if err := x.hook(StepRelease); err != nil {
+			return err
+		}
+	} else {
+		x.printf("  4. nothing held by this incident to release\n")
+	}
+	if _, ok := x.j.find(StepFlush, "flushed"); len(toRelease) > 0 || !ok {
+		cmd := x.cfg.Commands.postqueue("-f")
+		if err := q.Flush(ctx); err != nil {
+			return x.fail(ctx, StepFlush, cmd, postfixHint(err))
+		}
+		flushed = true
+		if err := x.record(ctx, action(x.inc, StepFlush, cmd, "flushed", 1, 0, nil)); err != nil {
+			return err
+		}
+	}
+	counts := map[string]int{}
+	total := 0
+	err := q.List(ctx, func(e queue.Entry) error { counts[e.Queue]++; total++; return nil })
+	if err != nil {
+		return x.fail(ctx, StepRelease, x.cfg.Commands.postqueue("-j"), postfixHint(err))
+	}
+	var parts []string
+	for _, name := range []string{"incoming", "active", "deferred", "hold", "maildrop"} {
+		if counts[name] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", name, counts[name]))
+		}
+	}
+	if flushed {
+		x.printf("     flushed (%s)\n", x.cfg.Commands.postqueue("-f"))
+	}
+	x.printf("     queue now: %d message(s) %s\n", total, strings.Join(parts, ", "))
+	return nil
+}
+
+// Step 5: how to keep watching and how to undo.
+func (x *run) advice() {
+	x.printf("  5. keep watching: saslguard scan (or watch) the mail log; %s lists the queue\n", x.cfg.Commands.postqueue("-j"))
+	x.printf("     undo: saslguard respond --undo %d [--restore]   (details: saslguard incident show %d)\n", x.inc, x.inc)
+}
+
+// postfixHint adds what to do to the errors Postfix's tools give most often.
+func postfixHint(err error) error {
+	if err == nil {
+		return nil
+	}
+	s := strings.ToLower(err.Error())
+	switch {
+	case strings.Contains(s, "permission denied") || strings.Contains(s, "operation not permitted") || strings.Contains(s, "not owner"):
+		return fmt.Errorf("%w (run saslguard as root: postsuper and the map need it)", err)
+	case strings.Contains(s, "mail system is not running") || strings.Contains(s, "mail system is down") || strings.Contains(s, "connection refused"):
+		return fmt.Errorf("%w (Postfix is not running: start it with postfix start, then run respond again)", err)
+	case strings.Contains(s, "no such file") || errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("%w (check --postfix-config and that Postfix is installed there; postconf -d config_directory shows the default)", err)
+	}
+	return err
+}

@@ -1,0 +1,397 @@
+package respond
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/saslguard/saslguard/internal/mtablock"
+	"github.com/saslguard/saslguard/internal/queue"
+	"github.com/saslguard/saslguard/internal/quarantine"
+	"github.com/saslguard/saslguard/internal/store"
+	"github.com/saslguard/saslguard/internal/testlab"
+)
+
+// labEnv starts a lab with an smtps listener whose mail takes the content
+// filter hop, makes the saslguard map effective (as an admin would, from the
+// check's own fixes), and returns a respond Env on it.
+func labEnv(t *testing.T, ctx context.Context, users map[string]string, s Settings, out *bytes.Buffer) (*testlab.Lab, *Env) {
+	t.Helper()
+	lab := testlab.Start(t, testlab.Options{SMTPS: true, ContentFilter: testlab.FilterSMTPS, NoIMAP: true, Users: users})
+	dir := t.TempDir()
+	s.PostfixConfig = lab.ConfigDir
+	s.PasswdFile = lab.PasswdFile
+	s.DoveadmConfig = lab.DovecotConf
+	s.StateDir = filepath.Join(dir, "state")
+	env, err := Setup(ctx, s, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { env.Close() })
+	// The map must exist before main.cf names it, or every AUTH client gets
+	// 451 (Postfix: "lookup error"): build an empty one first.
+	if _, err := env.Map.Block(ctx, "placeholder@lab.test", mtablock.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Map.Unblock(ctx, "placeholder@lab.test"); err != nil {
+		t.Fatal(err)
+	}
+	chk, err := env.Map.Check(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range chk.Services {
+		if !sc.AUTH || sc.Effective {
+			continue
+		}
+		if sc.FixMain != "" {
+			_, err = lab.Run(ctx, "postconf", "-e", sc.FixMain)
+		} else {
+			_, err = lab.Run(ctx, "postconf", "-P", sc.Service+"/"+strings.TrimPrefix(sc.FixMaster, "-o "))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := lab.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if chk, err := env.Map.Check(ctx); err != nil || !chk.Effective() {
+		t.Fatalf("map not effective after the fixes: %v %v", err, chk.Notes())
+	}
+	return lab, env
+}
+
+// spamRun sends n messages as login with forged senders from several
+// loopback addresses: every 5th through smtps (content filter hop), every
+// 7th also to an unknown local user (a bounce to the forged sender).
+// It returns how many bounces to expect.
+func spamRun(t *testing.T, ctx context.Context, lab *testlab.Lab, login string, n int, tag string) (bounces int) {
+	t.Helper()
+	pw, _ := lab.Password(login)
+	ips := []string{"127.0.0.66", "127.0.0.67", "127.0.0.68"}
+	for i := range n {
+		o := testlab.SendOpts{LocalIP: ips[i%len(ips)], Login: login, Password: pw,
+			From:    fmt.Sprintf("promo%d@deals%d-%s.example", i, i%9, tag),
+			To:      []string{fmt.Sprintf("victim%d@example.org", i), fmt.Sprintf("victim%d@example.net", i)},
+			Subject: "cheap pills " + tag}
+		if i%5 == 0 {
+			o.Service = testlab.SMTPS
+		}
+		if i%7 == 0 {
+			o.To = append(o.To, fmt.Sprintf("nosuch%d@lab.test", i))
+			bounces++
+		}
+		if _, err := lab.Send(ctx, o); err != nil {
+			t.Fatalf("spam %d: %v", i, err)
+		}
+	}
+	return bounces
+}
+
+// settle waits until the queue holds want messages, none in flight.
+func settle(t *testing.T, ctx context.Context, lab *testlab.Lab, want int) []testlab.QueueEntry {
+	t.Helper()
+	es, err := lab.WaitQueue(ctx, func(es []testlab.QueueEntry) bool {
+		c := testlab.QueueCounts(es)
+		return len(es) == want && c["active"] == 0 && c["incoming"] == 0
+	})
+	if err != nil {
+		t.Fatalf("queue did not settle at %d messages: %v (%v)", want, err, testlab.QueueCounts(es))
+	}
+	return es
+}
+
+// owners reads the queue files: queue id -> message.
+func owners(t *testing.T, ctx context.Context, env *Env) map[string]queue.Message {
+	t.Helper()
+	var ids []string
+	if err := env.Queue.List(ctx, func(e queue.Entry) error { ids = append(ids, e.QueueID); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]queue.Message{}
+	if err := env.Queue.Inspect(ctx, ids, func(m queue.Message) error { out[m.QueueID] = m; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func sendAs(ctx context.Context, lab *testlab.Lab, login, ip string) (testlab.SendResult, error) {
+	pw, _ := lab.Password(login)
+	return lab.Send(ctx, testlab.SendOpts{LocalIP: ip, Login: login, Password: pw,
+		From: "probe@probe.example", To: []string{"probe@example.org"}, Subject: "probe"})
+}
+
+// TestLabRespond is issue 3's end-to-end case on a real Postfix and Dovecot.
+func TestLabRespond(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	lab, env := labEnv(t, ctx, nil, Settings{}, &out)
+	const alice, bob = "alice@lab.test", "bob@lab.test"
+
+	// Bob's legitimate mail, some of it through the filter hop.
+	var bobIDs []string
+	for i := range 5 {
+		o := testlab.SendOpts{LocalIP: "127.0.0.10", Login: bob, Password: testlab.DefaultUsers[bob],
+			From: bob, To: []string{fmt.Sprintf("friend%d@example.com", i)}, Subject: "minutes"}
+		if i%2 == 0 {
+			o.Service = testlab.SMTPS
+		}
+		r, err := lab.Send(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bobIDs = append(bobIDs, r.QueueID)
+	}
+	bounces := spamRun(t, ctx, lab, alice, 50, "a")
+	// A live session that authenticated (and sent) before the block.
+	live, err := lab.Dial(ctx, testlab.DialOpts{LocalIP: "127.0.0.69"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	if _, err := live.Auth(ctx, alice, testlab.DefaultUsers[alice]); err != nil {
+		t.Fatal(err)
+	}
+	live.Mail(ctx, "live@forged.example")
+	live.Rcpt(ctx, "live@example.org")
+	if _, err := live.Data(ctx, []byte("Subject: live\r\n\r\nspam\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	total := 5 + 50 + 1 + bounces
+	settle(t, ctx, lab, total)
+	before := owners(t, ctx, env)
+	aliceDirect := 0
+	for _, m := range before {
+		if m.SASLUsername == alice {
+			aliceDirect++
+		}
+	}
+	if aliceDirect != 41 { // 40 via submission + the live one; smtps ones are filter copies
+		t.Fatalf("%d queued messages carry alice's login, want 41", aliceDirect)
+	}
+
+	targets, err := ScanTargets(ctx, nil, ScanOptions{Logs: []string{lab.LogPath()}, Year: time.Now().Year(), Loc: time.Local})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(targets) != 1 || targets[0].Login != alice {
+		t.Fatalf("scan targets = %+v, want alice only", targets)
+	}
+	tg := targets[0]
+	t.Logf("target: %d links, %d pid hints, IPs %v; %s", len(tg.Links), len(tg.Hints), tg.IPs, tg.Evidence)
+
+	// Dry run: the plan, nothing changed.
+	sum, err := env.Run(ctx, targets, false)
+	if err != nil || !sum.DryRun {
+		t.Fatalf("dry run: %+v, %v", sum, err)
+	}
+	plan := out.String()
+	for _, want := range []string{"alice@lab.test: would open a new incident", "block at Postfix", "postsuper -c " + lab.ConfigDir + " -h -", "dry run: nothing was changed"} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("plan lacks %q:\n%s", want, plan)
+		}
+	}
+	if c := testlab.QueueCounts(settle(t, ctx, lab, total)); c["hold"] != 0 {
+		t.Fatalf("dry run held mail: %v", c)
+	}
+	if incs, _ := env.Store.ListIncidents(ctx, store.IncidentFilter{}); len(incs) != 0 {
+		t.Fatalf("dry run opened incidents: %+v", incs)
+	}
+
+	// The real run; at the end of step 1 the MTA block is checked alone:
+	// alice's password still works, RCPT is refused.
+	out.Reset()
+	mtaChecked := false
+	env.cfg.Hook = func(point string) error {
+		t.Logf("%s: after %s", time.Now().Format("15:04:05.000"), point)
+		if point != StepHold {
+			return nil
+		}
+		mtaChecked = true
+		_, err := sendAs(ctx, lab, alice, "127.0.0.70")
+		var re *testlab.ReplyError
+		if !errors.As(err, &re) || re.Command != "RCPT" || re.Reply.Code != 554 {
+			t.Errorf("alice after the MTA block, password still valid: %v, want RCPT 554", err)
+		}
+		return nil
+	}
+	sum, err = env.Run(ctx, targets, true)
+	t.Logf("respond output:\n%s", out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.cfg.Hook = nil
+	if !mtaChecked {
+		t.Error("hook after the hold step never ran")
+	}
+	o := sum.Outcomes[0]
+	if !o.MTABlocked || !o.Disabled || o.Sessions < 1 {
+		t.Errorf("outcome = %+v", o)
+	}
+	t.Logf("%s: run returned", time.Now().Format("15:04:05.000"))
+	if _, err := live.Cmd(ctx, "NOOP"); err == nil {
+		t.Error("alice's live session still answers")
+	}
+	t.Logf("%s: noop done", time.Now().Format("15:04:05.000"))
+	// The Dovecot disable: AUTH refused.
+	c, err := lab.Dial(ctx, testlab.DialOpts{LocalIP: "127.0.0.71"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Auth(ctx, alice, testlab.DefaultUsers[alice])
+	c.Close()
+	var re *testlab.ReplyError
+	if !errors.As(err, &re) || re.Reply.Code != 535 {
+		t.Errorf("alice AUTH after disable: %v, want 535", err)
+	}
+	// The queue: only bob's mail, released (deferred), nothing of alice's.
+	after := owners(t, ctx, env)
+	if len(after) != 5 {
+		t.Errorf("queue has %d messages after respond, want bob's 5", len(after))
+	}
+	for id, m := range after {
+		if m.SASLUsername == alice || m.Sender == "" || strings.HasPrefix(m.Sender, "promo") {
+			t.Errorf("alice's message %s still queued: %+v", id, m)
+		}
+		if m.Queue != "deferred" {
+			t.Errorf("bob's message %s is in %s, want deferred", id, m.Queue)
+		}
+	}
+	// Every alice message (direct, filter copies, bounces) is in quarantine.
+	ents, err := env.Quar.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantQ := 0
+	for id, m := range before {
+		if _, still := after[id]; !still {
+			wantQ++
+		}
+		_ = m
+	}
+	if len(ents) != total-5 || wantQ != total-5 {
+		t.Errorf("quarantine has %d entries, %d messages left the queue, want %d", len(ents), wantQ, total-5)
+	}
+	nb, nf := 0, 0
+	for _, e := range ents {
+		if _, ok := before[e.QueueID]; !ok {
+			t.Errorf("quarantined %s was not in the queue", e.QueueID)
+		}
+		if e.Sender == "" {
+			nb++
+		}
+		if before[e.QueueID].SASLUsername == "" && e.Sender != "" {
+			nf++
+		}
+	}
+	if nb != bounces || nf != 10 {
+		t.Errorf("quarantined %d bounces and %d filter copies, want %d and 10", nb, nf, bounces)
+	}
+	// Every step is recorded.
+	inc, acts, err := env.Store.GetIncident(ctx, o.Incident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := map[string]int{}
+	for _, a := range acts {
+		steps[stepOf(a)] += a.OK
+	}
+	for _, s := range []string{StepStart, StepBlock, StepSessions, StepHold, StepDisable, StepQuarantine, StepDelete, StepFlush, StepDone} {
+		if steps[s] == 0 {
+			t.Errorf("no %s action recorded: %+v", s, acts)
+		}
+	}
+	if steps[StepDelete] != total-5 {
+		t.Errorf("recorded %d deletions, want %d", steps[StepDelete], total-5)
+	}
+	if b, ok, _ := env.Store.IsBlocked(ctx, alice); !ok || b.IncidentID != inc.ID {
+		t.Errorf("registry: %+v %v", b, ok)
+	}
+	if _, err := sendAs(ctx, lab, bob, "127.0.0.10"); err != nil {
+		t.Errorf("bob cannot send after respond: %v", err)
+	}
+
+	// A second run changes nothing.
+	mapBefore, _ := os.ReadFile(env.Map.Path())
+	st1, _ := os.Stat(env.Map.Path())
+	out.Reset()
+	sum2, err := env.Run(ctx, targets, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o2 := sum2.Outcomes[0]
+	if o2.Incident != o.Incident || o2.Held+o2.Exported+o2.Deleted+o2.Released+o2.Sessions != 0 || o2.Disabled {
+		t.Errorf("second run did something: %+v\n%s", o2, out.String())
+	}
+	_, acts2, _ := env.Store.GetIncident(ctx, o.Incident)
+	if len(acts2) != len(acts) {
+		t.Errorf("second run recorded %d more actions: %+v", len(acts2)-len(acts), acts2[len(acts):])
+	}
+	mapAfter, _ := os.ReadFile(env.Map.Path())
+	st2, _ := os.Stat(env.Map.Path())
+	if !bytes.Equal(mapBefore, mapAfter) || !st1.ModTime().Equal(st2.ModTime()) {
+		t.Error("second run rewrote the map")
+	}
+	if q, _ := env.Quar.List(); len(q) != len(ents) {
+		t.Errorf("second run changed the quarantine: %d -> %d", len(ents), len(q))
+	}
+
+	// quarantine restore brings one message back with its envelope.
+	var pick quarantine.Entry
+	for _, e := range ents {
+		if before[e.QueueID].SASLUsername == alice {
+			pick = e
+			break
+		}
+	}
+	re2, err := env.Quar.Restore(ctx, pick.ID, quarantine.RestoreOptions{KeepHeld: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := owners(t, ctx, env)[re2.RestoredAs]
+	orig := before[pick.QueueID]
+	if got.SASLUsername != alice || got.Sender != orig.Sender || !slices.Equal(got.Recipients, orig.Recipients) || got.Queue != "hold" {
+		t.Errorf("restored %s = %+v, want the envelope of %+v", re2.RestoredAs, got, orig)
+	}
+	// Put it back out of the way for the undo check.
+	if _, err := env.Queue.DeleteHeld(ctx, []string{re2.RestoredAs}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Undo refuses to bring back the old password.
+	out.Reset()
+	if _, err := env.Undo(ctx, o.Incident, UndoOptions{}); !errors.Is(err, ErrOldPassword) {
+		t.Fatalf("undo without --enable-old-password: %v", err)
+	}
+	if b, _ := os.ReadFile(env.Map.Path()); !bytes.Equal(b, mapAfter) {
+		t.Error("refused undo changed the map")
+	}
+	ur, err := env.Undo(ctx, o.Incident, UndoOptions{EnableOldPassword: true, Restore: true})
+	t.Logf("undo output:\n%s", out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ur.Unblocked || !ur.Enabled || len(ur.Restored) != len(ents)-1 {
+		t.Errorf("undo = unblocked %v enabled %v restored %d (want %d)", ur.Unblocked, ur.Enabled, len(ur.Restored), len(ents)-1)
+	}
+	time.Sleep(1100 * time.Millisecond) // Dovecot re-reads the passwd-file at most once a second
+	if r, err := sendAs(ctx, lab, alice, "127.0.0.72"); err != nil || r.QueueID == "" {
+		t.Errorf("alice after undo: %+v, %v", r, err)
+	}
+	if _, ok, _ := env.Store.IsBlocked(ctx, alice); ok {
+		t.Error("registry still blocks alice after undo")
+	}
+	if in, _, _ := env.Store.GetIncident(ctx, o.Incident); in.Status != store.StatusClosed {
+		t.Errorf("incident status %s after undo", in.Status)
+	}
+	_ = bobIDs
+}

@@ -1,0 +1,184 @@
+package respond
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/saslguard/saslguard/internal/account"
+	"github.com/saslguard/saslguard/internal/mtablock"
+	"github.com/saslguard/saslguard/internal/quarantine"
+	"github.com/saslguard/saslguard/internal/store"
+)
+
+// UndoOptions tune Undo.
+type UndoOptions struct {
+	// Restore puts the incident's quarantined messages back into the queue.
+	Restore bool
+	// EnableOldPassword re-enables a login that was disabled without a
+	// password reset: its old password (the one the attacker knows) works
+	// again. Without it Undo refuses.
+	EnableOldPassword bool
+	// KeepDisabled lifts the MTA block but leaves the account disabled.
+	KeepDisabled bool
+}
+
+// ErrOldPassword is returned when Undo would re-enable a login whose
+// password was not reset.
+var ErrOldPassword = errors.New("the login was disabled without a password reset: re-enabling it brings back the password the attacker knows")
+
+// UndoResult reports an Undo.
+type UndoResult struct {
+	Login      string
+	Unblocked  bool
+	Enabled    bool
+	Restored   []quarantine.Entry
+	StillHeld  int
+	AlreadyOff bool // the incident was closed before
+}
+
+// Undo takes incident inc's steps back: the MTA block and the registry entry
+// are lifted, the account re-enabled (see UndoOptions), and, on request, the
+// quarantined messages restored. It can be run again after a failure: every
+// part checks what is still to do.
+func (r *Responder) Undo(ctx context.Context, inc int64, opts UndoOptions) (UndoResult, error) {
+	var res UndoResult
+	lock, err := r.cfg.Store.TryLock(LockName)
+	if err != nil {
+		return res, fmt.Errorf("take the respond lock: %w", err)
+	}
+	defer lock.Unlock()
+	in, acts, err := r.cfg.Store.GetIncident(ctx, inc)
+	if err != nil {
+		return res, fmt.Errorf("incident %d: %w", inc, err)
+	}
+	if in.Source != Source {
+		return res, fmt.Errorf("incident %d was opened by %s, not respond: lift its block with saslguard account enable", inc, in.Source)
+	}
+	res.Login = in.Login
+	j := journal{actions: acts}
+	x := &run{Responder: r, t: Target{Login: in.Login}, inc: inc, j: j, o: &Outcome{}}
+	login := in.Login
+	r.printf("undo incident %d (%s)\n", inc, Quote(login))
+
+	// Decide about the account first: refuse before changing anything.
+	dis, disabled := j.find(StepDisable, "disabled")
+	disabled = disabled && dis.Failed == 0 && !strings.Contains(dis.Result, "no such login")
+	reset := disabled && strings.Contains(dis.Result, "password reset")
+	if _, undone := j.find(StepUndo, "account enabled"); undone {
+		disabled = false
+	}
+	if disabled && !reset && !opts.EnableOldPassword && !opts.KeepDisabled {
+		return res, fmt.Errorf("%w; reset it (saslguard respond --yes --reset-password %s after this incident is closed, or your own tool) and undo with --keep-disabled, or pass --enable-old-password", ErrOldPassword, shellQuote(login))
+	}
+
+	// The MTA block and the registry.
+	if r.cfg.MTA != nil && mtablock.ValidLogin(login) == "" {
+		ur, err := r.cfg.MTA.Unblock(ctx, login)
+		if err != nil {
+			return res, x.fail(ctx, StepUndo, "remove from "+r.cfg.MTA.Path(), postfixHint(err))
+		}
+		res.Unblocked = ur.Written
+		if ur.Written {
+			r.printf("  removed from %s, postfix reloaded\n", r.cfg.MTA.Path())
+			if err := x.record(ctx, action(inc, StepUndo, "remove from "+r.cfg.MTA.Path(), "unblocked at the MTA", 1, 0, nil)); err != nil {
+				return res, err
+			}
+		} else {
+			r.printf("  not in %s (already lifted)\n", r.cfg.MTA.Path())
+		}
+	}
+	if b, ok, err := r.cfg.Store.IsBlocked(ctx, login); err != nil {
+		return res, err
+	} else if ok && (b.IncidentID == inc || b.Source == Source) {
+		if err := r.cfg.Store.Unblock(ctx, login); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return res, err
+		}
+		r.printf("  block lifted in the registry\n")
+		if err := x.record(ctx, action(inc, StepUndo, "registry", "block lifted in the registry", 1, 0, nil)); err != nil {
+			return res, err
+		}
+	} else if ok {
+		r.printf("  the registry block is %s's (incident %d): left in place\n", b.Source, b.IncidentID)
+	}
+
+	// The account.
+	switch {
+	case !disabled || r.cfg.Account == nil:
+	case reset:
+		r.printf("  the account's password was reset: it works with the new password, nothing to re-enable\n")
+	case opts.KeepDisabled:
+		r.printf("  the account stays disabled (--keep-disabled)\n")
+	default:
+		st, err := r.cfg.Account.Status(ctx, login)
+		if err != nil {
+			return res, x.fail(ctx, StepUndo, "status "+r.cfg.AccountName, err)
+		}
+		if st.Disabled {
+			er, err := r.cfg.Account.Enable(ctx, login, account.EnableOptions{})
+			if err != nil {
+				return res, x.fail(ctx, StepUndo, "enable in "+r.cfg.AccountName, err)
+			}
+			for _, n := range er.Notes {
+				r.printf("  note: %s\n", n)
+			}
+		}
+		res.Enabled = true
+		r.printf("  re-enabled in %s with its old password (--enable-old-password)\n", r.cfg.AccountName)
+		if err := x.record(ctx, action(inc, StepUndo, "enable in "+r.cfg.AccountName, "account enabled with the old password", 1, 0, nil)); err != nil {
+			return res, err
+		}
+	}
+
+	// Quarantined mail.
+	entries := j.ids(StepQuarantine, "exported")
+	if opts.Restore && len(entries) > 0 {
+		all, err := r.cfg.Quarantine.List()
+		if err != nil {
+			return res, err
+		}
+		byID := map[string]quarantine.Entry{}
+		for _, e := range all {
+			byID[e.ID] = e
+		}
+		var restored []string
+		failed := 0
+		for _, id := range entries {
+			e, ok := byID[id]
+			if !ok || e.RestoredAs != "" {
+				continue
+			}
+			ne, err := r.cfg.Quarantine.Restore(ctx, id, quarantine.RestoreOptions{})
+			if err != nil {
+				failed++
+				r.printf("  restore %s: %v\n", id, err)
+				continue
+			}
+			res.Restored = append(res.Restored, ne)
+			restored = append(restored, ne.RestoredAs)
+		}
+		r.printf("  restored %d quarantined message(s) to the queue (%d failed)\n", len(res.Restored), failed)
+		if len(restored)+failed > 0 {
+			if err := x.record(ctx, action(inc, StepUndo, "restore from quarantine", fmt.Sprintf("restored %d", len(restored)), len(restored), failed, restored)); err != nil {
+				return res, err
+			}
+		}
+		if failed > 0 {
+			return res, fmt.Errorf("%d message(s) could not be restored; run the undo again", failed)
+		}
+	} else if len(entries) > 0 {
+		r.printf("  %d message(s) stay in quarantine (--restore brings them back; saslguard quarantine restore ID for one)\n", len(entries))
+	}
+	if in.Status != store.StatusClosed {
+		if err := r.cfg.Store.SetIncidentStatus(ctx, inc, store.StatusClosed); err != nil {
+			return res, err
+		}
+		if err := x.record(ctx, action(inc, StepUndo, "respond --undo", "incident closed", 1, 0, nil)); err != nil {
+			return res, err
+		}
+	} else {
+		res.AlreadyOff = true
+	}
+	return res, nil
+}
