@@ -94,6 +94,9 @@ type Options struct {
 	SMTPS bool
 	// NoIMAP leaves out Dovecot's IMAP listener (only the auth service runs).
 	NoIMAP bool
+	// SharedLog makes Dovecot write into the Postfix log (as syslog does
+	// with mail.log on Debian); DovecotLog then equals LogPath.
+	SharedLog bool
 	// Relayhost overrides the relayhost, e.g. "[127.0.0.1]:2525" for a fake
 	// remote MX. By default external mail goes to a loopback port where
 	// nothing listens and stays deferred.
@@ -316,6 +319,9 @@ func start(opts Options, logf func(string, ...any)) (*Lab, error) {
 			os.RemoveAll(dir)
 		}
 	}()
+	if opts.SharedLog {
+		l.DovecotLog = l.maillog
+	}
 	if opts.ContentFilter == FilterSMTPS {
 		l.opts.SMTPS = true
 	}

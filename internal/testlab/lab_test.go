@@ -502,3 +502,25 @@ func TestAddUserMailbox(t *testing.T) {
 		t.Error("AddUser accepted a login with a space")
 	}
 }
+
+// TestSharedLog checks Dovecot and Postfix can share one log file.
+func TestSharedLog(t *testing.T) {
+	l := Start(t, Options{SharedLog: true, NoIMAP: true})
+	ctx := ctxT(t)
+	if l.DovecotLog != l.LogPath() {
+		t.Fatalf("DovecotLog %s != LogPath %s", l.DovecotLog, l.LogPath())
+	}
+	_, err := l.Send(ctx, SendOpts{LocalIP: "127.0.0.88", Login: "alice@lab.test", Password: "nope", From: "a@b.example", To: []string{"c@d.example"}})
+	var re *ReplyError
+	if !errors.As(err, &re) || re.Reply.Code != 535 {
+		t.Fatalf("got %v, want 535", err)
+	}
+	for _, want := range []string{
+		"mail dovecot: auth: Info: passwd-file(alice@lab.test,127.0.0.88): Password mismatch",
+		"mail postfix/submission/smtpd[",
+	} {
+		if _, err := l.WaitLog(ctx, PostfixLog, want, nil); err != nil {
+			t.Error(err)
+		}
+	}
+}
