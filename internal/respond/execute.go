@@ -259,6 +259,12 @@ func (x *run) disable(ctx context.Context) error {
 		x.printf("  2. %s does not know the login: nothing to disable there\n", x.cfg.AccountName)
 		return x.record(ctx, action(x.inc, StepDisable, "status "+x.cfg.AccountName, "disabled: no such login in the account store", 0, 0, nil))
 	}
+	if st.Disabled && !x.cfg.ResetPassword {
+		// Disabled by an earlier run that stopped before recording it (or by
+		// hand with saslguard's marker): nothing to do twice.
+		x.printf("  2. already disabled in %s\n", x.cfg.AccountName)
+		return x.record(ctx, action(x.inc, StepDisable, "status "+x.cfg.AccountName, "disabled: found disabled", 0, 0, nil))
+	}
 	res, err := x.cfg.Account.Disable(ctx, x.t.Login, account.Options{Reset: x.cfg.ResetPassword})
 	if err != nil {
 		return x.fail(ctx, StepDisable, "disable in "+x.cfg.AccountName, err)

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/saslguard/saslguard/internal/mtablock"
-	"github.com/saslguard/saslguard/internal/queue"
 	"github.com/saslguard/saslguard/internal/quarantine"
+	"github.com/saslguard/saslguard/internal/queue"
 	"github.com/saslguard/saslguard/internal/store"
 	"github.com/saslguard/saslguard/internal/testlab"
 )
@@ -394,4 +394,134 @@ func TestLabRespond(t *testing.T) {
 		t.Errorf("incident status %s after undo", in.Status)
 	}
 	_ = bobIDs
+}
+
+var errCrash = errors.New("simulated crash")
+
+// TestLabResume stops a run at the end of each step (and between the
+// quarantine export and the delete), checks that no message was lost, then
+// runs respond again: it finishes the job without doing anything twice.
+// --hold-all is on, so the release step has work too (bob's mail).
+func TestLabResume(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	points := []string{StepBlock, StepSessions, StepHold, StepDisable, "export", StepDelete, StepRelease}
+	users := map[string]string{}
+	for i := range points {
+		users[fmt.Sprintf("weak%d@lab.test", i)] = "123456"
+	}
+	var out bytes.Buffer
+	lab, env := labEnv(t, ctx, users, Settings{HoldAll: true}, &out)
+	const bob = "bob@lab.test"
+	queued := 0
+	for i, point := range points {
+		login := fmt.Sprintf("weak%d@lab.test", i)
+		t.Run(point, func(t *testing.T) {
+			for j := range 2 {
+				if _, err := lab.Send(ctx, testlab.SendOpts{LocalIP: "127.0.0.10", Login: bob, Password: testlab.DefaultUsers[bob],
+					From: bob, To: []string{fmt.Sprintf("colleague%d-%d@example.com", i, j)}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			b := spamRun(t, ctx, lab, login, 6, fmt.Sprint(i))
+			queued += 2
+			settle(t, ctx, lab, queued+6+b)
+			before := owners(t, ctx, env)
+			spam := map[string]bool{}
+			for id, m := range before {
+				if !strings.HasPrefix(m.Sender, "bob") {
+					spam[id] = true
+				}
+			}
+			if len(spam) != 6+b {
+				t.Fatalf("%d spam messages queued, want %d", len(spam), 6+b)
+			}
+			targets, err := ScanTargets(ctx, []string{login}, ScanOptions{Logs: []string{lab.LogPath()}, Year: time.Now().Year(), Loc: time.Local})
+			if err != nil {
+				t.Fatal(err)
+			}
+			env.cfg.Hook = func(p string) error {
+				if p == point {
+					return errCrash
+				}
+				return nil
+			}
+			out.Reset()
+			_, err = env.Run(ctx, targets, true)
+			env.cfg.Hook = nil
+			if !errors.Is(err, errCrash) {
+				t.Fatalf("run with a crash at %s: %v\n%s", point, err, out.String())
+			}
+			// Nothing lost: each spam message is queued or quarantined.
+			mid := owners(t, ctx, env)
+			ents, _ := env.Quar.List()
+			inQ := map[string]int{}
+			for _, e := range ents {
+				inQ[e.QueueID]++
+			}
+			for id := range spam {
+				if _, ok := mid[id]; !ok && inQ[id] == 0 {
+					t.Errorf("after the crash at %s, %s is neither queued nor quarantined", point, id)
+				}
+			}
+			out.Reset()
+			sum, err := env.Run(ctx, targets, true)
+			if err != nil {
+				t.Fatalf("resume after %s: %v\n%s", point, err, out.String())
+			}
+			if !strings.Contains(out.String(), "resuming") {
+				t.Errorf("second run did not resume the incident:\n%s", out.String())
+			}
+			settle(t, ctx, lab, queued) // released mail passes through active
+			final := owners(t, ctx, env)
+			for id, m := range final {
+				if spam[id] {
+					t.Errorf("spam %s still queued after resume", id)
+				}
+				if m.Queue == "hold" {
+					t.Errorf("%s left on hold (bob's mail must be released)", id)
+				}
+			}
+			if len(final) != queued {
+				t.Errorf("%d messages queued, want bob's %d\n%s", len(final), queued, out.String())
+				all, _ := env.Quar.List()
+				for _, e := range all {
+					if strings.HasPrefix(e.Sender, "bob") {
+						t.Errorf("bob's mail quarantined: %+v", e)
+					}
+				}
+			}
+			ents, _ = env.Quar.List()
+			inQ = map[string]int{}
+			for _, e := range ents {
+				inQ[e.QueueID]++
+			}
+			for id := range spam {
+				if inQ[id] != 1 {
+					t.Errorf("%s quarantined %d times", id, inQ[id])
+				}
+			}
+			_, acts, err := env.Store.GetIncident(ctx, sum.Outcomes[0].Incident)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := map[string]int{}
+			for _, a := range acts {
+				n[stepOf(a)] += a.OK
+			}
+			if n[StepDelete] != len(spam) {
+				t.Errorf("%d deletions recorded, want %d: %+v", n[StepDelete], len(spam), acts)
+			}
+			if n[StepDisable] != 1 {
+				t.Errorf("account disabled %d times", n[StepDisable])
+			}
+			// A third run changes nothing.
+			out.Reset()
+			sum, err = env.Run(ctx, targets, true)
+			o := sum.Outcomes[0]
+			if err != nil || o.Held+o.Exported+o.Deleted+o.Released != 0 {
+				t.Errorf("third run: %+v, %v\n%s", o, err, out.String())
+			}
+		})
+	}
 }
