@@ -15,6 +15,7 @@ import (
 	"github.com/saslguard/saslguard/internal/mtablock"
 	"github.com/saslguard/saslguard/internal/mtablock/postfixblock"
 	"github.com/saslguard/saslguard/internal/quarantine"
+	"github.com/saslguard/saslguard/internal/queue"
 	"github.com/saslguard/saslguard/internal/queue/postfixq"
 	"github.com/saslguard/saslguard/internal/store"
 )
@@ -49,8 +50,10 @@ type Env struct {
 	*Responder
 	Store *store.Store
 	Queue *postfixq.Queue
-	Map   *postfixblock.Map
-	Quar  *quarantine.Quarantine
+	// Mgr is Queue as respond uses it (Inspect skips ids already gone).
+	Mgr  queue.Manager
+	Map  *postfixblock.Map
+	Quar *quarantine.Quarantine
 }
 
 // Close closes the store.
@@ -134,7 +137,7 @@ func Setup(ctx context.Context, s Settings, out io.Writer) (*Env, error) {
 		st.Close()
 		return nil, err
 	}
-	return &Env{Responder: r, Store: st, Queue: q, Map: m, Quar: qq}, nil
+	return &Env{Responder: r, Store: st, Queue: q, Mgr: pq, Map: m, Quar: qq}, nil
 }
 
 // PostfixDuration parses a Postfix time value ("5d", "3600s", "2w"; a bare
