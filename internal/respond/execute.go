@@ -103,7 +103,7 @@ func (x *run) block(ctx context.Context) error {
 	}
 	if why := mtablock.ValidLogin(login); why != "" {
 		x.o.MTANote = why
-		x.printf("  1. NOT blocked at the MTA: the login %s; it is stopped by the account disable only\n", why)
+		x.printf("  1. NOT blocked at the MTA: %s; only the account disable (step 2) can stop it\n", why)
 		if _, ok := x.j.find(StepBlock, "not blockable"); !ok {
 			if err := x.record(ctx, action(x.inc, StepBlock, "check_sasl_access map", "not blockable: "+why, 0, 1, nil)); err != nil {
 				return err
@@ -253,7 +253,11 @@ func (x *run) disable(ctx context.Context) error {
 	}
 	st, err := x.cfg.Account.Status(ctx, x.t.Login)
 	if err != nil {
-		return x.fail(ctx, StepDisable, "status "+x.cfg.AccountName, err)
+		// The backend cannot look the login up (a name its store cannot hold,
+		// or the store is unreadable): report it and go on with the queue.
+		x.o.AccountNote = err.Error()
+		x.printf("  2. NOT disabled: %s: %v\n", x.cfg.AccountName, err)
+		return x.record(ctx, action(x.inc, StepDisable, "status "+x.cfg.AccountName, "not disabled: "+err.Error(), 0, 1, nil))
 	}
 	if !st.Exists {
 		x.printf("  2. %s does not know the login: nothing to disable there\n", x.cfg.AccountName)

@@ -172,11 +172,13 @@ type Outcome struct {
 	Released    int
 	Expired     int // released messages older than maximal_queue_lifetime
 	KeptHeld    int // held messages of the login that could not be exported
+	// AccountNote says why the account backend could not handle the login.
+	AccountNote string
 }
 
 // Attention reports whether the operator must act on this outcome.
 func (o Outcome) Attention() bool {
-	return o.Skipped == "" && (!o.MTABlocked || o.KeptHeld > 0)
+	return o.Skipped == "" && (!o.MTABlocked || o.KeptHeld > 0 || o.AccountNote != "")
 }
 
 // Summary is the outcome of a run.
