@@ -426,7 +426,11 @@ func (x *run) release(ctx context.Context) error {
 	if flushed {
 		x.printf("     flushed (%s)\n", x.cfg.Commands.postqueue("-f"))
 	}
-	x.printf("     queue now: %d message(s) %s\n", total, strings.Join(parts, ", "))
+	if len(parts) > 0 {
+		x.printf("     queue now: %d message(s): %s\n", total, strings.Join(parts, ", "))
+	} else {
+		x.printf("     queue now: empty\n")
+	}
 	return nil
 }
 

@@ -525,3 +525,62 @@ func TestLabResume(t *testing.T) {
 		})
 	}
 }
+
+// TestLabMapNotEffective: while Postfix does not consult the map in every
+// AUTH service, respond writes the entry but does not call the login
+// blocked, prints the lines to add, and asks for attention; once the admin
+// added them, running respond again completes the block.
+func TestLabMapNotEffective(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	lab := testlab.Start(t, testlab.Options{SMTPS: true, NoIMAP: true})
+	var out bytes.Buffer
+	env, err := Setup(ctx, Settings{PostfixConfig: lab.ConfigDir, PasswdFile: lab.PasswdFile, DoveadmConfig: lab.DovecotConf,
+		StateDir: filepath.Join(t.TempDir(), "state")}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	const alice = "alice@lab.test"
+	if _, err := sendAs(ctx, lab, alice, "127.0.0.66"); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, ctx, lab, 1)
+	sum, err := env.Run(ctx, []Target{{Login: alice}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := sum.Outcomes[0]
+	if o.MTABlocked || !sum.Attention() || o.Exported != 1 || !o.Disabled {
+		t.Errorf("outcome %+v", o)
+	}
+	text := out.String()
+	if strings.Contains(text, "1. blocked at Postfix") || !strings.Contains(text, "NOT blocked at Postfix") || !strings.Contains(text, "check_sasl_access") {
+		t.Errorf("output does not refuse the claim or lacks the fix:\n%s", text)
+	}
+	chk, err := env.Map.Check(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range chk.Services {
+		if !sc.AUTH || sc.Effective {
+			continue
+		}
+		if sc.FixMain != "" {
+			_, err = lab.Run(ctx, "postconf", "-e", sc.FixMain)
+		} else {
+			_, err = lab.Run(ctx, "postconf", "-P", sc.Service+"/"+strings.TrimPrefix(sc.FixMaster, "-o "))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := lab.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	sum, err = env.Run(ctx, []Target{{Login: alice}}, true)
+	if err != nil || !sum.Outcomes[0].MTABlocked || sum.Attention() {
+		t.Errorf("after the fix: %+v, %v\n%s", sum.Outcomes, err, out.String())
+	}
+}
