@@ -1,0 +1,119 @@
+package respond
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/saslguard/saslguard/internal/testlab"
+)
+
+// TestLabCLI runs the saslguard binary's respond, incident, quarantine and
+// queue commands against a lab: the flags reach the package, the exit codes
+// say what happened.
+func TestLabCLI(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	bin := filepath.Join(t.TempDir(), "saslguard")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/saslguard/saslguard/cmd/saslguard").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	var buf bytes.Buffer
+	lab, env := labEnv(t, ctx, nil, Settings{}, &buf)
+	state := filepath.Dir(env.Store.Path())
+	env.Close()
+	bounces := spamRun(t, ctx, lab, "alice@lab.test", 12, "cli")
+	if _, err := sendAs(ctx, lab, "bob@lab.test", "127.0.0.10"); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, ctx, lab, 12+bounces+1)
+	common := []string{"--postfix-config", lab.ConfigDir, "--state-dir", state}
+	run := func(args ...string) (string, int) {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, bin, args...)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	respondArgs := append([]string{"respond", "--log", lab.LogPath(), "--year", time.Now().Format("2006"),
+		"--passwd-file", lab.PasswdFile, "--doveadm-config", lab.DovecotConf}, common...)
+	out, code := run(respondArgs...)
+	if code != 0 || !strings.Contains(out, "dry run: nothing was changed") || !strings.Contains(out, "alice@lab.test") {
+		t.Fatalf("dry run exit %d:\n%s", code, out)
+	}
+	out, code = run(append(respondArgs, "--yes")...)
+	if code != 0 || !strings.Contains(out, "1. blocked at Postfix") {
+		t.Fatalf("respond --yes exit %d:\n%s", code, out)
+	}
+	t.Logf("respond --yes:\n%s", out)
+	out, code = run("incident", "list", "--state-dir", state)
+	if code != 0 || !regexp.MustCompile(`(?m)^1\s+alice@lab\.test\s+respond\s+open`).MatchString(out) {
+		t.Errorf("incident list exit %d:\n%s", code, out)
+	}
+	out, code = run("incident", "show", "1", "--state-dir", state)
+	if code != 0 || !strings.Contains(out, "delete: ") || !strings.Contains(out, "disable in passwd-file") {
+		t.Errorf("incident show exit %d:\n%s", code, out)
+	}
+	out, code = run(append([]string{"quarantine", "list", "--login", "alice@lab.test"}, common...)...)
+	if code != 0 || !strings.Contains(out, "12") && !strings.Contains(out, " message(s)") {
+		t.Errorf("quarantine list exit %d:\n%s", code, out)
+	}
+	id := regexp.MustCompile(`(?m)^([0-9A-Za-z]+-[0-9a-f]{16})\s`).FindStringSubmatch(out)
+	if id == nil {
+		t.Fatalf("no entry in quarantine list:\n%s", out)
+	}
+	out, code = run(append([]string{"quarantine", "show", id[1]}, common...)...)
+	if code != 0 || !strings.Contains(out, "Subject: cheap pills cli") {
+		t.Errorf("quarantine show exit %d:\n%s", code, out)
+	}
+	out, code = run(append([]string{"quarantine", "restore", "--keep-held", id[1]}, common...)...)
+	if code != 0 || !strings.Contains(out, "restored as queue id") {
+		t.Errorf("quarantine restore exit %d:\n%s", code, out)
+	}
+	out, code = run(append([]string{"queue", "list", "--login", "alice@lab.test"}, common...)...)
+	if code != 0 || !strings.Contains(out, "hold") || !strings.Contains(out, "1 message(s)") {
+		t.Errorf("queue list --login exit %d:\n%s", code, out)
+	}
+	out, code = run(append([]string{"queue", "purge", "--yes", "alice@lab.test"}, common...)...)
+	if code != 0 || !strings.Contains(out, "quarantined 1 and deleted 1") {
+		t.Errorf("queue purge exit %d:\n%s", code, out)
+	}
+	out, code = run(append([]string{"queue", "release", "--yes", "ABCDEF0123"}, common...)...)
+	if code != 1 {
+		t.Errorf("release of an id not on hold: exit %d:\n%s", code, out)
+	}
+	out, code = run(append([]string{"queue", "release", "--yes", "ALL"}, common...)...)
+	if code != 2 || !strings.Contains(out, "not a queue id") {
+		t.Errorf("release ALL: exit %d:\n%s", code, out)
+	}
+	// Undo refuses the old password, then lifts the block when told.
+	undo := append([]string{"respond", "--undo", "1", "--passwd-file", lab.PasswdFile, "--doveadm-config", lab.DovecotConf}, common...)
+	out, code = run(undo...)
+	if code != 2 || !strings.Contains(out, "enable-old-password") {
+		t.Errorf("undo without a reset: exit %d:\n%s", code, out)
+	}
+	out, code = run(append(undo, "--keep-disabled")...)
+	if code != 0 || !strings.Contains(out, "removed from") || !strings.Contains(out, "stays disabled") {
+		t.Errorf("undo --keep-disabled: exit %d:\n%s", code, out)
+	}
+	if _, err := sendAs(ctx, lab, "alice@lab.test", "127.0.0.66"); err == nil {
+		t.Error("alice can send after an undo that kept the account disabled")
+	}
+	// Bad input is an error with exit 2, never a panic.
+	if out, code = run("incident", "show", "1; rm -rf /", "--state-dir", state); code != 2 {
+		t.Errorf("incident show with a hostile id: exit %d:\n%s", code, out)
+	}
+	_ = testlab.Domain
+}
