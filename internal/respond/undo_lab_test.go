@@ -1,0 +1,89 @@
+package respond
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/saslguard/saslguard/internal/testlab"
+)
+
+// TestLabResetThenUndo: with --reset-password the old password stops
+// working and the new one (shown once) authenticates but is refused at RCPT
+// while blocked; undo needs no --enable-old-password and lifts the block.
+func TestLabResetThenUndo(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	lab, env := labEnv(t, ctx, nil, Settings{Reset: true}, &out)
+	const alice = "alice@lab.test"
+	if _, err := sendAs(ctx, lab, alice, "127.0.0.66"); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, ctx, lab, 1)
+	sum, err := env.Run(ctx, []Target{{Login: alice}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := sum.Outcomes[0]
+	if o.NewPassword == "" || !strings.Contains(out.String(), o.NewPassword) {
+		t.Fatalf("no new password shown: %+v", o)
+	}
+	_, acts, _ := env.Store.GetIncident(ctx, o.Incident)
+	for _, a := range acts {
+		if strings.Contains(a.Result+a.Command, o.NewPassword) {
+			t.Errorf("the new password was recorded: %+v", a)
+		}
+	}
+	time.Sleep(1100 * time.Millisecond) // Dovecot's one-second re-read
+	send := func(pw string) error {
+		_, err := lab.Send(ctx, testlab.SendOpts{LocalIP: "127.0.0.67", Login: alice, Password: pw, From: alice, To: []string{"x@example.org"}})
+		return err
+	}
+	var re *testlab.ReplyError
+	if err := send(testlab.DefaultUsers[alice]); !errors.As(err, &re) || re.Command != "AUTH" {
+		t.Errorf("old password after reset: %v, want AUTH refused", err)
+	}
+	if err := send(o.NewPassword); !errors.As(err, &re) || re.Command != "RCPT" {
+		t.Errorf("new password while blocked: %v, want RCPT refused", err)
+	}
+	out.Reset()
+	ur, err := env.Undo(ctx, o.Incident, UndoOptions{})
+	if err != nil || !ur.Unblocked || ur.Enabled {
+		t.Fatalf("undo after a reset: %+v, %v\n%s", ur, err, out.String())
+	}
+	if err := send(o.NewPassword); err != nil {
+		t.Errorf("new password after undo: %v", err)
+	}
+	// A second undo has nothing left to do.
+	ur, err = env.Undo(ctx, o.Incident, UndoOptions{})
+	if err != nil || ur.Unblocked || !ur.AlreadyOff {
+		t.Errorf("second undo: %+v, %v", ur, err)
+	}
+}
+
+// TestLabPostfixStopped: with Postfix down, respond fails with an error
+// that says what to do, and records the failure.
+func TestLabPostfixStopped(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	lab := testlab.Start(t, testlab.Options{NoIMAP: true})
+	var out bytes.Buffer
+	env, err := Setup(ctx, Settings{PostfixConfig: lab.ConfigDir, StateDir: filepath.Join(t.TempDir(), "state")}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	if _, err := lab.Run(ctx, "postfix", "stop"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = env.Run(ctx, []Target{{Login: "alice@lab.test"}}, true)
+	if err == nil || !strings.Contains(err.Error(), "postfix start") {
+		t.Fatalf("respond with Postfix stopped: %v\n%s", err, out.String())
+	}
+	t.Logf("error: %v", err)
+}
