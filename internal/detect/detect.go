@@ -143,7 +143,7 @@ type firstSeen struct {
 
 // hourSlot is one hour of the baseline ring.
 type hourSlot struct {
-	hour  int64
+	hour  int32 // hours since 1970
 	count int32
 }
 
@@ -335,8 +335,8 @@ func (s *State) Message(cfg *Config, m Message) (changed bool) {
 }
 
 func (s *State) countHour(t time.Time) {
-	h := t.Unix() / 3600
-	slot := &s.hours[h%int64(len(s.hours))]
+	h := int32(t.Unix() / 3600)
+	slot := &s.hours[int(h)%len(s.hours)]
 	if slot.hour != h {
 		*slot = hourSlot{hour: h}
 	}
@@ -357,7 +357,7 @@ func (s *State) baseline(cfg *Config, now time.Time) (int, bool) {
 		return 0, false
 	}
 	for _, sl := range s.hours {
-		if sl.hour >= lo && sl.hour < hi && int(sl.count) > max {
+		if int64(sl.hour) >= lo && int64(sl.hour) < hi && int(sl.count) > max {
 			max = int(sl.count)
 		}
 	}

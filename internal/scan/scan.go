@@ -83,7 +83,7 @@ var batchPool = sync.Pool{New: func() any { return &batch{events: make([]event.E
 // so that memory stays flat whatever the size of the input.
 func ReaderOptions() logsrc.Options {
 	n := runtime.GOMAXPROCS(0)
-	return logsrc.Options{MaxInFlight: 2*n + 2}
+	return logsrc.Options{MaxInFlight: 2*n + 2, ChunkSize: 1 << 20}
 }
 
 // Run scans the set.
