@@ -87,3 +87,31 @@ func TestLabPostfixStopped(t *testing.T) {
 	}
 	t.Logf("error: %v", err)
 }
+
+// TestLabReleaseExpired: with --hold-all, the other logins' mail is released
+// after the cleaning, and messages older than maximal_queue_lifetime are
+// named (here the lifetime is made tiny instead of waiting days).
+func TestLabReleaseExpired(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	lab, env := labEnv(t, ctx, nil, Settings{HoldAll: true}, &out)
+	if env.cfg.MaxQueueLifetime != 5*24*time.Hour {
+		t.Errorf("maximal_queue_lifetime read as %v, want Postfix's default 5d", env.cfg.MaxQueueLifetime)
+	}
+	env.cfg.MaxQueueLifetime = time.Nanosecond
+	for _, login := range []string{"bob@lab.test", "bob@lab.test", "alice@lab.test"} {
+		if _, err := sendAs(ctx, lab, login, "127.0.0.66"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settle(t, ctx, lab, 3)
+	sum, err := env.Run(ctx, []Target{{Login: "alice@lab.test"}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := sum.Outcomes[0]
+	if o.Exported != 1 || o.Released != 2 || o.Expired != 2 || !strings.Contains(out.String(), "outlived maximal_queue_lifetime") {
+		t.Errorf("outcome %+v\n%s", o, out.String())
+	}
+}
