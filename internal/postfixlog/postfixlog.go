@@ -75,38 +75,53 @@ func hasKeyField(msg string) bool {
 		strings.Contains(msg, "status=") || strings.Contains(msg, "authentication failed")
 }
 
+// qidClass classifies bytes for splitQID: 1 upper-case hex digit or
+// digit, 2 other letters allowed in long ids, 3 vowels and 'z' handled apart.
+var qidClass = func() (t [256]uint8) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = 1
+	}
+	for c := 'A'; c <= 'F'; c++ {
+		t[c] = 1
+	}
+	for c := 'G'; c <= 'Z'; c++ {
+		t[c] = 2
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = 2
+	}
+	for _, c := range "AEIOUaeiou" {
+		t[c] |= 4 // a vowel: never in a long id
+	}
+	t['z'] = 8 // the long id's separator
+	return t
+}()
+
 // splitQID splits "QID: rest". NOQUEUE gives an empty id and ok. A short
 // queue id is upper-case hex; a long one (enable_long_queue_ids) is a time
 // stamp in an alphabet without vowels, a 'z', and the inode number.
 func splitQID(msg string) (qid, rest string, ok bool) {
-	if strings.HasPrefix(msg, "NOQUEUE: ") {
-		return "", msg[len("NOQUEUE: "):], true
-	}
-	i := 0
-	hex, long, z := true, true, false
-	for i < len(msg) && i <= 20 {
-		c := msg[i]
-		switch {
-		case c >= '0' && c <= '9':
-		case c >= 'A' && c <= 'F':
-			long = long && c != 'A' && c != 'E'
-		case c >= 'G' && c <= 'Z':
-			hex = false
-			long = long && c != 'I' && c != 'O' && c != 'U'
-		case c >= 'a' && c <= 'z':
-			hex = false
-			long = long && c != 'a' && c != 'e' && c != 'i' && c != 'o' && c != 'u'
-			z = z || c == 'z'
-		default:
-			goto end
-		}
-		i++
-	}
-end:
-	if i < 5 || i > 20 || i+1 >= len(msg) || msg[i] != ':' || msg[i+1] != ' ' {
+	i := strings.IndexByte(msg, ':')
+	if i < 5 || i > 20 || i+1 >= len(msg) || msg[i+1] != ' ' {
 		return "", "", false
 	}
-	if !hex && !(long && z && i >= 12) {
+	if i == 7 && msg[:7] == "NOQUEUE" {
+		return "", msg[9:], true
+	}
+	var all uint8 = 1
+	var any uint8
+	for j := 0; j < i; j++ {
+		c := qidClass[msg[j]]
+		if c == 0 {
+			return "", "", false
+		}
+		all &= c
+		any |= c
+	}
+	switch {
+	case all&1 == 1: // every byte a digit or A-F
+	case any&4 == 0 && any&8 != 0 && i >= 12: // long id
+	default:
 		return "", "", false
 	}
 	return msg[:i], msg[i+2:], true
