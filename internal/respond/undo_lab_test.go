@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/saslguard/saslguard/internal/queue"
 	"github.com/saslguard/saslguard/internal/testlab"
 )
 
@@ -114,4 +115,77 @@ func TestLabReleaseExpired(t *testing.T) {
 	if o.Exported != 1 || o.Released != 2 || o.Expired != 2 || !strings.Contains(out.String(), "outlived maximal_queue_lifetime") {
 		t.Errorf("outcome %+v\n%s", o, out.String())
 	}
+}
+
+// failingQueue makes one queue operation fail once, as a Postfix command
+// can (a full disk, a signal).
+type failingQueue struct {
+	queue.Manager
+	failHold, failDelete bool
+}
+
+var errPostsuper = errors.New("postsuper: fatal: simulated failure")
+
+func (f *failingQueue) Hold(ctx context.Context, ids []string) (queue.OpResult, error) {
+	if f.failHold {
+		f.failHold = false
+		return queue.OpResult{}, errPostsuper
+	}
+	return f.Manager.Hold(ctx, ids)
+}
+
+func (f *failingQueue) DeleteHeld(ctx context.Context, ids []string) (queue.OpResult, error) {
+	if f.failDelete {
+		f.failDelete = false
+		return queue.OpResult{}, errPostsuper
+	}
+	return f.Manager.DeleteHeld(ctx, ids)
+}
+
+// TestLabStepFails: a Postfix command that fails stops the run, the failure
+// is recorded, and the next run completes the incident; while another
+// process holds the lock, respond does not start.
+func TestLabStepFails(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	lab, env := labEnv(t, ctx, nil, Settings{}, &out)
+	n := 4 + spamRun(t, ctx, lab, "alice@lab.test", 4, "f")
+	settle(t, ctx, lab, n)
+	tg, err := ScanTargets(ctx, []string{"alice@lab.test"}, ScanOptions{Logs: []string{lab.LogPath()}, Year: time.Now().Year(), Loc: time.Local})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	lock, err := env.Store.TryLock(LockName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Run(ctx, tg, true); err == nil || !strings.Contains(err.Error(), "lock") {
+		t.Errorf("run under another's lock: %v", err)
+	}
+	lock.Unlock()
+
+	fq := &failingQueue{Manager: env.cfg.Queue, failHold: true, failDelete: true}
+	env.cfg.Queue = fq
+	for i, want := range []string{"hold", "delete"} {
+		sum, err := env.Run(ctx, tg, true)
+		if !errors.Is(err, errPostsuper) || !strings.Contains(err.Error(), "run respond again") {
+			t.Fatalf("run %d: %v, want the %s failure", i, err, want)
+		}
+		_, acts, _ := env.Store.GetIncident(ctx, sum.Outcomes[0].Incident)
+		last := acts[len(acts)-1]
+		if stepOf(last) != want || last.Failed != 1 || !strings.Contains(last.Result, "simulated failure") {
+			t.Errorf("run %d: last action %+v, want the recorded %s failure", i, last, want)
+		}
+	}
+	sum, err := env.Run(ctx, tg, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := env.Quar.List()
+	if len(ents) != n || len(owners(t, ctx, env)) != 0 {
+		t.Errorf("after recovery: %d quarantined (want %d), queue %v\n%s", len(ents), n, owners(t, ctx, env), out.String())
+	}
+	_ = sum
 }
