@@ -573,11 +573,8 @@ func (s *State) evaluate(cfg *Config, now time.Time) bool {
 		}
 	}
 	if s.verdict == Compromised {
-		// Later evidence may show an earlier start (an IP that logged in
-		// first with a harmless test message, then sent forged mail).
-		if snap.Start.Before(s.start) {
-			s.start = snap.Start
-		}
+		// The start stays what it was when the verdict was reached: a live
+		// daemon alerts then, and a replay must agree with it.
 		snap.Start = s.start
 		snap.recountBefore(s)
 	}
