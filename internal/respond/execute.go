@@ -269,6 +269,19 @@ func (x *run) disable(ctx context.Context) error {
 		x.printf("  2. already disabled in %s\n", x.cfg.AccountName)
 		return x.record(ctx, action(x.inc, StepDisable, "status "+x.cfg.AccountName, "disabled: found disabled", 0, 0, nil))
 	}
+	verb := "disable"
+	if x.cfg.ResetPassword {
+		verb = "reset"
+	}
+	if _, ok := x.j.find(StepDisable, "started"); ok {
+		x.printf("     note: an earlier run stopped during this step; the account store may have been changed already\n")
+	}
+	// Recorded before: a crash between the change and its record is then
+	// visible on the next run (a reset done twice prints the password that
+	// is valid last).
+	if err := x.record(ctx, action(x.inc, StepDisable, verb+" in "+x.cfg.AccountName, "started", 0, 0, nil)); err != nil {
+		return err
+	}
 	res, err := x.cfg.Account.Disable(ctx, x.t.Login, account.Options{Reset: x.cfg.ResetPassword})
 	if err != nil {
 		return x.fail(ctx, StepDisable, "disable in "+x.cfg.AccountName, err)
@@ -285,10 +298,6 @@ func (x *run) disable(ctx context.Context) error {
 	}
 	for _, n := range res.Notes {
 		x.printf("     note: %s\n", n)
-	}
-	verb := "disable"
-	if x.cfg.ResetPassword {
-		verb = "reset"
 	}
 	if err := x.record(ctx, action(x.inc, StepDisable, verb+" in "+x.cfg.AccountName, how+strings.Join(append([]string{""}, res.Notes...), "; "), 1, 0, nil)); err != nil {
 		return err
