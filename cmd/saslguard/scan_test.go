@@ -2,13 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/saslguard/saslguard/internal/config"
 	"github.com/saslguard/saslguard/internal/policy"
@@ -155,5 +159,111 @@ func TestExplain(t *testing.T) {
 	}
 	if strings.Contains(out, "\x1b") {
 		t.Error("explain printed a raw escape sequence")
+	}
+}
+
+func TestWatchOnceAgreesWithScan(t *testing.T) {
+	code, out, _ := runCmd(t, "", "watch", "--once", "--year", "2026", "--tz", "UTC", "--format", "json", example)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	got := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var a struct{ Login, Verdict, Start string }
+		if err := json.Unmarshal([]byte(line), &a); err != nil {
+			t.Fatalf("alert line %q: %v", line, err)
+		}
+		got[a.Login] = a.Start
+	}
+	_, sout, _ := runCmd(t, "", "scan", "--year", "2026", "--tz", "UTC", "--format", "json", example)
+	var doc struct {
+		Accounts []struct {
+			Login, Verdict  string
+			CompromiseStart string `json:"compromise_start"`
+		}
+	}
+	if err := json.Unmarshal([]byte(sout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for _, a := range doc.Accounts {
+		if a.Verdict == "compromised" {
+			want[a.Login] = a.CompromiseStart
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("watch --once alerted %v, scan found %v", got, want)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestWatchFollowsALiveLog: watch follows a log being written (and
+// rotated) and alerts on the takeover written into it.
+func TestWatchFollowsALiveLog(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "mail.log")
+	if err := os.WriteFile(logPath, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	root := newRootCmd()
+	var out syncBuffer
+	root.SetOut(&out)
+	root.SetErr(io.Discard)
+	root.SetArgs([]string{"watch", "--tz", "UTC", "--format", "json", logPath})
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+
+	f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 40; i++ {
+		qid := fmt.Sprintf("%010X", 0xA00000+i)
+		ts := fmt.Sprintf("Nov 27 05:%02d:%02d", 10+i/60, i%60)
+		fmt.Fprintf(f, "%s mx1 postfix/submission/smtpd[%d]: %s: client=unknown[203.0.113.%d], sasl_method=PLAIN, sasl_username=victim@lab.test\n", ts, 100+i, qid, i%8)
+		fmt.Fprintf(f, "%s mx1 postfix/qmgr[9]: %s: from=<x@spam%d.example>, size=100, nrcpt=3 (queue active)\n", ts, qid, i)
+		if i == 20 { // rotate by rename in the middle of the attack
+			f.Close()
+			if err := os.Rename(logPath, logPath+".1"); err != nil {
+				t.Fatal(err)
+			}
+			if f, err = os.Create(logPath); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	f.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(out.String(), `"login":"victim@lab.test"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no alert within 20 s; output: %q", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("watch: %v", err)
+	}
+	if n := strings.Count(out.String(), `"login":"victim@lab.test"`); n != 1 {
+		t.Errorf("%d alerts for one takeover", n)
 	}
 }

@@ -777,6 +777,9 @@ func Reasons(sn Snapshot, loc *time.Location) []string {
 }
 
 func fmtRate(r float64) string {
+	if r < 0.1 {
+		return "under 0.1"
+	}
 	if r >= 10 {
 		return fmt.Sprintf("%.0f", r)
 	}

@@ -255,7 +255,7 @@ func Text(w io.Writer, doc Document, o TextOptions) error {
 			fmt.Fprintf(ew, "  queue ids: %s%s\n", Safe(strings.Join(ids, " "), 400), more)
 		}
 		if a.Verdict == "compromised" {
-			fmt.Fprintf(ew, "  next: saslguard respond -- %s   (a dry run; add --yes to act)\n", shellQuote(a.Login))
+			fmt.Fprintf(ew, "  next: saslguard respond -- %s   (a dry run; add --yes to act)\n", ShellQuote(a.Login))
 		}
 	}
 	if len(doc.FailuresOnly) > 0 {
@@ -373,9 +373,9 @@ func Safe(s string, n int) string {
 	return b.String()
 }
 
-// shellQuote quotes s for a POSIX shell, so that a suggested command line
+// ShellQuote quotes s for a POSIX shell, so that a suggested command line
 // cannot run anything the login name holds.
-func shellQuote(s string) string {
+func ShellQuote(s string) string {
 	if s != "" && strings.IndexFunc(s, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@._+-=:/", r))
 	}) < 0 && s[0] != '-' {

@@ -35,8 +35,8 @@ func TestShellQuote(t *testing.T) {
 		"":                  `''`,
 		"new\nline":         `'new\u000aline'`,
 	} {
-		if got := shellQuote(in); got != want {
-			t.Errorf("shellQuote(%q) = %q, want %q", in, got, want)
+		if got := ShellQuote(in); got != want {
+			t.Errorf("ShellQuote(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -96,7 +96,7 @@ func Run(ctx context.Context, set *logsrc.Set, opts Options) (*Result, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	years, note := inferYears(set, opts.Year, opts.Loc)
+	years, note := InferYears(set, opts.Year, opts.Loc)
 	corr := correlate.New(opts.Correlate)
 	res := &Result{Correlator: corr}
 	st := &res.Stats
@@ -129,7 +129,7 @@ func Run(ctx context.Context, set *logsrc.Set, opts Options) (*Result, error) {
 		defer close(seqDone)
 		pending := map[int64]*batch{}
 		var next int64
-		var fx yearFixer
+		var fx logline.YearFixer
 		for b := range done {
 			pending[b.chunk.Seq] = b
 			for {
@@ -232,12 +232,12 @@ func parseChunk(p *logline.Parser, b *batch) {
 // maxOtherPrograms caps the keys of the other-programs table.
 const maxOtherPrograms = 200
 
-func consume(corr *correlate.Correlator, st *Stats, fx *yearFixer, b *batch) {
-	fx.file(b.chunk.Index)
+func consume(corr *correlate.Correlator, st *Stats, fx *logline.YearFixer, b *batch) {
+	fx.File(b.chunk.Index)
 	for i := range b.events {
 		ev := &b.events[i]
 		if ev.YearGuessed {
-			fx.fix(ev)
+			fx.Fix(ev)
 		}
 		if st.FirstEvent.IsZero() || ev.Time.Before(st.FirstEvent) {
 			st.FirstEvent = ev.Time
@@ -265,39 +265,6 @@ func consume(corr *correlate.Correlator, st *Stats, fx *yearFixer, b *batch) {
 	b.chunk, b.lines, b.parsed, b.noEnv = nil, 0, 0, 0
 	b.unparsed, b.other = nil, nil
 	batchPool.Put(b)
-}
-
-// yearFixer corrects the year of classic syslog stamps within a file: a
-// stamp more than half a year before the newest seen means the log crossed
-// into a new year.
-type yearFixer struct {
-	index  int
-	init   bool
-	last   time.Time
-	offset int
-}
-
-func (f *yearFixer) file(i int) {
-	if !f.init || i != f.index {
-		*f = yearFixer{index: i, init: true}
-	}
-}
-
-const halfYear = 183 * 24 * time.Hour
-
-func (f *yearFixer) fix(ev *event.Event) {
-	t := ev.Time
-	if f.offset > 0 {
-		t = t.AddDate(f.offset, 0, 0)
-	}
-	if !f.last.IsZero() && t.Before(f.last.Add(-halfYear)) {
-		f.offset++
-		t = t.AddDate(1, 0, 0)
-	}
-	if t.After(f.last) {
-		f.last = t
-	}
-	ev.Time = t
 }
 
 // Rank sorts accounts: compromised, then suspicious, then the rest; within
@@ -334,11 +301,11 @@ func Verdict(a *correlate.Account, allow map[string]bool) detect.Verdict {
 	return a.Detector().Verdict()
 }
 
-// inferYears returns the year of the first line of each file, for classic
+// InferYears returns the year of the first line of each file, for classic
 // syslog stamps: the newest line's year is opts' year or the newest file's
 // modification year, and the years of older files follow backwards through
 // the set (each file's first stamp against the next file's first stamp).
-func inferYears(set *logsrc.Set, year int, loc *time.Location) ([]int, string) {
+func InferYears(set *logsrc.Set, year int, loc *time.Location) ([]int, string) {
 	files := set.Files()
 	years := make([]int, len(files))
 	if len(files) == 0 {

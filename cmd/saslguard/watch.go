@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/saslguard/saslguard/internal/config"
+	"github.com/saslguard/saslguard/internal/correlate"
+	"github.com/saslguard/saslguard/internal/detect"
+	"github.com/saslguard/saslguard/internal/follow"
+	"github.com/saslguard/saslguard/internal/logsrc"
+	"github.com/saslguard/saslguard/internal/scan"
+	"github.com/saslguard/saslguard/internal/watch"
+)
+
+func init() { register(newWatchCmd) }
+
+type watchFlags struct {
+	config, format, tz, webhook, level string
+	year                               int
+	once, fromEnd                      bool
+}
+
+func newWatchCmd() *cobra.Command {
+	var f watchFlags
+	cmd := &cobra.Command{
+		Use:   "watch [FILE...]",
+		Short: "Follow the mail log and alert when a login is taken over (observe mode)",
+		Long: `watch follows mail logs as they are written, surviving rotation by rename,
+copytruncate, deletion and files that do not exist yet, runs the same detector
+as scan over a sliding window of event time, and raises one alert per login
+when its verdict reaches the alerting level (compromised by default).
+
+Alerts go to standard output (text or one JSON object per line) and, with
+--webhook, as a JSON POST to a URL. Failed logins alone never alert.
+
+--once replays the files to their end and exits: it raises the alerts a live
+daemon would have raised, with the same compromise start as scan (exit status 1
+when a login was found compromised).
+
+This is the observe mode. Containment (blocking a login by itself), the durable
+cursor across restarts, the status socket and metrics are not built yet: run
+'saslguard respond' on an alert.`,
+		Example: `  saslguard watch /var/log/mail.log
+  saslguard watch --format json --webhook https://alerts.example.org/hook /var/log/mail.log
+  saslguard watch --once mail.log.1 mail.log`,
+		RunE: func(cmd *cobra.Command, args []string) error { return runWatch(cmd, args, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.config, "config", "c", "", "configuration file (see 'saslguard config example')")
+	fl.StringVarP(&f.format, "format", "o", "text", "alert format on standard output: text or json")
+	fl.StringVar(&f.tz, "tz", "", "zone of stamps without one (default: the configuration's, else local)")
+	fl.IntVar(&f.year, "year", 0, "with --once: year of the newest line for stamps without a year")
+	fl.StringVar(&f.webhook, "webhook", "", "also POST each alert as JSON to this http(s) URL")
+	fl.StringVar(&f.level, "level", "compromised", "lowest verdict that alerts: compromised or suspicious")
+	fl.BoolVar(&f.once, "once", false, "replay the files to their end and exit")
+	fl.BoolVar(&f.fromEnd, "from-end", false, "start at the end of the files instead of reading them from the start")
+	return cmd
+}
+
+func runWatch(cmd *cobra.Command, args []string, f watchFlags) error {
+	cfg, err := config.Load(f.config)
+	if err != nil {
+		return err
+	}
+	if f.tz != "" {
+		cfg.Scan.Timezone = f.tz
+	}
+	loc, err := cfg.Location()
+	if err != nil {
+		return err
+	}
+	level := detect.Compromised
+	switch f.level {
+	case "compromised":
+	case "suspicious":
+		level = detect.Suspicious
+	default:
+		return fmt.Errorf("--level must be compromised or suspicious, not %q", f.level)
+	}
+	var sinks []func(watch.Alert)
+	switch f.format {
+	case "text":
+		sinks = append(sinks, watch.TextSink(cmd.OutOrStdout(), loc))
+	case "json":
+		sinks = append(sinks, watch.JSONSink(cmd.OutOrStdout()))
+	default:
+		return fmt.Errorf("--format must be text or json, not %q", f.format)
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+	if f.webhook != "" {
+		wh, err := watch.NewWebhook(ctx, f.webhook, 10*time.Second, log)
+		if err != nil {
+			return err
+		}
+		defer wh.Close()
+		sinks = append(sinks, wh.Sink)
+	}
+	compromised := 0
+	eng := watch.New(watch.Config{
+		Correlate: correlate.Config{OwnDomains: cfg.Scan.OwnDomains, Detect: cfg.DetectConfig()},
+		Loc:       loc, Level: level, Allow: cfg.Allow(),
+		Sink: func(a watch.Alert) {
+			if a.Verdict == detect.Compromised.String() && !a.Allowlisted {
+				compromised++
+			}
+			for _, s := range sinks {
+				s(a)
+			}
+		},
+	})
+	if len(args) == 0 {
+		args = cfg.Scan.Logs
+	}
+	if f.once {
+		if err := replayFiles(ctx, cmd, eng, args, f.year, loc); err != nil {
+			return err
+		}
+		if compromised > 0 {
+			return &exitError{code: 1}
+		}
+		return nil
+	}
+	for _, p := range args {
+		year := time.Now().In(loc).Year() // a live log is being written now
+		if st, err := os.Stat(p); err == nil {
+			year = st.ModTime().In(loc).Year()
+		}
+		eng.SetYear(p, year)
+	}
+	fol := follow.New(follow.Config{Paths: args, FromEnd: f.fromEnd, Logger: log})
+	err = fol.Run(ctx, func(l follow.Line) error {
+		eng.Line(l.Path, l.Data)
+		return nil
+	})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// replayFiles reads a set of files in order, line by line, as the daemon
+// would have seen them.
+func replayFiles(ctx context.Context, cmd *cobra.Command, eng *watch.Engine, args []string, year int, loc *time.Location) error {
+	set, err := logsrc.Open(args, logsrc.Options{Stdin: cmd.InOrStdin()})
+	if err != nil {
+		return err
+	}
+	years, _ := scan.InferYears(set, year, loc)
+	files := set.Files()
+	for i, f := range files {
+		eng.SetYear(f.Name, years[i])
+	}
+	var partial []byte
+	last := -1
+	err = set.Read(ctx, func(c *logsrc.Chunk) error {
+		defer c.Release()
+		if c.Index != last {
+			partial, last = partial[:0], c.Index
+		}
+		data := c.Data
+		for len(data) > 0 {
+			n := indexNL(data)
+			if n < 0 {
+				partial = append(partial, data...)
+				break
+			}
+			line := data[:n]
+			if len(partial) > 0 {
+				line = append(partial, line...)
+				partial = partial[:0]
+			}
+			eng.Line(files[c.Index].Name, trimCR(line))
+			data = data[n+1:]
+		}
+		return nil
+	})
+	if len(partial) > 0 {
+		eng.Line(files[last].Name, trimCR(partial))
+	}
+	return err
+}
+
+func indexNL(b []byte) int {
+	for i, c := range b {
+		if c == '\n' {
+			return i
+		}
+	}
+	return -1
+}
+
+func trimCR(b []byte) []byte {
+	if len(b) > 0 && b[len(b)-1] == '\r' {
+		return b[:len(b)-1]
+	}
+	return b
+}
