@@ -113,7 +113,7 @@ contained (the map is not effective, mail left on hold), 2 error.`,
 	fl.StringVar(&f.tz, "tz", "", "zone of log stamps without one")
 	fl.BoolVar(&f.yes, "yes", false, "do it (default: print the plan only)")
 	fl.BoolVar(&f.holdAll, "hold-all", false, "hold every queued message until the login's are out, then release the rest")
-	fl.BoolVar(&f.reset, "reset-password", false, "set a new random password (printed once) instead of disabling")
+	fl.BoolVar(&f.reset, "reset-password", false, "set a new random password (printed once) instead of disabling; with --undo: re-enable with one")
 	fl.StringVar(&f.action, "block-action", "reject", "what Postfix answers the login: reject, tempfail (421) or hold")
 	fl.StringVar(&f.text, "block-text", "", "text of the SMTP reply to the blocked login")
 	fl.BoolVar(&f.endByIP, "end-by-ip", false, "also end smtpd sessions found only by a client address of the login (hits other users behind the same NAT)")
@@ -143,7 +143,8 @@ func runRespond(cmd *cobra.Command, args []string, f respondFlags) error {
 		if len(args) > 0 {
 			return errors.New("--undo takes no logins: it undoes one incident")
 		}
-		_, err := env.Undo(ctx, f.undo, respond.UndoOptions{Restore: f.restore, EnableOldPassword: f.enableOldPw, KeepDisabled: f.keepDisabled})
+		_, err := env.Undo(ctx, f.undo, respond.UndoOptions{Restore: f.restore, EnableOldPassword: f.enableOldPw,
+			KeepDisabled: f.keepDisabled, ResetPassword: f.reset})
 		return err
 	}
 	if f.restore || f.enableOldPw || f.keepDisabled {

@@ -22,6 +22,9 @@ type UndoOptions struct {
 	EnableOldPassword bool
 	// KeepDisabled lifts the MTA block but leaves the account disabled.
 	KeepDisabled bool
+	// ResetPassword re-enables the login with a new random password
+	// (printed once) instead of the old one.
+	ResetPassword bool
 }
 
 // ErrOldPassword is returned when Undo would re-enable a login whose
@@ -30,12 +33,13 @@ var ErrOldPassword = errors.New("the login was disabled without a password reset
 
 // UndoResult reports an Undo.
 type UndoResult struct {
-	Login      string
-	Unblocked  bool
-	Enabled    bool
-	Restored   []quarantine.Entry
-	StillHeld  int
-	AlreadyOff bool // the incident was closed before
+	Login     string
+	Unblocked bool
+	Enabled   bool
+	Restored  []quarantine.Entry
+	// NewPassword is set by ResetPassword: show it once, never store it.
+	NewPassword string
+	AlreadyOff  bool // the incident was closed before
 }
 
 // Undo takes incident inc's steps back: the MTA block and the registry entry
@@ -69,8 +73,8 @@ func (r *Responder) Undo(ctx context.Context, inc int64, opts UndoOptions) (Undo
 	if _, undone := j.find(StepUndo, "account enabled"); undone {
 		disabled = false
 	}
-	if disabled && !reset && !opts.EnableOldPassword && !opts.KeepDisabled {
-		return res, fmt.Errorf("%w; reset it (saslguard respond --yes --reset-password %s after this incident is closed, or your own tool) and undo with --keep-disabled, or pass --enable-old-password", ErrOldPassword, shellQuote(login))
+	if disabled && !reset && !opts.EnableOldPassword && !opts.KeepDisabled && !opts.ResetPassword {
+		return res, fmt.Errorf("%w; nothing was changed: pass --reset-password to re-enable it with a new random password, --keep-disabled to leave it disabled, or --enable-old-password", ErrOldPassword)
 	}
 
 	// The MTA block and the registry.
@@ -110,6 +114,19 @@ func (r *Responder) Undo(ctx context.Context, inc int64, opts UndoOptions) (Undo
 		r.printf("  the account's password was reset: it works with the new password, nothing to re-enable\n")
 	case opts.KeepDisabled:
 		r.printf("  the account stays disabled (--keep-disabled)\n")
+	case opts.ResetPassword:
+		er, err := r.cfg.Account.Disable(ctx, login, account.Options{Reset: true})
+		if err != nil {
+			return res, x.fail(ctx, StepUndo, "reset in "+r.cfg.AccountName, err)
+		}
+		res.Enabled, res.NewPassword = true, er.NewPassword
+		r.printf("  re-enabled in %s with a new password (shown once, not stored): %s\n", r.cfg.AccountName, er.NewPassword)
+		for _, n := range er.Notes {
+			r.printf("  note: %s\n", n)
+		}
+		if err := x.record(ctx, action(inc, StepUndo, "reset in "+r.cfg.AccountName, "account enabled with a new password", 1, 0, nil)); err != nil {
+			return res, err
+		}
 	default:
 		st, err := r.cfg.Account.Status(ctx, login)
 		if err != nil {

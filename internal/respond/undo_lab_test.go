@@ -187,5 +187,14 @@ func TestLabStepFails(t *testing.T) {
 	if len(ents) != n || len(owners(t, ctx, env)) != 0 {
 		t.Errorf("after recovery: %d quarantined (want %d), queue %v\n%s", len(ents), n, owners(t, ctx, env), out.String())
 	}
-	_ = sum
+	// Undo re-enables the login with a new password on request.
+	ur, err := env.Undo(ctx, sum.Outcomes[0].Incident, UndoOptions{ResetPassword: true})
+	if err != nil || !ur.Enabled || ur.NewPassword == "" {
+		t.Fatalf("undo --reset-password: %+v, %v", ur, err)
+	}
+	time.Sleep(1100 * time.Millisecond) // Dovecot's one-second re-read
+	if _, err := lab.Send(ctx, testlab.SendOpts{LocalIP: "127.0.0.67", Login: "alice@lab.test", Password: ur.NewPassword,
+		From: "alice@lab.test", To: []string{"x@example.org"}}); err != nil {
+		t.Errorf("alice with the new password after undo: %v", err)
+	}
 }
