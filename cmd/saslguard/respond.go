@@ -177,7 +177,7 @@ func runRespond(cmd *cobra.Command, args []string, f respondFlags) error {
 	if err != nil {
 		return err
 	}
-	if sum.Attention() {
+	if f.yes && sum.Attention() {
 		return &exitError{code: 1}
 	}
 	return nil

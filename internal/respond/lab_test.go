@@ -546,6 +546,16 @@ func TestLabMapNotEffective(t *testing.T) {
 		t.Fatal(err)
 	}
 	settle(t, ctx, lab, 1)
+	if _, err := env.Run(ctx, []Target{{Login: alice}}, false); err != nil {
+		t.Fatal(err)
+	}
+	if plan := out.String(); !strings.Contains(plan, "WARNING") || !strings.Contains(plan, "does not exist yet") {
+		t.Errorf("plan does not warn:\n%s", plan)
+	}
+	if _, err := os.Stat(env.Map.Path()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("dry run wrote the map: %v", err)
+	}
+	out.Reset()
 	sum, err := env.Run(ctx, []Target{{Login: alice}}, true)
 	if err != nil {
 		t.Fatal(err)

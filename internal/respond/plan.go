@@ -2,6 +2,8 @@ package respond
 
 import (
 	"context"
+	"errors"
+	"os"
 	"strings"
 
 	"github.com/saslguard/saslguard/internal/mtablock"
@@ -50,6 +52,10 @@ func (r *Responder) plan(ctx context.Context, t Target) (Outcome, error) {
 			r.printf("     WARNING: Postfix does not consult the map in every AUTH service; the login would NOT be blocked. Add:\n")
 			for _, n := range chk.Notes() {
 				r.printf("       %s\n", n)
+			}
+			if _, err := os.Stat(r.cfg.MTA.Path()); errors.Is(err, os.ErrNotExist) {
+				r.printf("     The map does not exist yet: add those lines only after respond --yes wrote it (or postmap built it),\n")
+				r.printf("     or Postfix answers 451 \"Server configuration error\" to every authenticated client.\n")
 			}
 		}
 	}
