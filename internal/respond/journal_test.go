@@ -119,3 +119,26 @@ func TestPostfixDuration(t *testing.T) {
 		}
 	}
 }
+
+func FuzzIdsOf(f *testing.F) {
+	f.Add("held bounce 2 ids=8A1A2B830F,4PbC4x469Jz3tBr")
+	f.Add("x ids=A;B,,-h ids=")
+	f.Fuzz(func(t *testing.T, result string) {
+		for _, id := range idsOf(store.Action{Result: result}) {
+			if !validRecordedID(id) || strings.ContainsAny(id, ", \n;") {
+				t.Fatalf("idsOf(%q) returned %q", result, id)
+			}
+		}
+	})
+}
+
+func FuzzPostfixDuration(f *testing.F) {
+	for _, s := range []string{"5d", "3600", "2w", "", "9223372036854775807s"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		if d, err := PostfixDuration(v, 'd'); err == nil && d < 0 {
+			t.Fatalf("PostfixDuration(%q) = %v", v, d)
+		}
+	})
+}

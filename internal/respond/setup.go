@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -152,21 +153,16 @@ func PostfixDuration(v string, def byte) (time.Duration, error) {
 		unit, v = c, v[:len(v)-1]
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 || n > 1<<20 {
+	if err != nil || n < 0 {
 		return 0, fmt.Errorf("bad time value %q", v)
 	}
-	d := time.Duration(n)
-	switch unit {
-	case 's':
-		return d * time.Second, nil
-	case 'm':
-		return d * time.Minute, nil
-	case 'h':
-		return d * time.Hour, nil
-	case 'd':
-		return d * 24 * time.Hour, nil
-	case 'w':
-		return d * 7 * 24 * time.Hour, nil
+	units := map[byte]time.Duration{'s': time.Second, 'm': time.Minute, 'h': time.Hour, 'd': 24 * time.Hour, 'w': 7 * 24 * time.Hour}
+	u, ok := units[unit]
+	if !ok {
+		return 0, fmt.Errorf("bad time unit %q", unit)
 	}
-	return 0, fmt.Errorf("bad time unit %q", unit)
+	if n > int64(math.MaxInt64/u) {
+		return 0, fmt.Errorf("time value %q too large", v)
+	}
+	return time.Duration(n) * u, nil
 }
