@@ -135,10 +135,7 @@ type Correlator struct {
 	// light holds unauthenticated messages (but loopback re-injections),
 	// which need no detail: queue key to first time (unix seconds)
 	light    map[qkey]int64
-	hosts    map[string]uint16 // host name to index in hostName
-	hostName []string
-	lastHost string
-	lastIdx  uint16
+	hosts    map[uint64]string   // host names by hash
 	accounts map[string]*Account // by lower-case login
 	sessions map[skey]*session
 	ipFail   map[string]int32
@@ -186,7 +183,7 @@ func New(cfg Config) *Correlator {
 		inferred: map[string]bool{},
 		msgs:     map[qkey]*Message{},
 		light:    map[qkey]int64{},
-		hosts:    map[string]uint16{},
+		hosts:    map[uint64]string{},
 		accounts: map[string]*Account{},
 		sessions: map[skey]*session{},
 		ipFail:   map[string]int32{},
@@ -203,6 +200,7 @@ func New(cfg Config) *Correlator {
 // Add consumes one event. Its strings may point into a reader's buffer: Add
 // copies what it keeps.
 func (c *Correlator) Add(ev *event.Event) {
+	Prepare(ev)
 	if ev.Time.After(c.now) {
 		c.now = ev.Time
 	}
@@ -220,7 +218,7 @@ func (c *Correlator) Add(ev *event.Event) {
 	case event.Delivery:
 		c.delivery(ev)
 	case event.Removed:
-		k := c.key(ev.Host, ev.QID)
+		k := c.key(ev, ev.QID)
 		if m := c.msgs[k]; m != nil {
 			c.finish(m)
 		} else {
@@ -275,13 +273,13 @@ func (c *Correlator) lookup(ev *event.Event) *Message {
 	if ev.QID == "" {
 		return nil
 	}
-	k := c.key(ev.Host, ev.QID)
+	k := c.key(ev, ev.QID)
 	m := c.msgs[k]
 	if m == nil {
 		if _, ok := c.light[k]; ok {
 			return nil
 		}
-		m = c.open(ev.Host, ev.QID, ev.Time, Unknown)
+		m = c.open(ev, ev.QID, Unknown)
 		c.Stats.Orphans++
 	}
 	m.Last = ev.Time
@@ -289,44 +287,37 @@ func (c *Correlator) lookup(ev *event.Event) *Message {
 }
 
 // qkey identifies a queue id on a host without allocating: queue ids are
-// at most 20 bytes (longer ones are cut; they are not Postfix's).
+// at most 20 bytes (longer ones are cut; they are not Postfix's), hosts go
+// by a 64-bit hash of their name.
 type qkey struct {
-	host uint16
+	host uint64
 	n    uint8
 	b    [21]byte
 }
 
-// key returns the map key of a queue id on a host.
-func (c *Correlator) key(host, qid string) qkey {
+// key returns the map key of a queue id on the event's host.
+func key(ev *event.Event, qid string) qkey {
 	var k qkey
-	k.host = c.hostIndex(host)
+	k.host = ev.HostHash
+	if !ev.Prepared {
+		k.host = hostHash(ev.Host)
+	}
 	k.n = uint8(copy(k.b[:], qid))
 	return k
 }
 
-// hostIndex interns a host name; past 65535 hosts they share the last index.
-func (c *Correlator) hostIndex(host string) uint16 {
-	if host == c.lastHost && len(c.hostName) > 0 {
-		return c.lastIdx
-	}
-	i, ok := c.hosts[host]
+func (c *Correlator) key(ev *event.Event, qid string) qkey { return key(ev, qid) }
+
+func (c *Correlator) open(ev *event.Event, qid string, o Origin) *Message {
+	k := c.key(ev, qid)
+	host, ok := c.hosts[k.host]
 	if !ok {
-		h := strings.Clone(host)
-		if len(c.hostName) < 65535 {
-			i = uint16(len(c.hostName))
-			c.hostName = append(c.hostName, h)
-			c.hosts[h] = i
-		} else {
-			i = 65534
+		host = strings.Clone(ev.Host)
+		if len(c.hosts) < 65536 {
+			c.hosts[k.host] = host
 		}
 	}
-	c.lastHost, c.lastIdx = c.hostName[i], i
-	return i
-}
-
-func (c *Correlator) open(host, qid string, t time.Time, o Origin) *Message {
-	k := c.key(host, qid)
-	m := &Message{k: k, Host: c.hostName[k.host], Origin: o, First: t, Last: t}
+	m := &Message{k: k, Host: host, Origin: o, First: ev.Time, Last: ev.Time}
 	c.msgs[k] = m
 	c.Stats.Messages++
 	if n := len(c.msgs) + len(c.light); n > c.Stats.PeakOpen {
@@ -339,7 +330,7 @@ func (c *Correlator) client(ev *event.Event) {
 	if ev.QID == "" {
 		return
 	}
-	k := c.key(ev.Host, ev.QID)
+	k := c.key(ev, ev.QID)
 	if old := c.msgs[k]; old != nil {
 		// a short queue id reused: the old message's end was not logged
 		c.finish(old)
@@ -355,11 +346,11 @@ func (c *Correlator) client(ev *event.Event) {
 	if ev.Login != "" {
 		origin = Auth
 	}
-	m := c.open(ev.Host, ev.QID, ev.Time, origin)
+	m := c.open(ev, ev.QID, origin)
 
 	m.PID = ev.PID
 	if ev.OrigQID != "" {
-		if parent := c.msgs[c.key(ev.Host, ev.OrigQID)]; parent != nil && parent.Acct != nil && ev.Login == "" {
+		if parent := c.msgs[c.key(ev, ev.OrigQID)]; parent != nil && parent.Acct != nil && ev.Login == "" {
 			m.Acct, m.Origin = parent.Acct, FilterCopy
 			parent.Acct.FilterCopies++
 			return
@@ -433,7 +424,7 @@ func (c *Correlator) from(ev *event.Event) {
 	m.observed = true
 	switch {
 	case m.Acct != nil && m.Origin == Auth:
-		c.observe(m, m.First)
+		c.observe(m, m.First, ev.SenderDomain)
 	case m.Origin == Local:
 		c.Unauth.Local++
 	}
@@ -441,11 +432,10 @@ func (c *Correlator) from(ev *event.Event) {
 
 // observe counts an authenticated message for its login and shows it to the
 // detector.
-func (c *Correlator) observe(m *Message, t time.Time) {
+func (c *Correlator) observe(m *Message, t time.Time, dom string) {
 	a := m.Acct
 	a.Messages++
 	a.Recipients += max(m.Nrcpt, 1)
-	dom := strings.ToLower(domainOf(m.Sender))
 	m.Foreign = dom != "" && !c.ownDomain(dom, a)
 	if dom != "" {
 		a.SenderDomains.Add(dom, 1)
@@ -500,8 +490,8 @@ func (c *Correlator) ownDomain(d string, a *Account) bool {
 func (c *Correlator) delivery(ev *event.Event) {
 	m := c.lookup(ev)
 	if m == nil {
-		if ev.Status != "" && ev.Relay != "none" && !isLocalRelay(ev.Relay) {
-			if _, ok := c.light[c.key(ev.Host, ev.QID)]; ok {
+		if ev.Status != "" && ev.Relay != "none" && !ev.LocalRelay {
+			if _, ok := c.light[c.key(ev, ev.QID)]; ok {
 				c.Unauth.Outbound++
 			}
 		}
@@ -511,16 +501,16 @@ func (c *Correlator) delivery(ev *event.Event) {
 	if m.Acct != nil {
 		m.setStatus(ev.Recipient, status, ev.Reply)
 	}
-	local := isLocalRelay(ev.Relay)
+	local := ev.LocalRelay
 	if status == "sent" && local && len(c.own) == 0 && len(c.inferred) < 10000 {
-		if d := strings.ToLower(domainOf(ev.Recipient)); d != "" && !c.inferred[d] && isLocalDelivery(ev.Relay, ev.Program) {
+		if d := strings.ToLower(domainOf(ev.Recipient)); d != "" && !c.inferred[d] && ev.LocalDelivery {
 			c.inferred[strings.Clone(d)] = true
 		}
 	}
 	if ev.NewQID != "" && status == "sent" {
 		c.hop(m, ev, local)
 	}
-	if (status == "deferred" || status == "bounced") && spamSignal(ev.DSN, ev.Reply) {
+	if ev.Spam {
 		if a := m.Acct; a != nil {
 			a.RemoteRejections++
 			if len(a.RejectionExamples) < 3 {
@@ -542,12 +532,12 @@ func (c *Correlator) hop(m *Message, ev *event.Event, local bool) {
 	if m.Acct == nil {
 		return
 	}
-	child := c.msgs[c.key(ev.Host, ev.NewQID)]
+	child := c.msgs[c.key(ev, ev.NewQID)]
 	if child == nil {
 		if !local {
 			return
 		}
-		child = c.open(ev.Host, ev.NewQID, ev.Time, FilterCopy)
+		child = c.open(ev, ev.NewQID, FilterCopy)
 	}
 	if child.Acct != nil {
 		return
@@ -567,9 +557,9 @@ func (c *Correlator) notify(ev *event.Event) {
 	if m == nil {
 		return
 	}
-	child := c.msgs[c.key(ev.Host, ev.NewQID)]
+	child := c.msgs[c.key(ev, ev.NewQID)]
 	if child == nil {
-		child = c.open(ev.Host, ev.NewQID, ev.Time, Bounce)
+		child = c.open(ev, ev.NewQID, Bounce)
 	}
 	child.Origin = Bounce
 	if m.Acct == nil || child.Acct != nil {
@@ -597,12 +587,12 @@ func (c *Correlator) pickup(ev *event.Event) {
 	if ev.QID == "" {
 		return
 	}
-	if old := c.msgs[c.key(ev.Host, ev.QID)]; old != nil {
+	if old := c.msgs[c.key(ev, ev.QID)]; old != nil {
 		c.finish(old)
 	}
-	m := c.open(ev.Host, ev.QID, ev.Time, Local)
+	m := c.open(ev, ev.QID, Local)
 	if ev.OrigQID != "" {
-		if parent := c.msgs[c.key(ev.Host, ev.OrigQID)]; parent != nil {
+		if parent := c.msgs[c.key(ev, ev.OrigQID)]; parent != nil {
 			m.Origin, m.Acct = Requeued, parent.Acct
 			m.observed = true
 			if m.Acct != nil {

@@ -114,4 +114,13 @@ type Event struct {
 	// AuthOK and AuthTotal come from smtpd's "auth=OK/TOTAL" disconnect
 	// counter (AuthTotal==0 when absent).
 	AuthOK, AuthTotal int
+
+	// Derived fields, filled by correlate.Prepare (in the parallel parse
+	// stage, so that the sequential correlator does less).
+	Prepared      bool
+	HostHash      uint64 // hash of Host
+	SenderDomain  string // lower case
+	Spam          bool   // a deferral or bounce that speaks of spam or reputation
+	LocalRelay    bool   // relay= is this host (content filter, local delivery)
+	LocalDelivery bool   // a final local delivery (mailbox), not a filter hop
 }

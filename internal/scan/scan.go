@@ -208,9 +208,11 @@ func parseChunk(p *logline.Parser, b *batch) {
 				// nothing the scan uses: keep the sequential stage lean
 			case event.Disconnect:
 				if ev.AuthTotal > 0 { // only a session that tried AUTH can end a login's session
+					correlate.Prepare(&ev)
 					b.events = append(b.events, ev)
 				}
 			default:
+				correlate.Prepare(&ev)
 				b.events = append(b.events, ev)
 			}
 		case logline.NoEnvelope:

@@ -1,0 +1,42 @@
+package correlate
+
+import (
+	"hash/maphash"
+	"strings"
+
+	"github.com/saslguard/saslguard/internal/event"
+)
+
+var hostSeed = maphash.MakeSeed()
+
+func hostHash(host string) uint64 { return maphash.String(hostSeed, host) }
+
+// Prepare fills the event's derived fields (lower-case login and sender
+// domain, host hash, what the relay and reply say). It depends on the event
+// alone, so the parallel parse stage runs it and the sequential correlator
+// does less; Add calls it for events that were not prepared.
+func Prepare(ev *event.Event) {
+	if ev.Prepared {
+		return
+	}
+	ev.Prepared = true
+	ev.HostHash = hostHash(ev.Host)
+	if ev.Login != "" && hasUpper(ev.Login) {
+		ev.Login = strings.ToLower(ev.Login)
+	}
+	switch ev.Kind {
+	case event.From:
+		if d := domainOf(ev.Sender); d != "" {
+			if hasUpper(d) {
+				d = strings.ToLower(d)
+			}
+			ev.SenderDomain = d
+		}
+	case event.Delivery:
+		ev.LocalRelay = isLocalRelay(ev.Relay)
+		ev.LocalDelivery = isLocalDelivery(ev.Relay, ev.Program)
+		if ev.Status == "deferred" || ev.Status == "bounced" {
+			ev.Spam = spamSignal(ev.DSN, ev.Reply)
+		}
+	}
+}
