@@ -186,7 +186,6 @@ func Run(ctx context.Context, set *logsrc.Set, opts Options) (*Result, error) {
 func parseChunk(p *logline.Parser, b *batch) {
 	data := b.chunk.Data
 	b.events = b.events[:0]
-	var ev event.Event
 	for len(data) > 0 {
 		n := bytes.IndexByte(data, '\n')
 		var line []byte
@@ -199,7 +198,14 @@ func parseChunk(p *logline.Parser, b *batch) {
 			continue
 		}
 		b.lines++
-		r := p.Parse(unsafe.String(&line[0], len(line)), &ev)
+		// parse straight into the batch's next slot (an event is large:
+		// copying it would cost more than parsing it); a line that is
+		// not kept leaves the slot to the next one
+		if len(b.events) == cap(b.events) {
+			b.events = append(b.events, event.Event{})[:len(b.events)]
+		}
+		ev := &b.events[:len(b.events)+1][len(b.events)]
+		r := p.Parse(unsafe.String(&line[0], len(line)), ev)
 		switch r.Status {
 		case logline.Parsed:
 			b.parsed++
@@ -208,12 +214,12 @@ func parseChunk(p *logline.Parser, b *batch) {
 				// nothing the scan uses: keep the sequential stage lean
 			case event.Disconnect:
 				if ev.AuthTotal > 0 { // only a session that tried AUTH can end a login's session
-					correlate.Prepare(&ev)
-					b.events = append(b.events, ev)
+					correlate.Prepare(ev)
+					b.events = b.events[:len(b.events)+1]
 				}
 			default:
-				correlate.Prepare(&ev)
-				b.events = append(b.events, ev)
+				correlate.Prepare(ev)
+				b.events = b.events[:len(b.events)+1]
 			}
 		case logline.NoEnvelope:
 			b.noEnv++
@@ -228,6 +234,10 @@ func parseChunk(p *logline.Parser, b *batch) {
 			}
 			b.other[r.Program]++
 		}
+	}
+	// the slot past the end may hold pointers into the chunk: clear it
+	if len(b.events) < cap(b.events) {
+		b.events[:len(b.events)+1][len(b.events)] = event.Event{}
 	}
 }
 
