@@ -422,7 +422,15 @@ func (x *run) release(ctx context.Context) error {
 	}
 	counts := map[string]int{}
 	total := 0
-	err := q.List(ctx, func(e queue.Entry) error { counts[e.Queue]++; total++; return nil })
+	var shown []queue.Entry
+	err := q.List(ctx, func(e queue.Entry) error {
+		counts[e.Queue]++
+		total++
+		if len(shown) < maxShown {
+			shown = append(shown, e)
+		}
+		return nil
+	})
 	if err != nil {
 		return x.fail(ctx, StepRelease, x.cfg.Commands.postqueue("-j"), postfixHint(err))
 	}
@@ -437,11 +445,20 @@ func (x *run) release(ctx context.Context) error {
 	}
 	if len(parts) > 0 {
 		x.printf("     queue now: %d message(s): %s\n", total, strings.Join(parts, ", "))
+		for _, e := range shown {
+			x.printf("       %-16s %-9s from=<%s> %d recipient(s)\n", e.QueueID, e.Queue, printableAddr(e.Sender), len(e.Recipients))
+		}
+		if total > len(shown) {
+			x.printf("       ... %d more (%s)\n", total-len(shown), x.cfg.Commands.postqueue("-j"))
+		}
 	} else {
 		x.printf("     queue now: empty\n")
 	}
 	return nil
 }
+
+// maxShown is how many remaining messages step 4 lists.
+const maxShown = 20
 
 // Step 5: how to keep watching and how to undo.
 func (x *run) advice() {
