@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -33,6 +35,7 @@ func runCmd(t *testing.T, stdin string, args ...string) (int, string, string) {
 		if ee, ok := err.(*exitError); ok {
 			code = ee.code
 		}
+		fmt.Fprintln(&errb, "saslguard:", err)
 	}
 	return code, out.String(), errb.String()
 }
@@ -228,7 +231,9 @@ func TestWatchFollowsALiveLog(t *testing.T) {
 	var out syncBuffer
 	root.SetOut(&out)
 	root.SetErr(io.Discard)
-	root.SetArgs([]string{"watch", "--tz", "UTC", "--format", "json", logPath})
+	sock := filepath.Join(dir, "watch.sock")
+	metrics := freeLoopbackAddr(t)
+	root.SetArgs([]string{"watch", "--tz", "UTC", "--format", "json", "--socket", sock, "--metrics", metrics, logPath})
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(ctx) }()
 
@@ -259,11 +264,46 @@ func TestWatchFollowsALiveLog(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// the status socket and the metrics show the same
+	code, status, errs := runCmd(t, "", "status", "--socket", sock)
+	if code != 0 || !strings.Contains(status, "COMPROMISED") || !strings.Contains(status, "victim@lab.test") {
+		t.Errorf("status: exit %d %q %q", code, status, errs)
+	}
+	resp, err := http.Get("http://" + metrics + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`saslguard_watch_logins{verdict="compromised"} 1`, "saslguard_watch_alerts_total 1", "saslguard_watch_lines_total"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("watch: %v", err)
 	}
 	if n := strings.Count(out.String(), `"login":"victim@lab.test"`); n != 1 {
 		t.Errorf("%d alerts for one takeover", n)
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("status socket left behind: %v", err)
+	}
+}
+
+func freeLoopbackAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func TestMetricsRefusesNonLoopback(t *testing.T) {
+	code, _, errs := runCmd(t, "", "watch", "--socket", "", "--metrics", "0.0.0.0:9155", "/nonexistent")
+	if code != 2 || !strings.Contains(errs, "loopback") {
+		t.Errorf("exit %d: %s", code, errs)
 	}
 }

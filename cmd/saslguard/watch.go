@@ -2,14 +2,20 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/saslguard/saslguard/internal/config"
@@ -17,6 +23,7 @@ import (
 	"github.com/saslguard/saslguard/internal/detect"
 	"github.com/saslguard/saslguard/internal/follow"
 	"github.com/saslguard/saslguard/internal/logsrc"
+	"github.com/saslguard/saslguard/internal/report"
 	"github.com/saslguard/saslguard/internal/scan"
 	"github.com/saslguard/saslguard/internal/watch"
 )
@@ -25,9 +32,12 @@ func init() { register(newWatchCmd) }
 
 type watchFlags struct {
 	config, format, tz, webhook, level string
+	socket, metrics                    string
 	year                               int
 	once, fromEnd                      bool
 }
+
+const defaultSocket = "/run/saslguard-watch.sock"
 
 func newWatchCmd() *cobra.Command {
 	var f watchFlags
@@ -46,9 +56,12 @@ Alerts go to standard output (text or one JSON object per line) and, with
 daemon would have raised, with the same compromise start as scan (exit status 1
 when a login was found compromised).
 
-This is the observe mode. Containment (blocking a login by itself), the durable
-cursor across restarts, the status socket and metrics are not built yet: run
-'saslguard respond' on an alert.`,
+'saslguard status' shows a running daemon's suspects, recent alerts and how far
+behind the log it is; --metrics serves Prometheus metrics on loopback.
+
+This is the observe mode. Containment (blocking a login by itself) and the
+durable cursor across restarts are not built yet: run 'saslguard respond' on an
+alert.`,
 		Example: `  saslguard watch /var/log/mail.log
   saslguard watch --format json --webhook https://alerts.example.org/hook /var/log/mail.log
   saslguard watch --once mail.log.1 mail.log`,
@@ -63,6 +76,8 @@ cursor across restarts, the status socket and metrics are not built yet: run
 	fl.StringVar(&f.level, "level", "compromised", "lowest verdict that alerts: compromised or suspicious")
 	fl.BoolVar(&f.once, "once", false, "replay the files to their end and exit")
 	fl.BoolVar(&f.fromEnd, "from-end", false, "start at the end of the files instead of reading them from the start")
+	fl.StringVar(&f.socket, "socket", defaultSocket, "unix socket for 'saslguard status' (empty: none)")
+	fl.StringVar(&f.metrics, "metrics", "", "serve Prometheus /metrics on this loopback address, e.g. 127.0.0.1:9155")
 	return cmd
 }
 
@@ -138,9 +153,20 @@ func runWatch(cmd *cobra.Command, args []string, f watchFlags) error {
 		}
 		eng.SetYear(p, year)
 	}
+	g := watch.NewGuarded(eng)
+	if f.socket != "" {
+		if err := g.ServeStatus(ctx, f.socket); err != nil {
+			return err
+		}
+	}
+	if f.metrics != "" {
+		if err := serveMetrics(ctx, f.metrics, g.Collector(), log); err != nil {
+			return err
+		}
+	}
 	fol := follow.New(follow.Config{Paths: args, FromEnd: f.fromEnd, Logger: log})
 	err = fol.Run(ctx, func(l follow.Line) error {
-		eng.Line(l.Path, l.Data)
+		g.Line(l.Path, l.Data)
 		return nil
 	})
 	if err != nil && !errors.Is(err, context.Canceled) {
@@ -205,4 +231,71 @@ func trimCR(b []byte) []byte {
 		return b[:len(b)-1]
 	}
 	return b
+}
+
+// serveMetrics serves /metrics on a loopback address.
+func serveMetrics(ctx context.Context, addr string, c prometheus.Collector, log *slog.Logger) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--metrics %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("--metrics %q: listen on a loopback address", addr)
+	}
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(c); err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics", "err", err)
+		}
+	}()
+	return nil
+}
+
+func init() { register(newStatusCmd) }
+
+func newStatusCmd() *cobra.Command {
+	var socket, format string
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show a running watch daemon's suspects, recent alerts and lag",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := watch.ReadStatus(socket, 5*time.Second)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if format == "json" {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			fmt.Fprintf(out, "newest event %s (%.0f s behind the clock); %d lines read, %d understood, %d not understood, %d alerts\n",
+				st.NewestEvent.Local().Format("2006-01-02 15:04:05"), st.LagSeconds, st.Stats.Lines, st.Stats.Parsed, st.Stats.Unparsed, st.Stats.Alerts)
+			for _, s := range st.Suspects {
+				fmt.Fprintf(out, "  %-11s %3d  %s (%d messages)\n", strings.ToUpper(s.Verdict), s.Score, report.Safe(s.Login, 200), s.Messages)
+			}
+			for _, a := range st.Alerts {
+				fmt.Fprintf(out, "  alert %s %s %s\n", a.At.Local().Format("2006-01-02 15:04:05"), a.Verdict, report.Safe(a.Login, 200))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&socket, "socket", defaultSocket, "the watch daemon's status socket")
+	cmd.Flags().StringVarP(&format, "format", "o", "text", "text or json")
+	return cmd
 }
