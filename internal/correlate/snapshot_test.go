@@ -1,0 +1,288 @@
+package correlate
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/saslguard/saslguard/internal/detect"
+	"github.com/saslguard/saslguard/internal/event"
+	"github.com/saslguard/saslguard/internal/loggen"
+	"github.com/saslguard/saslguard/internal/logline"
+)
+
+// generatedEvents parses a generated log into events (their strings point
+// into the log, which they keep alive).
+func generatedEvents(t testing.TB, cfg loggen.Config) []event.Event {
+	t.Helper()
+	var buf bytes.Buffer
+	if _, err := loggen.Generate(&buf, cfg); err != nil {
+		t.Fatal(err)
+	}
+	text := buf.String()
+	p := logline.New(2026, time.UTC)
+	var fix logline.YearFixer
+	fix.File(0)
+	var evs []event.Event
+	for line := range strings.Lines(text) {
+		var ev event.Event
+		r := p.Parse(strings.TrimSuffix(line, "\n"), &ev)
+		if r.Status != logline.Parsed || ev.Kind == event.Ignored {
+			continue
+		}
+		if ev.YearGuessed {
+			fix.Fix(&ev)
+		}
+		evs = append(evs, ev)
+	}
+	if len(evs) < 1000 {
+		t.Fatalf("only %d events", len(evs))
+	}
+	return evs
+}
+
+var (
+	genOnce sync.Once
+	genEvs  []event.Event
+)
+
+func eightMiB(t testing.TB) []event.Event {
+	genOnce.Do(func() { genEvs = generatedEvents(t, loggen.Config{Seed: 1, Size: 8 << 20, LongIDRatio: 0.2}) })
+	return genEvs
+}
+
+type verdictChange struct {
+	login    string
+	from, to detect.Verdict
+	at       time.Time
+	score    int
+	start    time.Time
+}
+
+func recordingConfig(out *[]verdictChange) Config {
+	return Config{OnVerdict: func(a *Account, from, to detect.Verdict, at time.Time) {
+		*out = append(*out, verdictChange{a.Login, from, to, at, a.Detector().Score(), a.Detector().Start()})
+	}}
+}
+
+func snapshotBytes(t testing.TB, c *Correlator) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := c.Snapshot(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func feed(c *Correlator, evs []event.Event) {
+	for i := range evs {
+		c.Add(&evs[i])
+	}
+}
+
+// TestSnapshotResumes: feeding events A then B to one correlator gives the
+// same state as feeding A, snapshotting, restoring and feeding B, at many
+// split points of a generated log: the snapshot after B is the same, byte
+// for byte (the encoding is canonical), and so are the verdict changes
+// reported after the split.
+func TestSnapshotResumes(t *testing.T) {
+	evs := eightMiB(t)
+	var changes []verdictChange
+	ref := New(recordingConfig(&changes))
+	splits := []int{0, 1, 2, 17, 500}
+	for i := 1; i < 40; i++ {
+		splits = append(splits, len(evs)*i/40+i*7)
+	}
+	splits = append(splits, len(evs)-1, len(evs))
+	snaps := make([][]byte, len(splits))
+	changesAt := make([]int, len(splits))
+	done := 0
+	for i, at := range splits {
+		feed(ref, evs[done:at])
+		done = at
+		snaps[i] = snapshotBytes(t, ref)
+		changesAt[i] = len(changes)
+	}
+	// each snapshot, restored and fed the events up to the next split,
+	// gives the next snapshot
+	for i := 0; i+1 < len(splits); i++ {
+		var got []verdictChange
+		c, err := Restore(bytes.NewReader(snaps[i]), recordingConfig(&got))
+		if err != nil {
+			t.Fatalf("restore at %d: %v", splits[i], err)
+		}
+		feed(c, evs[splits[i]:splits[i+1]])
+		if s := snapshotBytes(t, c); !bytes.Equal(s, snaps[i+1]) {
+			t.Fatalf("restored at event %d, fed to %d: state differs from the uninterrupted run", splits[i], splits[i+1])
+		}
+		if want := changes[changesAt[i]:changesAt[i+1]]; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("restored at event %d: verdict changes %v, want %v", splits[i], got, want)
+		}
+	}
+	// a few restores run to the end, compared field by field
+	ref.Finish()
+	for _, i := range []int{3, 15, 30} {
+		var got []verdictChange
+		c, err := Restore(bytes.NewReader(snaps[i]), recordingConfig(&got))
+		if err != nil {
+			t.Fatal(err)
+		}
+		feed(c, evs[splits[i]:])
+		c.Finish()
+		compareCorrelators(t, fmt.Sprintf("split at %d", splits[i]), ref, c)
+		if want := changes[changesAt[i]:]; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("split at %d: verdict changes %v, want %v", splits[i], got, want)
+		}
+	}
+	compromised := 0
+	for _, a := range ref.Accounts() {
+		if a.Detector().Verdict() == detect.Compromised {
+			compromised++
+		}
+	}
+	if compromised < 4 {
+		t.Errorf("only %d compromised logins: the test log does not exercise the detector", compromised)
+	}
+}
+
+func compareCorrelators(t *testing.T, name string, want, got *Correlator) {
+	t.Helper()
+	if len(want.accounts) != len(got.accounts) {
+		t.Errorf("%s: %d accounts, want %d", name, len(got.accounts), len(want.accounts))
+	}
+	for login, a := range want.accounts {
+		b := got.accounts[login]
+		if b == nil {
+			t.Errorf("%s: %s missing", name, login)
+			continue
+		}
+		da, db := a.Detector(), b.Detector()
+		if da.Verdict() != db.Verdict() || da.Score() != db.Score() || !da.Start().Equal(db.Start()) {
+			t.Errorf("%s: %s: %v score %d start %v, want %v score %d start %v", name, login,
+				db.Verdict(), db.Score(), db.Start(), da.Verdict(), da.Score(), da.Start())
+		}
+		ca, cb := *a, *b
+		for _, x := range []*Account{&ca, &cb} {
+			x.state, x.IPs, x.Nets, x.SenderDomains, x.ForeignDomains, x.FailureIPs, x.OtherIPs = nil, nil, nil, nil, nil, nil, nil
+		}
+		if fmt.Sprint(ca) != fmt.Sprint(cb) {
+			t.Errorf("%s: %s: account %+v, want %+v", name, login, cb, ca)
+		}
+		for _, pair := range [][2]*Counter{{a.IPs, b.IPs}, {a.Nets, b.Nets}, {a.SenderDomains, b.SenderDomains},
+			{a.ForeignDomains, b.ForeignDomains}, {a.FailureIPs, b.FailureIPs}, {a.OtherIPs, b.OtherIPs}} {
+			if fmt.Sprint(pair[0].Top(1<<20), pair[0].Overflow) != fmt.Sprint(pair[1].Top(1<<20), pair[1].Overflow) {
+				t.Errorf("%s: %s: counter differs", name, login)
+			}
+		}
+		if fmt.Sprint(detect.Reasons(da.Best(), time.UTC)) != fmt.Sprint(detect.Reasons(db.Best(), time.UTC)) {
+			t.Errorf("%s: %s: reasons differ", name, login)
+		}
+		if strings.Join(a.QueueIDs, " ") != strings.Join(b.QueueIDs, " ") {
+			t.Errorf("%s: %s: queue ids %v, want %v", name, login, b.QueueIDs, a.QueueIDs)
+		}
+	}
+	if want.Stats != got.Stats {
+		t.Errorf("%s: stats %+v, want %+v", name, got.Stats, want.Stats)
+	}
+	if want.Unauth.Messages != got.Unauth.Messages || want.Unauth.Outbound != got.Unauth.Outbound || want.Unauth.Local != got.Unauth.Local {
+		t.Errorf("%s: unauthenticated %+v, want %+v", name, got.Unauth, want.Unauth)
+	}
+}
+
+// TestSnapshotDamaged: a truncated or altered snapshot, or something else,
+// gives an error.
+func TestSnapshotDamaged(t *testing.T) {
+	evs := eightMiB(t)
+	c := New(Config{})
+	feed(c, evs[:len(evs)/3])
+	good := snapshotBytes(t, c)
+	if _, err := Restore(bytes.NewReader(good), Config{}); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string][]byte{
+		"empty":     nil,
+		"magic":     []byte("not a state at all, but long enough for a header"),
+		"header":    good[:20],
+		"truncated": good[:len(good)-1],
+		"half":      good[:len(good)/2],
+	}
+	for _, at := range []int{len(snapshotMagic), len(snapshotMagic) + 5, len(good) / 2, len(good) - 1} {
+		b := bytes.Clone(good)
+		b[at] ^= 0x40
+		cases[fmt.Sprint("flipped byte ", at)] = b
+	}
+	for name, b := range cases {
+		t.Run(name, func(t *testing.T) {
+			if _, err := Restore(bytes.NewReader(b), Config{}); err == nil {
+				t.Error("no error")
+			}
+		})
+	}
+}
+
+// FuzzRestore: no input makes Restore panic, with or without a valid
+// checksum (the payload is also fed to the decoder directly).
+func FuzzRestore(f *testing.F) {
+	c := New(Config{})
+	feed(c, []event.Event{
+		{Time: t0, Kind: event.Client, Host: "mx", PID: 1, QID: "ABC", Login: "a@x.test", ClientIP: "192.0.2.1"},
+		{Time: t0, Kind: event.From, Host: "mx", PID: 2, QID: "ABC", Sender: "a@y.test", Nrcpt: 1},
+		{Time: t0, Kind: event.AuthFailure, Host: "mx", PID: 1, Login: "b@x.test", ClientIP: "192.0.2.2"},
+	})
+	var b bytes.Buffer
+	if err := c.Snapshot(&b); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b.Bytes())
+	f.Add(b.Bytes()[:len(b.Bytes())/2])
+	hdr := len(snapshotMagic) + 14
+	f.Add(b.Bytes()[hdr:])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if c, err := Restore(bytes.NewReader(data), Config{}); err == nil {
+			c.Add(&event.Event{Time: t0, Kind: event.Client, Host: "mx", PID: 1, QID: "ABC", Login: "a@x.test", ClientIP: "192.0.2.9"})
+		}
+		var st snapState
+		if decodeGob(bytes.NewReader(data), &st) == nil {
+			if c, err := restoreState(&st, Config{}); err == nil {
+				c.Add(&event.Event{Time: t0.Add(time.Hour), Kind: event.From, Host: "mx", PID: 2, QID: "ABC", Sender: "a@y.test", Nrcpt: 1})
+			}
+		}
+	})
+}
+
+// BenchmarkSnapshot reports the time and size of a snapshot of the
+// correlator after a generated log (SASLGUARD_BENCH_MB, default 8).
+func BenchmarkSnapshot(b *testing.B) {
+	evs := eightMiB(b)
+	c := New(Config{})
+	feed(c, evs)
+	var buf bytes.Buffer
+	b.ResetTimer()
+	for range b.N {
+		buf.Reset()
+		if err := c.Snapshot(&buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(buf.Len()), "bytes")
+	b.ReportMetric(float64(len(c.accounts)), "logins")
+}
+
+func BenchmarkRestore(b *testing.B) {
+	evs := eightMiB(b)
+	c := New(Config{})
+	feed(c, evs)
+	var buf bytes.Buffer
+	if err := c.Snapshot(&buf); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if _, err := Restore(bytes.NewReader(buf.Bytes()), Config{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
