@@ -70,6 +70,13 @@ var migrations = []string{
 		fail_count  INTEGER NOT NULL
 	);
 	CREATE INDEX incident_actions_incident ON incident_actions(incident_id);`,
+	// the durable state of saslguard watch: see watch.go
+	`CREATE TABLE watch_state (
+		id       INTEGER PRIMARY KEY CHECK (id = 1),
+		cursors  TEXT NOT NULL,
+		snapshot BLOB NOT NULL,
+		saved_at INTEGER NOT NULL
+	);`,
 }
 
 // Open opens (creating if needed) the SQLite database at path, in WAL mode
