@@ -22,7 +22,7 @@ import (
 // labEnv starts a lab with an smtps listener whose mail takes the content
 // filter hop, makes the saslguard map effective (as an admin would, from the
 // check's own fixes), and returns a respond Env on it.
-func labEnv(t *testing.T, ctx context.Context, users map[string]string, s Settings, out *bytes.Buffer) (*testlab.Lab, *Env) {
+func labEnv(t testing.TB, ctx context.Context, users map[string]string, s Settings, out *bytes.Buffer) (*testlab.Lab, *Env) {
 	t.Helper()
 	lab := testlab.Start(t, testlab.Options{SMTPS: true, ContentFilter: testlab.FilterSMTPS, NoIMAP: true, Users: users})
 	dir := t.TempDir()
@@ -593,4 +593,9 @@ func TestLabMapNotEffective(t *testing.T) {
 	if err != nil || !sum.Outcomes[0].MTABlocked || sum.Attention() {
 		t.Errorf("after the fix: %+v, %v\n%s", sum.Outcomes, err, out.String())
 	}
+}
+
+// labEnvB is labEnv for benchmarks.
+func labEnvB(b *testing.B, ctx context.Context, out *bytes.Buffer) (*testlab.Lab, *Env) {
+	return labEnv(b, ctx, nil, Settings{}, out)
 }
