@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,8 +24,13 @@ import (
 	"github.com/saslguard/saslguard/internal/detect"
 	"github.com/saslguard/saslguard/internal/follow"
 	"github.com/saslguard/saslguard/internal/logsrc"
+	"github.com/saslguard/saslguard/internal/mtablock"
+	"github.com/saslguard/saslguard/internal/mtablock/postfixblock"
+	"github.com/saslguard/saslguard/internal/queue/postfixq"
 	"github.com/saslguard/saslguard/internal/report"
+	"github.com/saslguard/saslguard/internal/respond"
 	"github.com/saslguard/saslguard/internal/scan"
+	"github.com/saslguard/saslguard/internal/store"
 	"github.com/saslguard/saslguard/internal/watch"
 )
 
@@ -35,6 +41,15 @@ type watchFlags struct {
 	socket, metrics                    string
 	year                               int
 	once, fromEnd                      bool
+	poll                               time.Duration
+
+	// contain mode
+	mode                               string
+	postfixConfig, postfixBin, mapPath string
+	stateDir, blockAction, blockText   string
+	containMax, minEvidence            int
+	containWindow                      time.Duration
+	endByIP, noEndSessions             bool
 }
 
 const defaultSocket = "/run/saslguard-watch.sock"
@@ -43,7 +58,7 @@ func newWatchCmd() *cobra.Command {
 	var f watchFlags
 	cmd := &cobra.Command{
 		Use:   "watch [FILE...]",
-		Short: "Follow the mail log and alert when a login is taken over (observe mode)",
+		Short: "Follow the mail log and alert when a login is taken over (observe or contain mode)",
 		Long: `watch follows mail logs as they are written, surviving rotation by rename,
 copytruncate, deletion and files that do not exist yet, runs the same detector
 as scan over a sliding window of event time, and raises one alert per login
@@ -59,12 +74,24 @@ when a login was found compromised).
 'saslguard status' shows a running daemon's suspects, recent alerts and how far
 behind the log it is; --metrics serves Prometheus metrics on loopback.
 
-This is the observe mode. Containment (blocking a login by itself) and the
-durable cursor across restarts are not built yet: run 'saslguard respond' on an
-alert.`,
+--mode observe (the default) only alerts. --mode contain also does respond's
+first steps by itself for each login found compromised: block it at Postfix
+(saslguard's check_sasl_access map), end its live smtpd sessions, hold its
+queued mail, and record an incident (source "watch") in the store of
+--state-dir. It acts only when the queue files confirm the log (at least
+--contain-min-evidence queued messages whose queue file names the login as
+sasl_username, showing sender domains not the login's own or several client
+addresses): a local user can write Postfix-like lines into the log, not queue
+files. At most --contain-max containments per --contain-window (counted in the
+store); refusals are reported. Allowlisted logins are only reported. Deleting
+and releasing mail, and disabling the account, stay with 'saslguard respond';
+'saslguard account list' shows the block.
+
+The durable cursor across restarts is not built yet.`,
 		Example: `  saslguard watch /var/log/mail.log
   saslguard watch --format json --webhook https://alerts.example.org/hook /var/log/mail.log
-  saslguard watch --once mail.log.1 mail.log`,
+  saslguard watch --once mail.log.1 mail.log
+  saslguard watch --mode contain --state-dir /var/lib/saslguard /var/log/mail.log`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runWatch(cmd, args, f) },
 	}
 	fl := cmd.Flags()
@@ -78,6 +105,19 @@ alert.`,
 	fl.BoolVar(&f.fromEnd, "from-end", false, "start at the end of the files instead of reading them from the start")
 	fl.StringVar(&f.socket, "socket", defaultSocket, "unix socket for 'saslguard status' (empty: none)")
 	fl.StringVar(&f.metrics, "metrics", "", "serve Prometheus /metrics on this loopback address, e.g. 127.0.0.1:9155")
+	fl.DurationVar(&f.poll, "poll", follow.DefaultInterval, "how often the files are polled")
+	fl.StringVar(&f.mode, "mode", "observe", "observe (alert only) or contain (block, end sessions, hold, record)")
+	fl.StringVar(&f.postfixConfig, "postfix-config", "", "contain: Postfix configuration directory (default: the default instance)")
+	fl.StringVar(&f.postfixBin, "postfix-bin", "", "contain: directory of the Postfix tools (default /usr/sbin)")
+	fl.StringVar(&f.mapPath, "map", "", "contain: saslguard's check_sasl_access map (default POSTFIX-CONFIG/saslguard_sasl_access)")
+	fl.StringVar(&f.stateDir, "state-dir", respond.DefaultStateDir, "contain: state directory of the incident store")
+	fl.StringVar(&f.blockAction, "block-action", "reject", "contain: what Postfix answers the login: reject, tempfail (421) or hold")
+	fl.StringVar(&f.blockText, "block-text", "", "contain: text of the SMTP reply to the blocked login")
+	fl.IntVar(&f.containMax, "contain-max", 3, "contain: at most this many automatic containments per --contain-window")
+	fl.DurationVar(&f.containWindow, "contain-window", time.Hour, "contain: the rate limit's window")
+	fl.IntVar(&f.minEvidence, "contain-min-evidence", 3, "contain: queued messages of the login its queue files must confirm")
+	fl.BoolVar(&f.endByIP, "end-by-ip", false, "contain: also end smtpd sessions found only by a client address of the login")
+	fl.BoolVar(&f.noEndSessions, "no-end-sessions", false, "contain: leave live sessions alone")
 	return cmd
 }
 
@@ -110,9 +150,31 @@ func runWatch(cmd *cobra.Command, args []string, f watchFlags) error {
 	default:
 		return fmt.Errorf("--format must be text or json, not %q", f.format)
 	}
+	switch f.mode {
+	case "observe", "contain":
+	default:
+		return fmt.Errorf("--mode must be observe or contain, not %q", f.mode)
+	}
+	if f.mode == "contain" && f.once {
+		return errors.New("--mode contain acts on a live server: it cannot be used with --once")
+	}
+	if f.poll <= 0 {
+		return fmt.Errorf("--poll must be positive")
+	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+	var cont *watch.Containment
+	if f.mode == "contain" {
+		var closeStore func()
+		cont, closeStore, err = newContainment(ctx, f, cmd.OutOrStdout(), log)
+		if err != nil {
+			return err
+		}
+		defer closeStore()
+		defer cont.Close()
+		sinks = append(sinks, cont.Sink)
+	}
 	if f.webhook != "" {
 		wh, err := watch.NewWebhook(ctx, f.webhook, 10*time.Second, log)
 		if err != nil {
@@ -134,6 +196,9 @@ func runWatch(cmd *cobra.Command, args []string, f watchFlags) error {
 			}
 		},
 	})
+	if cont != nil {
+		cont.Attach(eng)
+	}
 	if len(args) == 0 {
 		args = cfg.Scan.Logs
 	}
@@ -164,7 +229,7 @@ func runWatch(cmd *cobra.Command, args []string, f watchFlags) error {
 			return err
 		}
 	}
-	fol := follow.New(follow.Config{Paths: args, FromEnd: f.fromEnd, Logger: log})
+	fol := follow.New(follow.Config{Paths: args, FromEnd: f.fromEnd, Logger: log, Waker: follow.NewTicker(ctx, f.poll)})
 	err = fol.Run(ctx, func(l follow.Line) error {
 		g.Line(l.Path, l.Data)
 		return nil
@@ -173,6 +238,56 @@ func runWatch(cmd *cobra.Command, args []string, f watchFlags) error {
 		return err
 	}
 	return nil
+}
+
+// newContainment opens the incident store, the Postfix queue and map, and
+// starts contain mode's worker; outcomes are printed in the alert format.
+func newContainment(ctx context.Context, f watchFlags, out io.Writer, log *slog.Logger) (*watch.Containment, func(), error) {
+	act, err := mtablock.ParseAction(f.blockAction)
+	if err != nil {
+		return nil, nil, err
+	}
+	q, err := postfixq.New(ctx, postfixq.Config{ConfigDir: f.postfixConfig, BinDir: f.postfixBin, Logger: log})
+	if err != nil {
+		return nil, nil, fmt.Errorf("postfix queue: %w", err)
+	}
+	m, err := postfixblock.New(ctx, postfixblock.Config{ConfigDir: f.postfixConfig, BinDir: f.postfixBin, MapPath: f.mapPath, Logger: log})
+	if err != nil {
+		return nil, nil, fmt.Errorf("postfix map: %w", err)
+	}
+	// A map that main.cf names but that does not exist makes Postfix answer
+	// 451 to every login; check it is effective now, so that a problem shows
+	// at start and not at the first takeover.
+	if chk, err := m.Check(ctx); err != nil {
+		log.Warn("contain: postfix configuration check failed", "err", err)
+	} else if !chk.Effective() {
+		log.Warn("contain: Postfix does not consult the saslguard map in every service that offers AUTH: logins will NOT be blocked", "map", m.Ref(), "fix", strings.Join(chk.Notes(), "; "))
+	}
+	st, err := store.OpenDir(f.stateDir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("incident store: %w", err)
+	}
+	cfg := watch.ContainConfig{
+		Store: st, Queue: q, MTA: m,
+		Block:        mtablock.Options{Action: act, Text: f.blockText},
+		MaxPerWindow: f.containMax, Window: f.containWindow, MinEvidence: f.minEvidence,
+		EndByIP: f.endByIP, Logger: log,
+	}
+	if !f.noEndSessions {
+		cfg.Sessions = m.Sessions()
+	}
+	if f.format == "json" {
+		enc := json.NewEncoder(out)
+		cfg.Report = func(o watch.Outcome) { _ = enc.Encode(o) }
+	} else {
+		cfg.Report = func(o watch.Outcome) { watch.WriteOutcome(out, o) }
+	}
+	c, err := watch.NewContainment(ctx, cfg)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return c, func() { st.Close() }, nil
 }
 
 // replayFiles reads a set of files in order, line by line, as the daemon

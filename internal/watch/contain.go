@@ -1,0 +1,502 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/saslguard/saslguard/internal/correlate"
+	"github.com/saslguard/saslguard/internal/detect"
+	"github.com/saslguard/saslguard/internal/mtablock"
+	"github.com/saslguard/saslguard/internal/mtablock/postfixblock"
+	"github.com/saslguard/saslguard/internal/queue"
+	"github.com/saslguard/saslguard/internal/queue/postfixq"
+	"github.com/saslguard/saslguard/internal/report"
+	"github.com/saslguard/saslguard/internal/respond"
+	"github.com/saslguard/saslguard/internal/store"
+)
+
+// Source is the incident and block source the contain mode records.
+const Source = "watch"
+
+// Containment outcomes (Outcome.Status).
+const (
+	// Contained: blocked at the MTA (the configuration check found the
+	// block effective), sessions ended, queued mail held.
+	Contained = "contained"
+	// NotContained: the steps ran but the MTA block is not effective (or
+	// the login cannot be a map key): a person must act.
+	NotContained = "not-contained"
+	// Refused: the evidence was not confirmed by the queue files, or the
+	// rate limit was reached; nothing was changed.
+	Refused = "refused"
+	// Skipped: allowlisted, or already blocked by watch or respond.
+	Skipped = "skipped"
+	// Failed: a step returned an error (what was done is recorded).
+	Failed = "failed"
+)
+
+// Blocker blocks a login at the MTA (*postfixblock.Map).
+type Blocker interface {
+	Block(ctx context.Context, login string, opts mtablock.Options) (mtablock.Result, error)
+}
+
+// SessionEnder ends a login's live MTA sessions (*postfixblock.SessionFinder).
+type SessionEnder interface {
+	End(ctx context.Context, q postfixblock.SessionQuery, grace time.Duration) (mtablock.KillResult, error)
+}
+
+// ContainConfig wires a Containment to one mail server.
+type ContainConfig struct {
+	Store *store.Store
+	// Queue reads the queue files (the evidence) and holds the login's mail.
+	Queue    queue.Manager
+	MTA      Blocker
+	Sessions SessionEnder // nil leaves live sessions alone
+	// Block says how the MTA answers the login (REJECT by default).
+	Block mtablock.Options
+	// MaxPerWindow containments at most in Window (default 3 per hour),
+	// counted from the store's incidents of source "watch", so a restart
+	// does not reset the budget. Refusals are reported, never silent.
+	MaxPerWindow int
+	Window       time.Duration
+	// MinEvidence is how many of the login's queued messages the queue
+	// files must confirm (sasl_username) before anything is done (default 3).
+	MinEvidence int
+	// EndByIP also ends sessions found only by a client address of the login.
+	EndByIP bool
+	Grace   time.Duration // before SIGKILL (default 2 s)
+	// LockWait bounds the wait for the store's respond lock (default 30 s).
+	LockWait time.Duration
+	// QueueLen bounds the alerts waiting for the worker (default 64);
+	// alerts past it are reported as refused.
+	QueueLen int
+	// Report receives every outcome, on the worker goroutine.
+	Report func(Outcome)
+	Logger *slog.Logger
+	// Now is the wall clock for the rate limit and the records.
+	Now func() time.Time
+}
+
+// Outcome is what contain mode did about one alert.
+type Outcome struct {
+	Kind     string    `json:"kind"` // always "containment"
+	Login    string    `json:"login"`
+	Status   string    `json:"status"`
+	Why      string    `json:"why,omitempty"`
+	Incident int64     `json:"incident,omitempty"`
+	Evidence string    `json:"evidence,omitempty"`
+	Blocked  bool      `json:"blocked"`
+	Sessions int       `json:"sessions_ended"`
+	Held     int       `json:"held"`
+	Notes    []string  `json:"notes,omitempty"`
+	AlertAt  time.Time `json:"alert_at"` // the event that raised the verdict
+	Queued   time.Time `json:"queued"`   // when the alert reached the worker's queue
+	// BlockedAt is when the MTA block took effect (zero when it did not).
+	BlockedAt time.Time `json:"blocked_at"`
+	Done      time.Time `json:"done"`
+	// Next is what a person runs to finish (quarantine, disable, release).
+	Next string `json:"next,omitempty"`
+}
+
+type job struct {
+	alert  Alert
+	target respond.Target
+	ids    []string // the login's own queue ids in the log (evidence candidates)
+	queued time.Time
+}
+
+// Containment is contain mode's alert sink: Sink takes what the log says
+// about a compromised login on the log reader's goroutine (cheaply, never
+// blocking) and a single worker goroutine checks the evidence and the rate
+// limit, blocks the login at the MTA, ends its sessions, holds its queued
+// mail and records an incident. Deleting and releasing mail stay with a
+// person running respond.
+type Containment struct {
+	cfg  ContainConfig
+	log  *slog.Logger
+	eng  *Engine
+	jobs chan job
+	done chan struct{}
+
+	mu      sync.Mutex
+	pending map[string]bool // logins queued or being handled
+	closed  bool
+	rmu     sync.Mutex // serialises Report
+}
+
+// NewContainment checks cfg and starts the worker; Close stops it.
+func NewContainment(ctx context.Context, cfg ContainConfig) (*Containment, error) {
+	if cfg.Store == nil || cfg.Queue == nil || cfg.MTA == nil {
+		return nil, errors.New("contain: store, queue and MTA are required")
+	}
+	if cfg.MaxPerWindow <= 0 {
+		cfg.MaxPerWindow = 3
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = time.Hour
+	}
+	if cfg.MinEvidence <= 0 {
+		cfg.MinEvidence = 3
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = 2 * time.Second
+	}
+	if cfg.LockWait <= 0 {
+		cfg.LockWait = 30 * time.Second
+	}
+	if cfg.QueueLen <= 0 {
+		cfg.QueueLen = 64
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Block.Text == "" {
+		cfg.Block.Text = mtablock.DefaultText
+	}
+	if err := mtablock.ValidText(cfg.Block.Text); err != nil {
+		return nil, fmt.Errorf("contain: block text: %w", err)
+	}
+	c := &Containment{cfg: cfg, log: cfg.Logger, jobs: make(chan job, cfg.QueueLen),
+		done: make(chan struct{}), pending: map[string]bool{}}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	go c.run(ctx)
+	return c, nil
+}
+
+// Attach gives the sink the engine whose alerts it receives: Sink reads the
+// engine's correlator (on the engine's goroutine) for the login's client
+// addresses, smtpd pids, queue ids and linked bounces.
+func (c *Containment) Attach(e *Engine) { c.eng = e }
+
+// Close stops taking alerts and waits for the worker to finish the queued
+// ones (or for the context given to NewContainment to end).
+func (c *Containment) Close() {
+	c.mu.Lock()
+	if !c.closed {
+		c.closed = true
+		close(c.jobs)
+	}
+	c.mu.Unlock()
+	<-c.done
+}
+
+// Sink is the alert sink. It must be called on the engine's goroutine (as
+// Config.Sink is).
+func (c *Containment) Sink(a Alert) {
+	if a.Verdict != detect.Compromised.String() {
+		return
+	}
+	now := c.cfg.Now()
+	if a.Allowlisted {
+		c.report(Outcome{Login: a.Login, Status: Skipped, Why: "allowlisted: reported only", AlertAt: a.At, Queued: now, Done: now})
+		return
+	}
+	key := strings.ToLower(a.Login)
+	j := job{alert: a, queued: now, ids: slices.Clone(a.QueueIDs)}
+	if c.eng != nil {
+		corr := c.eng.Correlator()
+		j.target = respond.TargetFrom(corr, a.Login)
+		for _, m := range corr.Open(key) {
+			if m.Origin == correlate.Auth && !slices.Contains(j.ids, m.ID()) && len(j.ids) < 1000 {
+				j.ids = append(j.ids, m.ID())
+			}
+		}
+	} else {
+		j.target = respond.Target{Login: a.Login}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	if c.pending[key] {
+		return // already queued: one containment per login at a time
+	}
+	select {
+	case c.jobs <- j:
+		c.pending[key] = true
+	default:
+		go c.report(Outcome{Login: a.Login, Status: Refused, Why: "contain queue full: not handled, run respond", AlertAt: a.At, Queued: now, Done: now, Next: a.Command})
+	}
+}
+
+func (c *Containment) report(o Outcome) {
+	o.Kind = "containment"
+	lvl := slog.LevelWarn
+	if o.Status == Refused || o.Status == Failed || o.Status == NotContained {
+		lvl = slog.LevelError
+	}
+	c.log.Log(context.Background(), lvl, "containment", "login", o.Login, "status", o.Status, "why", o.Why,
+		"incident", o.Incident, "blocked", o.Blocked, "sessions", o.Sessions, "held", o.Held)
+	if c.cfg.Report != nil {
+		c.rmu.Lock()
+		c.cfg.Report(o)
+		c.rmu.Unlock()
+	}
+}
+
+func (c *Containment) run(ctx context.Context) {
+	defer close(c.done)
+	for {
+		var j job
+		var ok bool
+		select {
+		case j, ok = <-c.jobs:
+			if !ok {
+				return
+			}
+		case <-ctx.Done():
+			return
+		}
+		o := c.contain(ctx, j)
+		o.Done = c.cfg.Now()
+		c.mu.Lock()
+		delete(c.pending, strings.ToLower(j.alert.Login))
+		c.mu.Unlock()
+		c.report(o)
+	}
+}
+
+// evidence is what the queue files say about the login's messages.
+type evidence struct {
+	confirmed int
+	other     int // named by the log as the login's, queue file disagrees
+	addrs     map[string]bool
+	foreign   map[string]bool // sender domains other than the login's own
+}
+
+func (e evidence) String() string {
+	return fmt.Sprintf("queue files: %d of the log's messages name the login as sasl_username (%d name another login or none), from %d client address(es), with %d sender domain(s) not the login's",
+		e.confirmed, e.other, len(e.addrs), len(e.foreign))
+}
+
+// verify reads the queue files of the queue ids the log attributes to the
+// login. A local user can write any line into the log, but not a queue
+// file: only what the queue files confirm counts. The queue files must
+// also show the mark of a takeover themselves (sender domains that are not
+// the login's, or several client addresses), so that forged log lines
+// naming a real sender's real queue ids do not pass.
+func (c *Containment) verify(ctx context.Context, j job) (evidence, string) {
+	ev := evidence{addrs: map[string]bool{}, foreign: map[string]bool{}}
+	var ids []string
+	for _, id := range j.ids {
+		if postfixq.ValidQueueID(id) && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return ev, "the log names no queued message of the login"
+	}
+	_, own, _ := strings.Cut(strings.ToLower(j.alert.Login), "@")
+	err := c.cfg.Queue.Inspect(ctx, ids, func(m queue.Message) error {
+		if !strings.EqualFold(m.SASLUsername, j.alert.Login) {
+			ev.other++
+			return nil
+		}
+		ev.confirmed++
+		if m.ClientAddress != "" {
+			ev.addrs[m.ClientAddress] = true
+		}
+		if _, dom, ok := strings.Cut(strings.ToLower(m.Sender), "@"); ok && dom != own {
+			ev.foreign[dom] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return ev, "reading the queue files failed: " + err.Error()
+	}
+	switch {
+	case ev.confirmed < c.cfg.MinEvidence:
+		return ev, fmt.Sprintf("evidence not confirmed: %d queued message(s) of the login by their queue files, %d needed", ev.confirmed, c.cfg.MinEvidence)
+	case len(ev.foreign) < 2 && len(ev.addrs) < 2:
+		return ev, "evidence not confirmed: the login's queued messages show one sender domain of its own and one client address"
+	}
+	return ev, ""
+}
+
+// recent counts the containments in the rate limit's window.
+func (c *Containment) recent(ctx context.Context, now time.Time) (int, error) {
+	incs, err := c.cfg.Store.ListIncidents(ctx, store.IncidentFilter{Limit: 1000})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, in := range incs {
+		if in.Source == Source && in.Created.After(now.Add(-c.cfg.Window)) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (c *Containment) contain(ctx context.Context, j job) Outcome {
+	a := j.alert
+	login := a.Login
+	o := Outcome{Login: login, AlertAt: a.At, Queued: j.queued, Next: a.Command}
+	fail := func(why string, err error) Outcome {
+		o.Status, o.Why = Failed, why+": "+err.Error()
+		return o
+	}
+	if err := checkLogin(login); err != "" {
+		o.Status, o.Why = Refused, err
+		return o
+	}
+	if b, ok, err := c.cfg.Store.IsBlocked(ctx, login); err != nil {
+		return fail("read the block registry", err)
+	} else if ok && (b.Source == Source || b.Source == respond.Source) {
+		o.Status, o.Why, o.Incident = Skipped, "already blocked by "+b.Source, b.IncidentID
+		return o
+	}
+	ev, why := c.verify(ctx, j)
+	o.Evidence = ev.String()
+	if why != "" {
+		o.Status, o.Why = Refused, why+": not contained, check it and run respond"
+		return o
+	}
+	lctx, cancel := context.WithTimeout(ctx, c.cfg.LockWait)
+	lock, err := c.cfg.Store.Lock(lctx, respond.LockName)
+	cancel()
+	if err != nil {
+		o.Status, o.Why = Refused, "respond lock: "+err.Error()+": not contained"
+		return o
+	}
+	defer lock.Unlock()
+	now := c.cfg.Now()
+	n, err := c.recent(ctx, now)
+	if err != nil {
+		return fail("count recent containments", err)
+	}
+	if n >= c.cfg.MaxPerWindow {
+		o.Status = Refused
+		o.Why = fmt.Sprintf("rate limit: %d automatic containments in the last %s (at most %d): not contained, run respond", n, c.cfg.Window, c.cfg.MaxPerWindow)
+		return o
+	}
+	key, _ := store.NormalizeLogin(login)
+	summary := fmt.Sprintf("watch contain: %s (score %d); %s", strings.Join(a.Reasons, "; "), a.Score, ev)
+	if len(summary) > 2000 {
+		summary = summary[:2000]
+	}
+	inc, err := c.cfg.Store.CreateIncident(ctx, store.Incident{Login: key, Source: Source, Summary: summary})
+	if err != nil {
+		return fail("create incident", err)
+	}
+	o.Incident = inc
+	rec := func(step, command, result string, ok, failed int, ids []string) {
+		if len(ids) > 0 {
+			result += " ids=" + strings.Join(ids, ",")
+		}
+		if _, err := c.cfg.Store.AddAction(ctx, store.Action{IncidentID: inc, Command: step + ": " + command, Result: result, OK: ok, Failed: failed}); err != nil {
+			o.Notes = append(o.Notes, "record: "+err.Error())
+		}
+	}
+	rec(respond.StepStart, "watch --mode contain", "started: "+ev.String(), 1, 0, nil)
+
+	// Block first: it stops new mail; the rest cleans up behind it.
+	if _, err := c.cfg.Store.Block(ctx, login, Source, "watch: "+c.cfg.Block.Action.String(), inc); err != nil {
+		rec(respond.StepBlock, "registry", "failed: "+err.Error(), 0, 1, nil)
+		return fail("record the block", err)
+	}
+	rec(respond.StepBlock, "registry", "recorded as blocked", 1, 0, nil)
+	res, err := c.cfg.MTA.Block(ctx, login, c.cfg.Block)
+	cmd := "add " + key + " " + c.cfg.Block.Action.String() + " to the check_sasl_access map, postmap, postfix reload"
+	switch {
+	case err != nil:
+		rec(respond.StepBlock, cmd, "failed: "+err.Error(), 0, 1, nil)
+		o.Notes = append(o.Notes, "MTA block failed: "+err.Error())
+	case res.Blocked():
+		o.Blocked, o.BlockedAt = true, c.cfg.Now()
+		rec(respond.StepBlock, cmd, "blocked: map entry written, postfix reloaded", 1, 0, nil)
+	case res.NotBlockable != "":
+		rec(respond.StepBlock, cmd, "not blockable: "+res.NotBlockable, 0, 1, nil)
+		o.Notes = append(o.Notes, res.NotBlockable)
+	default:
+		rec(respond.StepBlock, cmd, "written, not effective: "+strings.Join(res.Notes, "; "), 0, 1, nil)
+		o.Notes = append(o.Notes, "the map is not consulted by every service that offers AUTH: "+strings.Join(res.Notes, "; "))
+	}
+
+	if c.cfg.Sessions != nil {
+		t := j.target
+		kr, err := c.cfg.Sessions.End(ctx, postfixblock.SessionQuery{Login: login, Hints: t.Hints, IPs: t.IPs, ByIP: c.cfg.EndByIP}, c.cfg.Grace)
+		if err != nil {
+			rec(respond.StepSessions, "end smtpd sessions", "failed: "+err.Error(), 0, 1, nil)
+			o.Notes = append(o.Notes, "ending sessions failed: "+err.Error())
+		} else {
+			o.Sessions = len(kr.Terminated) + len(kr.Killed)
+			if len(kr.Found) > 0 {
+				rec(respond.StepSessions, "kill smtpd sessions", fmt.Sprintf("ended %d (SIGTERM %d, SIGKILL %d)", o.Sessions, len(kr.Terminated), len(kr.Killed)), o.Sessions, len(kr.Found)-o.Sessions, nil)
+			}
+		}
+	}
+
+	rep, err := queue.HoldLogin(ctx, c.cfg.Queue, login, j.target.Links)
+	if err != nil {
+		rec(respond.StepHold, "postsuper -h -", "failed: "+err.Error(), 0, 1, nil)
+		o.Notes = append(o.Notes, "hold failed: "+err.Error())
+	} else {
+		o.Held = len(rep.Held)
+		byReason := map[string][]string{}
+		for _, m := range rep.Selection.Messages {
+			if slices.Contains(rep.Held, m.QueueID) {
+				byReason[m.Reason] = append(byReason[m.Reason], m.QueueID)
+			}
+		}
+		for _, reason := range []string{"sasl_username", "filter-copy", "bounce"} {
+			if ids := byReason[reason]; len(ids) > 0 {
+				rec(respond.StepHold, "postsuper -h -", fmt.Sprintf("held %s %d", reason, len(ids)), len(ids), 0, ids)
+			}
+		}
+		if len(rep.Released) > 0 {
+			rec(respond.StepHold, "postsuper -H -", fmt.Sprintf("reused ids released %d", len(rep.Released)), len(rep.Released), 0, rep.Released)
+		}
+	}
+	if o.Blocked && len(o.Notes) == 0 {
+		o.Status = Contained
+	} else if o.Blocked {
+		o.Status, o.Why = Contained, "blocked, with problems: "+strings.Join(o.Notes, "; ")
+	} else {
+		o.Status, o.Why = NotContained, "not blocked at the MTA: "+strings.Join(o.Notes, "; ")
+	}
+	rec("contain", "watch --mode contain", fmt.Sprintf("%s: blocked %v, %d session(s) ended, %d message(s) held; deletion and release left to respond", o.Status, o.Blocked, o.Sessions, o.Held), 1, 0, nil)
+	return o
+}
+
+// checkLogin says why a login must not be acted on ("" when it can).
+func checkLogin(login string) string {
+	if _, err := store.NormalizeLogin(login); err != nil {
+		return "cannot be recorded: " + err.Error()
+	}
+	if why := mtablock.ValidLogin(login); why != "" {
+		return "not acted on automatically: " + why
+	}
+	return ""
+}
+
+// WriteOutcome writes an outcome as readable lines.
+func WriteOutcome(w io.Writer, o Outcome) {
+	inc := ""
+	if o.Incident != 0 {
+		inc = fmt.Sprintf(" (incident %d)", o.Incident)
+	}
+	fmt.Fprintf(w, "%s %s %s%s\n", o.Done.Local().Format("2006-01-02 15:04:05"), strings.ToUpper(o.Status), report.Safe(o.Login, 200), inc)
+	if o.Why != "" {
+		fmt.Fprintf(w, "  - %s\n", report.Safe(o.Why, 600))
+	}
+	if o.Incident != 0 {
+		fmt.Fprintf(w, "  - blocked at the MTA: %v; %d session(s) ended; %d message(s) held\n", o.Blocked, o.Sessions, o.Held)
+	}
+	if o.Evidence != "" {
+		fmt.Fprintf(w, "  - %s\n", o.Evidence)
+	}
+	if o.Next != "" && o.Status != Skipped {
+		fmt.Fprintf(w, "  next: %s\n", o.Next)
+	}
+}
