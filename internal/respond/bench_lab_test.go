@@ -51,11 +51,18 @@ func BenchmarkLabRespond(b *testing.B) {
 		b.Logf("queued %d messages in %v", spam+legit, time.Since(start))
 		b.StartTimer()
 		t0 := time.Now()
+		last := t0
+		env.cfg.Hook = func(point string) error {
+			b.Logf("  step %s: %v", point, time.Since(last).Round(time.Millisecond))
+			last = time.Now()
+			return nil
+		}
 		sum, err := env.Run(ctx, []Target{{Login: "alice@lab.test"}}, true)
 		if err != nil {
 			b.Fatal(err)
 		}
 		el := time.Since(t0)
+		env.cfg.Hook = nil
 		o := sum.Outcomes[0]
 		b.Logf("respond --yes: %v; held %d, exported %d, deleted %d (%.1f ms a message)", el, o.Held, o.Exported, o.Deleted, float64(el.Milliseconds())/float64(spam))
 		b.StopTimer()
