@@ -1,0 +1,422 @@
+package watch
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/saslguard/saslguard/internal/mtablock"
+	"github.com/saslguard/saslguard/internal/mtablock/postfixblock"
+	"github.com/saslguard/saslguard/internal/queue"
+	"github.com/saslguard/saslguard/internal/store"
+)
+
+// fakeQueue is a queue.Manager over a map of messages.
+type fakeQueue struct {
+	mu   sync.Mutex
+	msgs map[string]queue.Message
+}
+
+func (q *fakeQueue) List(ctx context.Context, fn func(queue.Entry) error) error {
+	q.mu.Lock()
+	var es []queue.Entry
+	for _, m := range q.msgs {
+		es = append(es, queue.Entry{QueueID: m.QueueID, Queue: m.Queue, Sender: m.Sender})
+	}
+	q.mu.Unlock()
+	for _, e := range es {
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (q *fakeQueue) Inspect(ctx context.Context, ids []string, fn func(queue.Message) error) error {
+	for _, id := range ids {
+		q.mu.Lock()
+		m, ok := q.msgs[id]
+		q.mu.Unlock()
+		if ok {
+			if err := fn(m); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (q *fakeQueue) move(ids []string, to string) queue.OpResult {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	res := queue.OpResult{Requested: len(ids), Reported: -1}
+	for _, id := range ids {
+		m, ok := q.msgs[id]
+		if !ok {
+			res.Missing = append(res.Missing, id)
+			continue
+		}
+		m.Queue = to
+		q.msgs[id] = m
+		res.Changed++
+	}
+	return res
+}
+
+func (q *fakeQueue) Hold(ctx context.Context, ids []string) (queue.OpResult, error) {
+	return q.move(ids, "hold"), nil
+}
+
+func (q *fakeQueue) Release(ctx context.Context, ids []string) (queue.OpResult, error) {
+	return q.move(ids, "deferred"), nil
+}
+
+func (q *fakeQueue) DeleteHeld(ctx context.Context, ids []string) (queue.OpResult, error) {
+	panic("contain mode never deletes")
+}
+
+func (q *fakeQueue) Flush(ctx context.Context) error { return nil }
+
+// add queues n messages of login; spam ones have forged senders and
+// several client addresses, others the login's own address and one client.
+func (q *fakeQueue) add(login string, n int, spam bool) []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var ids []string
+	for i := range n {
+		id := fmt.Sprintf("%X%05X", len(q.msgs)+0xA0000, i)
+		m := queue.Message{QueueID: id, Queue: "deferred", SASLUsername: login, SASLMethod: "PLAIN",
+			Sender: login, ClientAddress: "192.0.2.1", ArrivalTime: time.Unix(1700000000, 0)}
+		if spam {
+			m.Sender = fmt.Sprintf("promo%d@deals%d.example", i, i)
+			m.ClientAddress = fmt.Sprintf("198.51.100.%d", i%3+1)
+		}
+		q.msgs[id] = m
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+type fakeMTA struct {
+	mu        sync.Mutex
+	blocked   []string
+	effective bool
+	gate      chan struct{} // when set, Block signals entered and waits for it
+	entered   chan struct{}
+}
+
+func (f *fakeMTA) Block(ctx context.Context, login string, opts mtablock.Options) (mtablock.Result, error) {
+	if f.gate != nil {
+		f.entered <- struct{}{}
+		<-f.gate
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.blocked = append(f.blocked, login)
+	return mtablock.Result{Login: login, Written: true, Effective: f.effective}, nil
+}
+
+func (f *fakeMTA) calls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.blocked)
+}
+
+type fakeSessions struct{ queries []postfixblock.SessionQuery }
+
+func (f *fakeSessions) End(ctx context.Context, q postfixblock.SessionQuery, grace time.Duration) (mtablock.KillResult, error) {
+	f.queries = append(f.queries, q)
+	return mtablock.KillResult{}, nil
+}
+
+type fixture struct {
+	q    *fakeQueue
+	mta  *fakeMTA
+	st   *store.Store
+	c    *Containment
+	out  chan Outcome
+	now  time.Time
+	nmu  sync.Mutex
+	done func()
+}
+
+func (f *fixture) clock() time.Time {
+	f.nmu.Lock()
+	defer f.nmu.Unlock()
+	return f.now
+}
+
+func (f *fixture) advance(d time.Duration) {
+	f.nmu.Lock()
+	f.now = f.now.Add(d)
+	f.nmu.Unlock()
+}
+
+func newFixture(t *testing.T, cfg ContainConfig) *fixture {
+	t.Helper()
+	f := &fixture{q: &fakeQueue{msgs: map[string]queue.Message{}}, out: make(chan Outcome, 100),
+		now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
+	if cfg.MTA == nil {
+		f.mta = &fakeMTA{effective: true}
+		cfg.MTA = f.mta
+	}
+	st, err := store.OpenDir(filepath.Join(t.TempDir(), "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Now = f.clock
+	f.st = st
+	cfg.Store, cfg.Queue, cfg.Now = st, f.q, f.clock
+	cfg.Report = func(o Outcome) { f.out <- o }
+	ctx, cancel := context.WithCancel(context.Background())
+	f.c, err = NewContainment(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		f.c.Close()
+		st.Close()
+	})
+	return f
+}
+
+func (f *fixture) next(t *testing.T) Outcome {
+	t.Helper()
+	select {
+	case o := <-f.out:
+		return o
+	case <-time.After(10 * time.Second):
+		t.Fatal("no outcome")
+	}
+	return Outcome{}
+}
+
+func compromised(login string, ids []string) Alert {
+	return Alert{Login: login, Verdict: "compromised", Score: 9, QueueIDs: ids, Reasons: []string{"test"},
+		Command: "saslguard respond -- " + login}
+}
+
+func TestContainConfirmedLoginIsContained(t *testing.T) {
+	sess := &fakeSessions{}
+	f := newFixture(t, ContainConfig{Sessions: sess})
+	ids := f.q.add("alice@lab.test", 6, true)
+	bob := f.q.add("bob@lab.test", 4, false)
+	f.c.Sink(compromised("alice@lab.test", ids[:4])) // the log's evidence so far
+	o := f.next(t)
+	if o.Status != Contained || !o.Blocked || o.Held != 6 || o.Incident == 0 || o.Kind != "containment" {
+		t.Fatalf("outcome %+v", o)
+	}
+	if got := f.mta.calls(); !slices.Equal(got, []string{"alice@lab.test"}) {
+		t.Errorf("blocked %v", got)
+	}
+	if len(sess.queries) != 1 || sess.queries[0].Login != "alice@lab.test" || sess.queries[0].ByIP {
+		t.Errorf("session queries %+v", sess.queries)
+	}
+	for _, id := range bob {
+		if f.q.msgs[id].Queue == "hold" {
+			t.Errorf("bob's %s held", id)
+		}
+	}
+	b, ok, _ := f.st.IsBlocked(context.Background(), "ALICE@lab.test")
+	if !ok || b.Source != Source || b.IncidentID != o.Incident {
+		t.Errorf("registry %+v %v", b, ok)
+	}
+	inc, acts, err := f.st.GetIncident(context.Background(), o.Incident)
+	if err != nil || inc.Source != Source || inc.Status != store.StatusOpen {
+		t.Fatalf("incident %+v %v", inc, err)
+	}
+	var held int
+	for _, a := range acts {
+		if strings.HasPrefix(a.Command, "hold: ") {
+			held += a.OK
+		}
+	}
+	if held != 6 {
+		t.Errorf("recorded %d held, want 6: %+v", held, acts)
+	}
+	// A second alert for the same login (its verdict fell and rose again)
+	// does nothing twice.
+	f.c.Sink(compromised("alice@lab.test", ids))
+	if o := f.next(t); o.Status != Skipped || !strings.Contains(o.Why, "already blocked") {
+		t.Errorf("second alert: %+v", o)
+	}
+}
+
+// TestContainRefusesUnconfirmedEvidence: what the log says is not enough.
+func TestContainRefusesUnconfirmedEvidence(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ids  func(q *fakeQueue) []string
+		why  string
+	}{
+		{"ids not in the queue", func(q *fakeQueue) []string { return []string{"ABCDEF0123", "ABCDEF0124", "ABCDEF0125"} }, "evidence not confirmed"},
+		{"no ids", func(q *fakeQueue) []string { return nil }, "names no queued message"},
+		{"hostile ids", func(q *fakeQueue) []string { return []string{"-d ALL", "x\ny", "../../etc"} }, "names no queued message"},
+		// Forged lines naming bob's real queue ids (mailq shows them to
+		// anyone): the queue files say bob, but show his own sender and
+		// one client address, not a takeover.
+		{"real ids of a legitimate sender", func(q *fakeQueue) []string { return q.add("bob@lab.test", 8, false) }, "one sender domain of its own"},
+		{"another login's spam", func(q *fakeQueue) []string { return q.add("alice@lab.test", 8, true) }, "evidence not confirmed"},
+		{"too few confirmed", func(q *fakeQueue) []string { return q.add("bob@lab.test", 2, true) }, "2 queued message(s)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, ContainConfig{})
+			f.c.Sink(compromised("bob@lab.test", tc.ids(f.q)))
+			o := f.next(t)
+			if o.Status != Refused || !strings.Contains(o.Why, tc.why) {
+				t.Fatalf("outcome %+v, want refused with %q", o, tc.why)
+			}
+			if c := f.mta.calls(); len(c) != 0 {
+				t.Errorf("blocked %v", c)
+			}
+			if incs, _ := f.st.ListIncidents(context.Background(), store.IncidentFilter{}); len(incs) != 0 {
+				t.Errorf("incidents %+v", incs)
+			}
+			for _, m := range f.q.msgs {
+				if m.Queue == "hold" {
+					t.Errorf("%s held", m.QueueID)
+				}
+			}
+		})
+	}
+}
+
+// TestContainRateLimit: a flood of takeovers (or of forged evidence that
+// passes) blocks at most MaxPerWindow logins per window; the rest are
+// reported, and the budget comes back when the window has passed.
+func TestContainRateLimit(t *testing.T) {
+	f := newFixture(t, ContainConfig{MaxPerWindow: 2, Window: time.Hour})
+	var logins []string
+	for i := range 4 {
+		login := fmt.Sprintf("user%d@lab.test", i)
+		logins = append(logins, login)
+		f.c.Sink(compromised(login, f.q.add(login, 5, true)))
+	}
+	got := map[string]Outcome{}
+	for range 4 {
+		o := f.next(t)
+		got[o.Login] = o
+	}
+	contained, limited := 0, 0
+	for _, o := range got {
+		switch {
+		case o.Status == Contained:
+			contained++
+		case o.Status == Refused && strings.Contains(o.Why, "rate limit"):
+			limited++
+		default:
+			t.Errorf("outcome %+v", o)
+		}
+	}
+	if contained != 2 || limited != 2 || len(f.mta.calls()) != 2 {
+		t.Fatalf("contained %d, rate-limited %d, blocked %v", contained, limited, f.mta.calls())
+	}
+	// Still limited half an hour on; free again after the window.
+	f.advance(30 * time.Minute)
+	var late string
+	for _, l := range logins {
+		if got[l].Status == Refused {
+			late = l
+			break
+		}
+	}
+	f.c.Sink(compromised(late, f.q.add(late, 5, true)))
+	if o := f.next(t); o.Status != Refused || !strings.Contains(o.Why, "rate limit") {
+		t.Fatalf("within the window: %+v", o)
+	}
+	f.advance(31 * time.Minute)
+	f.c.Sink(compromised(late, f.q.add(late, 5, true)))
+	if o := f.next(t); o.Status != Contained {
+		t.Fatalf("after the window: %+v", o)
+	}
+}
+
+func TestContainAllowlistedAndSuspiciousOnlyReported(t *testing.T) {
+	f := newFixture(t, ContainConfig{})
+	ids := f.q.add("postmaster@lab.test", 6, true)
+	a := compromised("postmaster@lab.test", ids)
+	a.Allowlisted = true
+	f.c.Sink(a)
+	if o := f.next(t); o.Status != Skipped || !strings.Contains(o.Why, "allowlisted") {
+		t.Fatalf("allowlisted: %+v", o)
+	}
+	s := compromised("carol@lab.test", f.q.add("carol@lab.test", 6, true))
+	s.Verdict = "suspicious"
+	f.c.Sink(s)
+	select {
+	case o := <-f.out:
+		t.Fatalf("suspicious alert acted on: %+v", o)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if c := f.mta.calls(); len(c) != 0 {
+		t.Errorf("blocked %v", c)
+	}
+}
+
+// TestContainNotEffective: a map Postfix does not consult is never called
+// a containment.
+func TestContainNotEffective(t *testing.T) {
+	mta := &fakeMTA{effective: false}
+	f := newFixture(t, ContainConfig{MTA: mta})
+	f.c.Sink(compromised("alice@lab.test", f.q.add("alice@lab.test", 5, true)))
+	o := f.next(t)
+	if o.Status != NotContained || o.Blocked || !strings.Contains(o.Why, "not blocked at the MTA") || o.Held != 5 {
+		t.Fatalf("outcome %+v", o)
+	}
+}
+
+// TestContainSinkNeverBlocks: a slow worker never stops the log reader;
+// alerts past the queue are reported as refused.
+func TestContainSinkNeverBlocks(t *testing.T) {
+	mta := &fakeMTA{effective: true, gate: make(chan struct{}), entered: make(chan struct{}, 10)}
+	f := newFixture(t, ContainConfig{MTA: mta, QueueLen: 1, MaxPerWindow: 10})
+	var elapsed time.Duration
+	for i := range 4 {
+		login := fmt.Sprintf("user%d@lab.test", i)
+		ids := f.q.add(login, 5, true)
+		start := time.Now()
+		f.c.Sink(compromised(login, ids))
+		elapsed += time.Since(start)
+		if i == 0 {
+			<-mta.entered // the worker is busy with the first
+		}
+	}
+	if d := elapsed; d > time.Second {
+		t.Fatalf("Sink took %s", d)
+	}
+	// One in the worker (waiting in Block), one queued, two refused.
+	full := 0
+	for range 2 {
+		if o := f.next(t); o.Status == Refused && strings.Contains(o.Why, "queue full") {
+			full++
+		}
+	}
+	close(mta.gate)
+	for range 2 {
+		if o := f.next(t); o.Status != Contained {
+			t.Errorf("outcome %+v", o)
+		}
+	}
+	if full != 2 {
+		t.Errorf("%d refused as queue full, want 2", full)
+	}
+}
+
+func TestContainRefusesUnsafeLogins(t *testing.T) {
+	f := newFixture(t, ContainConfig{})
+	for _, login := range []string{"mallory smith@lab.test", "-d@lab.test", "a\nb@lab.test", "#x@lab.test"} {
+		f.c.Sink(compromised(login, f.q.add(login, 5, true)))
+		if o := f.next(t); o.Status != Refused || !strings.Contains(o.Why, "not acted on automatically") {
+			t.Errorf("%q: %+v", login, o)
+		}
+	}
+	if c := f.mta.calls(); len(c) != 0 {
+		t.Errorf("blocked %v", c)
+	}
+}
