@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/saslguard/saslguard/internal/policy"
+	"github.com/saslguard/saslguard/internal/respond"
 	"github.com/saslguard/saslguard/internal/store"
 )
 
@@ -151,6 +152,13 @@ func newAccountEnableCmd() *cobra.Command {
 			}
 			defer st.Close()
 			ctx := cmd.Context()
+			// the same lock as respond and its --undo: never lift a block
+			// in the middle of a containment
+			lock, err := st.Lock(ctx, respond.LockName)
+			if err != nil {
+				return err
+			}
+			defer lock.Unlock()
 			b, wasBlocked, err := st.IsBlocked(ctx, login)
 			if err != nil {
 				return err
@@ -173,6 +181,12 @@ func newAccountEnableCmd() *cobra.Command {
 				return fmt.Errorf("login %s is not blocked", printable(login))
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s enabled; running policy services apply it within %s\n", printable(login), cfg.SyncInterval)
+			if wasBlocked && b.Source == respond.Source && b.IncidentID != 0 {
+				// respond also wrote the Postfix map entry and disabled the
+				// account: lifting those is its --undo's job (it refuses to
+				// re-enable an unchanged password without being told)
+				fmt.Fprintf(cmd.OutOrStdout(), "note: incident %d also blocked the login in Postfix's map and disabled it at its account store; run 'saslguard respond --undo %d' to lift those\n", b.IncidentID, b.IncidentID)
+			}
 			return nil
 		},
 	}
