@@ -1,0 +1,348 @@
+package watch
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/saslguard/saslguard/internal/detect"
+	"github.com/saslguard/saslguard/internal/follow"
+	"github.com/saslguard/saslguard/internal/loggen"
+	"github.com/saslguard/saslguard/internal/store"
+)
+
+func TestYearFixerLayout(t *testing.T) {
+	if !fixerLayoutOK {
+		t.Fatal(errFixerLayout)
+	}
+}
+
+func saveBytes(t *testing.T, e *Engine) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := e.Save(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestSaveKeepsYearState: a classic syslog log that crosses into a new
+// year goes on in the new year after a save and a load.
+func TestSaveKeepsYearState(t *testing.T) {
+	e := New(Config{Loc: time.UTC})
+	e.SetYear("m", 2025)
+	e.Line("m", []byte("Dec 31 23:59:58 mx1 postfix/smtpd[1]: ABC122: client=unknown[192.0.2.1], sasl_method=PLAIN, sasl_username=a@x.test"))
+	e.Line("m", []byte("Jan  1 00:00:01 mx1 postfix/smtpd[1]: ABC123: client=unknown[192.0.2.1], sasl_method=PLAIN, sasl_username=a@x.test"))
+	if y := e.Newest().Year(); y != 2026 {
+		t.Fatalf("before the save: year %d", y)
+	}
+	e2, err := Load(bytes.NewReader(saveBytes(t, e)), Config{Loc: time.UTC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2.Line("m", []byte("Jan  1 00:00:05 mx1 postfix/cleanup[2]: ABC123: message-id=<x@x.test>"))
+	if y := e2.Newest().Year(); y != 2026 {
+		t.Fatalf("after the load: year %d", y)
+	}
+	fs := e2.files["m"]
+	if yf := fixerOf(&fs.fix); fs.year != 2025 || yf.offset != 1 || !yf.init {
+		t.Fatalf("file state %+v, fixer %+v", fs, yf)
+	}
+	if e2.Stats.Lines != 3 || e2.Stats.Parsed != 3 || e2.Correlator().Account("a@x.test") == nil {
+		t.Fatalf("stats %+v", e2.Stats)
+	}
+}
+
+// TestLoadDamaged: a damaged or truncated state is an error, never a panic.
+func TestLoadDamaged(t *testing.T) {
+	e := New(Config{Loc: time.UTC})
+	e.SetYear("m", 2026)
+	e.Line("m", []byte("Mar  1 00:00:01 mx1 postfix/smtpd[1]: ABC123: client=unknown[192.0.2.1], sasl_method=PLAIN, sasl_username=a@x.test"))
+	good := saveBytes(t, e)
+	if _, err := Load(bytes.NewReader(good), Config{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, cut := range []int{0, 5, len(engineMagic) + 3, len(engineMagic) + 20, len(good) / 2, len(good) - 1} {
+		if _, err := Load(bytes.NewReader(good[:cut]), Config{}); err == nil {
+			t.Errorf("truncated to %d bytes: no error", cut)
+		}
+	}
+	for i := len(engineMagic); i < len(good); i += 7 {
+		b := bytes.Clone(good)
+		b[i] ^= 0x10
+		if _, err := Load(bytes.NewReader(b), Config{}); err == nil {
+			t.Errorf("byte %d flipped: no error", i)
+		}
+	}
+}
+
+// sunkAlert is an alert as a sink saw it, with the number of checkpoints
+// saved before it.
+type sunkAlert struct {
+	Alert
+	saves int64
+	line  int64
+}
+
+type restartRun struct {
+	st     *store.Store
+	g      *Guarded
+	eng    *Engine
+	f      *follow.Follower
+	cp     *Checkpointer
+	w      *follow.TestWaker
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan error
+	lines  int
+	sunk   []sunkAlert
+}
+
+var errCrash = errors.New("simulated kill -9")
+
+// startRun starts a daemon on path with the state in dir: it resumes from
+// the store, and "crashes" (returns without saving) before its line number
+// crashAt (never when crashAt is 0).
+func startRun(t *testing.T, dir, path string, every, crashAt int) *restartRun {
+	t.Helper()
+	st, err := store.OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &restartRun{st: st, w: follow.NewTestWaker(), done: make(chan error, 1)}
+	cfg := Config{Loc: time.UTC, Sink: func(a Alert) {
+		r.sunk = append(r.sunk, sunkAlert{a, r.cp.Stats().Saves, r.eng.Stats.Lines})
+	}}
+	eng, cursors, err := Resume(context.Background(), st, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cursors == nil {
+		eng.SetYear(path, 2026)
+	}
+	r.eng, r.g = eng, NewGuarded(eng)
+	r.f = follow.New(follow.Config{Paths: []string{path}, Cursors: cursors, Waker: r.w})
+	clock := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	r.cp = NewCheckpointer(st, r.g, r.f, CheckpointOptions{EveryLines: every, Every: time.Hour,
+		Now: func() time.Time { return clock }})
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	go func() {
+		r.done <- r.f.Run(r.ctx, func(l follow.Line) error {
+			if crashAt > 0 && r.lines+1 == crashAt {
+				r.cancel()
+				return errCrash
+			}
+			r.lines++
+			return r.cp.Line(l)
+		})
+	}()
+	return r
+}
+
+// poll makes the follower read what is there; it reports whether the run
+// crashed.
+func (r *restartRun) poll(t *testing.T) bool {
+	t.Helper()
+	if err := r.w.Poll(r.ctx); err != nil {
+		if err := <-r.done; !errors.Is(err, errCrash) {
+			t.Fatalf("run ended: %v", err)
+		}
+		r.st.Close()
+		return true
+	}
+	return false
+}
+
+// stop ends the run cleanly, with a final save.
+func (r *restartRun) stop(t *testing.T) {
+	t.Helper()
+	r.cancel()
+	if err := <-r.done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("run ended: %v", err)
+	}
+	if err := r.cp.Save(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.st.Close()
+}
+
+// TestRestartCountsEveryLineOnce: a daemon that follows a growing, rotated
+// log and is killed (no final save) at several points, and restarted from
+// the store each time, ends with exactly the state of a daemon that ran
+// without interruption: every line counted once, the same compromised
+// logins with the same start and score, the same alerts. Alerts raised
+// after the last checkpoint before a crash are raised again (at least
+// once), and only those.
+func TestRestartCountsEveryLineOnce(t *testing.T) {
+	var log bytes.Buffer
+	if _, err := loggen.Generate(&log, loggen.Config{Seed: 5, Size: 4 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	data := log.Bytes()
+	// chunks cut at odd byte offsets: lines arrive in pieces
+	var chunks [][]byte
+	for off, i := 0, 0; off < len(data); i++ {
+		n := min(len(data)-off, 40000+i*7919%60000)
+		chunks = append(chunks, data[off:off+n])
+		off += n
+	}
+	rotateAt := len(chunks) / 2
+
+	run := func(t *testing.T, crashes []int) (*Engine, []byte, []sunkAlert, int) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "mail.log")
+		if err := os.WriteFile(path, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var sunk []sunkAlert
+		repeats := 0
+		next := 0
+		crashAt := func() int {
+			if next < len(crashes) {
+				next++
+				return crashes[next-1]
+			}
+			return 0
+		}
+		r := startRun(t, dir, path, 997, crashAt())
+		crashed := func() {
+			// alerts after the run's last checkpoint will be raised again
+			saves := r.cp.Stats().Saves
+			for _, a := range r.sunk {
+				if a.saves == saves {
+					repeats++
+				}
+			}
+			sunk = append(sunk, r.sunk...)
+			r = startRun(t, dir, path, 997, crashAt())
+		}
+		for i, c := range chunks {
+			if i == rotateAt {
+				if err := os.Rename(path, path+".1"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fh, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := fh.Write(c); err != nil {
+				t.Fatal(err)
+			}
+			fh.Close()
+			for r.poll(t) {
+				crashed()
+			}
+		}
+		// the rotated file is finished within the grace polls
+		for range follow.DefaultRotateGrace + 1 {
+			for r.poll(t) {
+				crashed()
+			}
+		}
+		r.stop(t)
+		sunk = append(sunk, r.sunk...)
+		// a last restart loads what the clean stop saved
+		st, err := store.OpenDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		loaded, _, err := Resume(context.Background(), st, Config{Loc: time.UTC})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a, b := saveBytes(t, r.eng), saveBytes(t, loaded); !bytes.Equal(a, b) {
+			t.Error("the state loaded after a clean stop differs from the running engine's")
+		}
+		var corr bytes.Buffer
+		if err := r.eng.Correlator().Snapshot(&corr); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%d restarts", next)
+		return r.eng, corr.Bytes(), sunk, repeats
+	}
+
+	ref, refState, refSunk, _ := run(t, nil)
+	if ref.Stats.Lines < 10000 || len(ref.Alerts()) < 3 {
+		t.Fatalf("reference run: %+v, %d alerts", ref.Stats, len(ref.Alerts()))
+	}
+	// the follower reuses its buffer: what the detector kept of the lines
+	// (the sender domains of its window) must still be what they said
+	for _, a := range ref.Correlator().Accounts() {
+		for _, d := range a.Detector().Best().TopForeign {
+			if !a.ForeignDomains.Has(d) {
+				t.Errorf("%s: the detector reports foreign domain %q, which the login never used", a.Login, d)
+			}
+		}
+	}
+	// the second case kills the first run just after the first alert, so
+	// that the alert is raised again
+	for _, crashes := range [][]int{
+		{5000, 1, 997, 998, 12000, 3000},
+		{int(refSunk[0].line) + 3, 1994, 20000, 333},
+	} {
+		t.Run(fmt.Sprint(crashes), func(t *testing.T) {
+			e, state, sunk, repeats := run(t, crashes)
+			if e.Stats != ref.Stats {
+				t.Errorf("stats %+v, want %+v", e.Stats, ref.Stats)
+			}
+			for _, a := range ref.Correlator().Accounts() {
+				b := e.Correlator().Account(a.Login)
+				if b == nil {
+					t.Errorf("%s missing", a.Login)
+					continue
+				}
+				da, db := a.Detector(), b.Detector()
+				if da.Verdict() != db.Verdict() || da.Score() != db.Score() || !da.Start().Equal(db.Start()) ||
+					a.Messages != b.Messages || a.FailedLogins != b.FailedLogins || !slices.Equal(a.QueueIDs, b.QueueIDs) {
+					t.Errorf("%s: %v score %d start %v messages %d, want %v score %d start %v messages %d", a.Login,
+						db.Verdict(), db.Score(), db.Start(), b.Messages, da.Verdict(), da.Score(), da.Start(), a.Messages)
+				}
+			}
+			if fmt.Sprint(e.Alerts()) != fmt.Sprint(ref.Alerts()) {
+				t.Errorf("alerts %v, want %v", e.Alerts(), ref.Alerts())
+			}
+			if !bytes.Equal(state, refState) {
+				t.Error("final correlator state differs from the uninterrupted run's")
+			}
+			// every alert reached the sink; the repeats are exactly the
+			// alerts raised after a crashed run's last checkpoint
+			seen := map[string]int{}
+			for _, a := range sunk {
+				seen[fmt.Sprint(a.Alert)]++
+			}
+			for _, a := range refSunk {
+				if seen[fmt.Sprint(a.Alert)] == 0 {
+					t.Errorf("alert for %s never raised", a.Login)
+				}
+				delete(seen, fmt.Sprint(a.Alert))
+			}
+			for a := range seen {
+				t.Errorf("alert not raised by the uninterrupted run: %s", a)
+			}
+			if len(sunk) != len(refSunk)+repeats {
+				t.Errorf("%d alerts raised, want %d and %d repeats", len(sunk), len(refSunk), repeats)
+			}
+			t.Logf("%d lines, %d alerts, %d raised again after a crash", e.Stats.Lines, len(refSunk), repeats)
+			if crashes[0] == int(refSunk[0].line)+3 && repeats == 0 {
+				t.Error("the alert raised just before the first crash was not raised again")
+			}
+		})
+	}
+	var compromised int
+	for _, a := range ref.Correlator().Accounts() {
+		if a.Detector().Verdict() == detect.Compromised {
+			compromised++
+		}
+	}
+	if compromised < 3 {
+		t.Errorf("%d compromised logins in the reference run", compromised)
+	}
+}
