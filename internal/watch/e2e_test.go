@@ -219,11 +219,30 @@ func TestLabContain(t *testing.T) {
 		}
 	}()
 
-	// 3. Alice's login relays spam from three addresses at a steady rate,
-	// until Postfix refuses it.
-	ips := []string{"127.0.0.66", "127.0.0.67", "127.0.0.68"}
+	// 3. Alice's login relays spam: one session stays open (a map change
+	// does not reach it: it has to be ended), and more sessions from three
+	// addresses at a steady rate, until Postfix refuses it.
 	start := time.Now()
 	queued := 0
+	live, err := lab.Dial(ctx, testlab.DialOpts{LocalIP: "127.0.0.69"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	if _, err := live.Auth(ctx, alice, testlab.DefaultUsers[alice]); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []func() (testlab.Reply, error){
+		func() (testlab.Reply, error) { return live.Mail(ctx, "promo@live-session.example") },
+		func() (testlab.Reply, error) { return live.Rcpt(ctx, "victim@example.com") },
+		func() (testlab.Reply, error) { return live.Data(ctx, []byte("Subject: pills\r\n\r\nspam\r\n")) },
+	} {
+		if _, err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	queued++
+	ips := []string{"127.0.0.66", "127.0.0.67", "127.0.0.68"}
 	var refusal error
 	for i := 0; i < 200 && refusal == nil; i++ {
 		r, err := lab.Send(ctx, testlab.SendOpts{LocalIP: ips[i%len(ips)], Login: alice, Password: testlab.DefaultUsers[alice],
@@ -259,8 +278,16 @@ func TestLabContain(t *testing.T) {
 		t.Errorf("held %d of alice's %d queued messages", o.Held, queued)
 	}
 
+	// The open session was ended.
+	if o.Sessions < 1 {
+		t.Errorf("no session ended: %+v", o)
+	}
+	if _, err := live.Mail(ctx, "again@live-session.example"); err == nil {
+		t.Error("alice's open session still takes mail after containment")
+	}
+
 	// Further mail from alice is refused at RCPT, from any address.
-	_, err := lab.Send(ctx, testlab.SendOpts{LocalIP: "127.0.0.80", Login: alice, Password: testlab.DefaultUsers[alice],
+	_, err = lab.Send(ctx, testlab.SendOpts{LocalIP: "127.0.0.80", Login: alice, Password: testlab.DefaultUsers[alice],
 		From: "x@y.example", To: []string{"z@example.com"}})
 	if !errors.As(err, &rerr) || rerr.Reply.Code != 554 {
 		t.Errorf("alice after containment: %v, want 554 at RCPT", err)
