@@ -82,11 +82,6 @@ type snapCounter struct {
 	Counts          []int
 }
 
-type snapQID struct {
-	T   time.Time
-	QID string
-}
-
 type snapAccount struct {
 	Login, Method                                string
 	First, Last                                  time.Time
@@ -100,8 +95,10 @@ type snapAccount struct {
 	FailureIPs, OtherIPs                         snapCounter
 	RejectionExamples, QueueIDs                  []string
 	QueueIDCount                                 int
-	Recent                                       []snapQID
-	OtherFirst                                   []detect.IPTime // sorted by IP
+	RecentT                                      detect.Times
+	RecentQID                                    []string
+	OtherFirstIP                                 []string // sorted
+	OtherFirstT                                  detect.Times
 	State                                        detect.StateData
 }
 
@@ -278,10 +275,12 @@ func accountData(a *Account) snapAccount {
 		State:        a.state.Data(),
 	}
 	for _, r := range a.recent {
-		sa.Recent = append(sa.Recent, snapQID{r.t, r.qid})
+		sa.RecentT.Append(r.t)
+		sa.RecentQID = append(sa.RecentQID, r.qid)
 	}
-	for _, ip := range sortedKeys(a.otherFirst) {
-		sa.OtherFirst = append(sa.OtherFirst, detect.IPTime{IP: ip, T: a.otherFirst[ip]})
+	sa.OtherFirstIP = sortedKeys(a.otherFirst)
+	for _, ip := range sa.OtherFirstIP {
+		sa.OtherFirstT.Append(a.otherFirst[ip])
 	}
 	return sa
 }
@@ -539,14 +538,18 @@ func restoreAccount(sa *snapAccount) (*Account, error) {
 			return nil, fmt.Errorf("login %q: %w", sa.Login, err)
 		}
 	}
-	for _, r := range sa.Recent {
-		a.recent = append(a.recent, timedQID{r.T, r.QID})
+	if sa.RecentT.Check() != nil || sa.OtherFirstT.Check() != nil ||
+		len(sa.RecentQID) != sa.RecentT.Len() || len(sa.OtherFirstIP) != sa.OtherFirstT.Len() {
+		return nil, fmt.Errorf("login %q: column lengths differ", sa.Login)
 	}
-	for _, x := range sa.OtherFirst {
+	for i, qid := range sa.RecentQID {
+		a.recent = append(a.recent, timedQID{sa.RecentT.At(i), qid})
+	}
+	for i, ip := range sa.OtherFirstIP {
 		if a.otherFirst == nil {
 			a.otherFirst = map[string]time.Time{}
 		}
-		a.otherFirst[x.IP] = x.T
+		a.otherFirst[ip] = sa.OtherFirstT.At(i)
 	}
 	return a, nil
 }

@@ -15,20 +15,27 @@ type StateData struct {
 	First, Last time.Time
 	Messages    int
 
-	IPFirst  []IPTime // sorted by IP
-	NewIPs   []NewIP
-	PriorFor []KeyCount // sorted by key
+	IPFirstIP []string // sorted
+	IPFirstT  Times
+	NewIPs    []NewIP
+	PriorFor  []KeyCount // sorted by key
 
-	Win      []Obs
-	HourHead int // index into Win
-	MinHead  int // index into Win
-	Domains  []KeyCount
-	Foreign  int
-	FNew     int
+	// the window: time, domain (an index into WinDomains), flags (1:
+	// foreign, 2: foreign from a new IP) of each message
+	WinT       Times
+	WinDomain  []uint32
+	WinDomains []string
+	WinFlags   []uint8
+	HourHead   int // index into the window
+	MinHead    int // index into the window
+	Domains    []KeyCount
+	Foreign    int
+	FNew       int
 
-	Rej  []time.Time
-	Bnc  []time.Time
-	Fail []IPTime
+	Rej    Times
+	Bnc    Times
+	FailT  Times
+	FailIP []string
 
 	Hours []HourSlot // nil before the first message, else 24*9 slots
 
@@ -46,12 +53,6 @@ type StateData struct {
 	BaseHist   bool
 }
 
-// IPTime is an IP address with a time.
-type IPTime struct {
-	IP string
-	T  time.Time
-}
-
 // NewIP is an IP first used within the window.
 type NewIP struct {
 	T        time.Time
@@ -64,14 +65,6 @@ type NewIP struct {
 type KeyCount struct {
 	Key string
 	N   int
-}
-
-// Obs is one message of the window.
-type Obs struct {
-	T          time.Time
-	Domain     string
-	Foreign    bool
-	ForeignNew bool
 }
 
 // HourSlot is one hour of the baseline ring.
@@ -92,30 +85,49 @@ func (s *State) Data() StateData {
 	d.Best.NewIPList = clone(s.best.NewIPList)
 	d.Best.TopForeign = clone(s.best.TopForeign)
 	if len(s.ipFirst) > 0 {
-		d.IPFirst = make([]IPTime, 0, len(s.ipFirst))
-		for ip, t := range s.ipFirst {
-			d.IPFirst = append(d.IPFirst, IPTime{ip, t})
+		d.IPFirstIP = make([]string, 0, len(s.ipFirst))
+		for ip := range s.ipFirst {
+			d.IPFirstIP = append(d.IPFirstIP, ip)
 		}
-		sort.Slice(d.IPFirst, func(i, j int) bool { return d.IPFirst[i].IP < d.IPFirst[j].IP })
+		sort.Strings(d.IPFirstIP)
+		for _, ip := range d.IPFirstIP {
+			d.IPFirstT.Append(s.ipFirst[ip])
+		}
 	}
 	for _, f := range s.newIPs[s.newHead:] {
 		d.NewIPs = append(d.NewIPs, NewIP{f.t, f.ip, f.viaOther, f.shared})
 	}
 	d.PriorFor = sortedCounts(s.priorFor)
 	if n := len(s.win) - s.winHead; n > 0 {
-		d.Win = make([]Obs, n)
+		d.WinDomain, d.WinFlags = make([]uint32, n), make([]uint8, n)
+		dict := map[string]uint32{}
 		for i, o := range s.win[s.winHead:] {
-			d.Win[i] = Obs{o.t, o.domain, o.foreign, o.foreignNew}
+			d.WinT.Append(o.t)
+			k, ok := dict[o.domain]
+			if !ok {
+				k = uint32(len(d.WinDomains))
+				dict[o.domain] = k
+				d.WinDomains = append(d.WinDomains, o.domain)
+			}
+			d.WinDomain[i] = k
+			if o.foreign {
+				d.WinFlags[i] |= 1
+			}
+			if o.foreignNew {
+				d.WinFlags[i] |= 2
+			}
 		}
 	}
 	d.Domains = sortedCounts(s.domains)
-	d.Rej = clone(s.rej[s.rejHead:])
-	d.Bnc = clone(s.bnc[s.bncHead:])
-	if n := len(s.fail) - s.failHd; n > 0 {
-		d.Fail = make([]IPTime, n)
-		for i, f := range s.fail[s.failHd:] {
-			d.Fail[i] = IPTime{f.ip, f.t}
-		}
+	for _, t := range s.rej[s.rejHead:] {
+		d.Rej.Append(t)
+	}
+	for _, t := range s.bnc[s.bncHead:] {
+		d.Bnc.Append(t)
+	}
+	for _, f := range s.fail[s.failHd:] {
+		d.FailT.Append(f.t)
+		d.FailIP = append(d.FailIP, f.ip)
 	}
 	if s.hours != nil {
 		d.Hours = make([]HourSlot, len(s.hours))
@@ -134,7 +146,16 @@ func (s *State) Data() StateData {
 // indices are within bounds so that a damaged snapshot gives an error rather
 // than a panic later.
 func (d *StateData) State() (*State, error) {
-	if d.HourHead < 0 || d.HourHead > len(d.Win) || d.MinHead < 0 || d.MinHead > len(d.Win) {
+	for _, ts := range []*Times{&d.IPFirstT, &d.WinT, &d.Rej, &d.Bnc, &d.FailT} {
+		if err := ts.Check(); err != nil {
+			return nil, fmt.Errorf("detector state: %w", err)
+		}
+	}
+	n := d.WinT.Len()
+	if len(d.WinDomain) != n || len(d.WinFlags) != n || len(d.IPFirstIP) != d.IPFirstT.Len() || len(d.FailIP) != d.FailT.Len() {
+		return nil, errors.New("detector state: column lengths differ")
+	}
+	if d.HourHead < 0 || d.HourHead > n || d.MinHead < 0 || d.MinHead > n {
 		return nil, errors.New("detector state: window index out of range")
 	}
 	if d.Hours != nil && len(d.Hours) != 24*9 {
@@ -147,7 +168,6 @@ func (d *StateData) State() (*State, error) {
 		first: d.First, last: d.Last, messages: d.Messages,
 		hourHead: d.HourHead, minHead: d.MinHead,
 		foreign: d.Foreign, fNew: d.FNew,
-		rej: clone(d.Rej), bnc: clone(d.Bnc),
 		peakMinute: d.PeakMinute, peakHour: d.PeakHour,
 		verdict: d.Verdict, score: d.Score, best: d.Best, start: d.Start,
 		priorSum: d.PriorSum, baseHour: d.BaseHour, baseVal: d.BaseVal, baseHist: d.BaseHist,
@@ -161,11 +181,11 @@ func (d *StateData) State() (*State, error) {
 		}
 		s.ipFirst, s.domains = map[string]time.Time{}, map[string]int{}
 		s.priorFor, s.forgedFrom = map[string]int{}, map[string]bool{}
-	} else if len(d.IPFirst)+len(d.Domains)+len(d.PriorFor)+len(d.ForgedFrom) > 0 {
+	} else if len(d.IPFirstIP)+len(d.Domains)+len(d.PriorFor)+len(d.ForgedFrom) > 0 {
 		return nil, errors.New("detector state: per-message maps without a baseline")
 	}
-	for _, x := range d.IPFirst {
-		s.ipFirst[x.IP] = x.T
+	for i, ip := range d.IPFirstIP {
+		s.ipFirst[ip] = d.IPFirstT.At(i)
 	}
 	for _, x := range d.PriorFor {
 		s.priorFor[x.Key] = x.N
@@ -182,19 +202,37 @@ func (d *StateData) State() (*State, error) {
 			s.newIPs[i] = firstSeen{f.T, f.IP, f.ViaOther, f.Shared}
 		}
 	}
-	if len(d.Win) > 0 {
-		s.win = make([]obs, len(d.Win))
-		for i, o := range d.Win {
-			s.win[i] = obs{o.T, o.Domain, o.Foreign, o.ForeignNew}
+	if n > 0 {
+		s.win = make([]obs, n)
+		for i := range n {
+			k := d.WinDomain[i]
+			if int(k) >= len(d.WinDomains) {
+				return nil, errors.New("detector state: domain index out of range")
+			}
+			f := d.WinFlags[i]
+			s.win[i] = obs{d.WinT.At(i), d.WinDomains[k], f&1 != 0, f&2 != 0}
 		}
 	}
-	if len(d.Fail) > 0 {
-		s.fail = make([]failure, len(d.Fail))
-		for i, f := range d.Fail {
-			s.fail[i] = failure{f.T, f.IP}
+	s.rej = timesSlice(&d.Rej)
+	s.bnc = timesSlice(&d.Bnc)
+	if n := d.FailT.Len(); n > 0 {
+		s.fail = make([]failure, n)
+		for i := range n {
+			s.fail[i] = failure{d.FailT.At(i), d.FailIP[i]}
 		}
 	}
 	return s, nil
+}
+
+func timesSlice(ts *Times) []time.Time {
+	if ts.Len() == 0 {
+		return nil
+	}
+	out := make([]time.Time, ts.Len())
+	for i := range out {
+		out[i] = ts.At(i)
+	}
+	return out
 }
 
 func sortedCounts(m map[string]int) []KeyCount {
