@@ -164,24 +164,31 @@ func runWatch(cmd *cobra.Command, args []string, f watchFlags) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-	var cont *watch.Containment
-	if f.mode == "contain" {
-		var closeStore func()
-		cont, closeStore, err = newContainment(ctx, f, cmd.OutOrStdout(), log)
-		if err != nil {
-			return err
-		}
-		defer closeStore()
-		defer cont.Close()
-		sinks = append(sinks, cont.Sink)
-	}
+	var wh *watch.Webhook
 	if f.webhook != "" {
-		wh, err := watch.NewWebhook(ctx, f.webhook, 10*time.Second, log)
+		wh, err = watch.NewWebhook(ctx, f.webhook, 10*time.Second, log)
 		if err != nil {
 			return err
 		}
 		defer wh.Close()
 		sinks = append(sinks, wh.Sink)
+	}
+	var cont *watch.Containment
+	if f.mode == "contain" {
+		var also func(watch.Outcome)
+		if wh != nil {
+			// what contain mode did (or refused to do) reaches the same
+			// people as the alert
+			also = func(o watch.Outcome) { wh.Sink(o.Alert()) }
+		}
+		var closeStore func()
+		cont, closeStore, err = newContainment(ctx, f, cmd.OutOrStdout(), log, also)
+		if err != nil {
+			return err
+		}
+		defer closeStore()
+		defer cont.Close() // before the webhook's Close: outcomes still posted
+		sinks = append(sinks, cont.Sink)
 	}
 	compromised := 0
 	eng := watch.New(watch.Config{
@@ -242,7 +249,7 @@ func runWatch(cmd *cobra.Command, args []string, f watchFlags) error {
 
 // newContainment opens the incident store, the Postfix queue and map, and
 // starts contain mode's worker; outcomes are printed in the alert format.
-func newContainment(ctx context.Context, f watchFlags, out io.Writer, log *slog.Logger) (*watch.Containment, func(), error) {
+func newContainment(ctx context.Context, f watchFlags, out io.Writer, log *slog.Logger, also func(watch.Outcome)) (*watch.Containment, func(), error) {
 	act, err := mtablock.ParseAction(f.blockAction)
 	if err != nil {
 		return nil, nil, err
@@ -276,11 +283,18 @@ func newContainment(ctx context.Context, f watchFlags, out io.Writer, log *slog.
 	if !f.noEndSessions {
 		cfg.Sessions = m.Sessions()
 	}
+	var show func(watch.Outcome)
 	if f.format == "json" {
 		enc := json.NewEncoder(out)
-		cfg.Report = func(o watch.Outcome) { _ = enc.Encode(o) }
+		show = func(o watch.Outcome) { _ = enc.Encode(o) }
 	} else {
-		cfg.Report = func(o watch.Outcome) { watch.WriteOutcome(out, o) }
+		show = func(o watch.Outcome) { watch.WriteOutcome(out, o) }
+	}
+	cfg.Report = func(o watch.Outcome) {
+		show(o)
+		if also != nil {
+			also(o)
+		}
 	}
 	c, err := watch.NewContainment(ctx, cfg)
 	if err != nil {

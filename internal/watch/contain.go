@@ -480,6 +480,21 @@ func checkLogin(login string) string {
 	return ""
 }
 
+// Alert returns the outcome in the shape of an alert (for the webhook):
+// Verdict is the outcome's status ("contained", "refused", ...).
+func (o Outcome) Alert() Alert {
+	var reasons []string
+	for _, r := range []string{o.Why, o.Evidence} {
+		if r != "" {
+			reasons = append(reasons, r)
+		}
+	}
+	if o.Incident != 0 {
+		reasons = append(reasons, fmt.Sprintf("incident %d: blocked at the MTA %v, %d session(s) ended, %d message(s) held", o.Incident, o.Blocked, o.Sessions, o.Held))
+	}
+	return Alert{Login: o.Login, Verdict: o.Status, At: o.Done, Reasons: reasons, Command: o.Next}
+}
+
 // WriteOutcome writes an outcome as readable lines.
 func WriteOutcome(w io.Writer, o Outcome) {
 	inc := ""

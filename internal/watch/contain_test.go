@@ -420,3 +420,17 @@ func TestContainRefusesUnsafeLogins(t *testing.T) {
 		t.Errorf("blocked %v", c)
 	}
 }
+
+func TestWriteOutcomeQuotesHostileText(t *testing.T) {
+	var b strings.Builder
+	o := Outcome{Login: "evil\x1b[2J@lab.test", Status: Refused, Why: "evidence not confirmed", Next: "saslguard respond -- 'x'",
+		Done: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
+	WriteOutcome(&b, o)
+	if strings.Contains(b.String(), "\x1b") || !strings.Contains(b.String(), "REFUSED") || !strings.Contains(b.String(), "evidence not confirmed") {
+		t.Errorf("rendered %q", b.String())
+	}
+	a := Outcome{Login: "alice@lab.test", Status: Contained, Incident: 4, Blocked: true, Held: 6, Evidence: "queue files: ..."}.Alert()
+	if a.Verdict != Contained || a.Login != "alice@lab.test" || len(a.Reasons) != 2 || !strings.Contains(a.Reasons[1], "incident 4") {
+		t.Errorf("alert %+v", a)
+	}
+}
