@@ -14,9 +14,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/saslguard/saslguard/internal/mtablock/postfixblock"
 	"github.com/saslguard/saslguard/internal/policy"
+	"github.com/saslguard/saslguard/internal/report"
 	"github.com/saslguard/saslguard/internal/respond"
 	"github.com/saslguard/saslguard/internal/store"
+	"github.com/saslguard/saslguard/internal/watch"
 )
 
 func init() { register(newAccountCmd) }
@@ -140,6 +143,7 @@ func addFleetBlocks(ctx context.Context, cfg policy.Config, bl []store.Block) ([
 
 func newAccountEnableCmd() *cobra.Command {
 	var f policyFlags
+	var pf postfixFlags
 	cmd := &cobra.Command{
 		Use:   "enable LOGIN",
 		Short: "Lift the block on a login, here and (with Redis) fleet-wide",
@@ -170,6 +174,18 @@ func newAccountEnableCmd() *cobra.Command {
 					return err
 				}
 			}
+			if wasBlocked && b.Source == watch.Source {
+				// watch's contain mode wrote the Postfix map entry itself
+				m, err := postfixblock.New(ctx, postfixblock.Config{ConfigDir: pf.configDir, BinDir: pf.binDir, MapPath: pf.mapPath})
+				if err != nil {
+					return fmt.Errorf("lift the Postfix map entry watch wrote: %w (see --postfix-config)", err)
+				}
+				if _, err := m.Unblock(ctx, login); err != nil {
+					return fmt.Errorf("lift the Postfix map entry watch wrote: %w", err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "Postfix map entry of %s removed; the mail watch held stays on hold: 'saslguard respond -- %s' cleans it, 'saslguard queue release' releases it\n",
+					printable(login), report.ShellQuote(login))
+			}
 			if wasBlocked {
 				if err := st.Unblock(ctx, login); err != nil && !errors.Is(err, store.ErrNotFound) {
 					return err
@@ -191,8 +207,14 @@ func newAccountEnableCmd() *cobra.Command {
 		},
 	}
 	addPolicyFlags(cmd, &f)
+	cmd.Flags().StringVar(&pf.configDir, "postfix-config", "", "Postfix configuration directory, for blocks watch wrote (default /etc/postfix)")
+	cmd.Flags().StringVar(&pf.binDir, "postfix-bin", "", "directory of the Postfix commands (default /usr/sbin)")
+	cmd.Flags().StringVar(&pf.mapPath, "map", "", "saslguard's check_sasl_access map (default CONFIG/saslguard_sasl_access)")
 	return cmd
 }
+
+// postfixFlags name the Postfix instance whose map saslguard manages.
+type postfixFlags struct{ configDir, binDir, mapPath string }
 
 func liftRedis(ctx context.Context, cfg policy.Config, login string) error {
 	r := policy.NewRedis(cfg.Redis, cfg.RedisPrefix, 2*time.Second, slog.New(slog.DiscardHandler), nil)
