@@ -5,8 +5,9 @@
 // alerts a live daemon would have raised, with the same compromise start as
 // `scan`: the detector decides from what it has seen so far.
 //
-// This package holds the engine and the alert sinks; following files lives
-// in package follow, containment in the respond packages.
+// This package holds the engine, the alert sinks, the contain mode
+// (contain.go: evidence checked against the queue files, rate-limited) and
+// the status socket and metrics; following files lives in package follow.
 package watch
 
 import (
