@@ -230,6 +230,15 @@ func Resume(ctx context.Context, st *store.Store, cfg Config) (*Engine, []follow
 // by the engine and no other has: the pair is consistent. (A checkpoint
 // taken from another goroutine could see the engine one line ahead of the
 // cursor; that line would be counted twice after a restart.)
+//
+// The daemon's sequence:
+//
+//	eng, cursors, err := watch.Resume(ctx, st, cfg) // nil cursors: first start
+//	g := watch.NewGuarded(eng)
+//	f := follow.New(follow.Config{Paths: paths, Cursors: cursors, FromEnd: fromEnd})
+//	cp := watch.NewCheckpointer(st, g, f, watch.CheckpointOptions{Logger: log})
+//	err = f.Run(ctx, cp.Line) // returns when ctx ends (SIGTERM)
+//	err = cp.Save(context.WithoutCancel(ctx)) // the final checkpoint
 type Checkpointer struct {
 	store    *store.Store
 	guarded  *Guarded
