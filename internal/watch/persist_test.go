@@ -354,7 +354,6 @@ func TestRestartCountsEveryLineOnce(t *testing.T) {
 	}
 }
 
-
 // daemonDirEnv names the state directory of the helper daemon: set, the
 // test binary runs TestKillHelperDaemon as a daemon, not as a test.
 const daemonDirEnv = "SASLGUARD_TEST_KILL_DAEMON_DIR"
