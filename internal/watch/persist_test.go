@@ -533,3 +533,21 @@ func TestKilledDaemonResumes(t *testing.T) {
 	}
 	t.Logf("%d lines, %d kills, %d alerts raised %d times", total, kills, len(want), strings.Count(string(raised), "\n"))
 }
+
+// FuzzLoad: no input makes Load panic; what loads can read lines.
+func FuzzLoad(f *testing.F) {
+	e := New(Config{Loc: time.UTC})
+	e.SetYear("m", 2026)
+	e.Line("m", []byte("Mar  1 00:00:01 mx1 postfix/smtpd[1]: ABC123: client=unknown[192.0.2.1], sasl_method=PLAIN, sasl_username=a@x.test"))
+	var b bytes.Buffer
+	if err := e.Save(&b); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b.Bytes())
+	f.Add(b.Bytes()[:len(engineMagic)+14])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if e, err := Load(bytes.NewReader(data), Config{Loc: time.UTC}); err == nil {
+			e.Line("m", []byte("Mar  1 00:00:02 mx1 postfix/cleanup[2]: ABC123: message-id=<x@x.test>"))
+		}
+	})
+}
