@@ -551,3 +551,30 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkCheckpointSave: one checkpoint (engine state and cursors, one
+// transaction in the store) after an 8 MiB generated log.
+func BenchmarkCheckpointSave(b *testing.B) {
+	var logBuf bytes.Buffer
+	if _, err := loggen.Generate(&logBuf, loggen.Config{Seed: 1, Size: 8 << 20}); err != nil {
+		b.Fatal(err)
+	}
+	e := New(Config{Loc: time.UTC})
+	e.SetYear("m", 2026)
+	for line := range bytes.Lines(logBuf.Bytes()) {
+		e.Line("m", bytes.Clone(bytes.TrimSuffix(line, []byte("\n"))))
+	}
+	st, err := store.OpenDir(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	cp := NewCheckpointer(st, NewGuarded(e), follow.New(follow.Config{Paths: []string{"m"}}), CheckpointOptions{})
+	b.ResetTimer()
+	for range b.N {
+		if err := cp.Save(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(cp.Stats().LastBytes), "bytes")
+}
