@@ -261,7 +261,7 @@ func (c *Correlator) Add(ev *event.Event) {
 			m.held = true
 		}
 	case event.Disconnect:
-		delete(c.sessions, skey{ev.Host, ev.PID})
+		delete(c.sessions, skey{c.hostName(ev), ev.PID})
 	case event.Suppressed:
 		c.Stats.Suppressed += ev.Count
 	}
@@ -308,16 +308,26 @@ func key(ev *event.Event, qid string) qkey {
 
 func (c *Correlator) key(ev *event.Event, qid string) qkey { return key(ev, qid) }
 
-func (c *Correlator) open(ev *event.Event, qid string, o Origin) *Message {
-	k := c.key(ev, qid)
-	host, ok := c.hosts[k.host]
+// hostName returns the correlator's own copy of the event's host name
+// (map keys and kept fields must not point into the reader's buffers).
+func (c *Correlator) hostName(ev *event.Event) string {
+	h := ev.HostHash
+	if !ev.Prepared {
+		h = hostHash(ev.Host)
+	}
+	host, ok := c.hosts[h]
 	if !ok {
 		host = strings.Clone(ev.Host)
 		if len(c.hosts) < 65536 {
-			c.hosts[k.host] = host
+			c.hosts[h] = host
 		}
 	}
-	m := &Message{k: k, Host: host, Origin: o, First: ev.Time, Last: ev.Time}
+	return host
+}
+
+func (c *Correlator) open(ev *event.Event, qid string, o Origin) *Message {
+	k := c.key(ev, qid)
+	m := &Message{k: k, Host: c.hostName(ev), Origin: o, First: ev.Time, Last: ev.Time}
 	c.msgs[k] = m
 	c.Stats.Messages++
 	if n := len(c.msgs) + len(c.light); n > c.Stats.PeakOpen {
@@ -339,6 +349,7 @@ func (c *Correlator) client(ev *event.Event) {
 		c.Unauth.Messages++
 		c.Unauth.TopClients.Add(ev.ClientIP, 1)
 		c.light[k] = ev.Time.Unix()
+		c.hostName(ev) // so that a snapshot can name the host
 		return
 	}
 	delete(c.light, k)
@@ -378,7 +389,7 @@ func (c *Correlator) client(ev *event.Event) {
 	if a.Method == "" && ev.Method != "" {
 		a.Method = clip(ev.Method, 32)
 	}
-	sk := skey{ev.Host, ev.PID}
+	sk := skey{c.hostName(ev), ev.PID}
 	s := c.sessions[sk]
 	if s == nil || s.acct != a || s.ip != ev.ClientIP {
 		s = &session{acct: a, ip: m.ClientIP}
@@ -438,7 +449,8 @@ func (c *Correlator) observe(m *Message, t time.Time, dom string) {
 	a.Recipients += max(m.Nrcpt, 1)
 	m.Foreign = dom != "" && !c.ownDomain(dom, a)
 	if dom != "" {
-		a.SenderDomains.Add(dom, 1)
+		// the detector keeps the domain: give it the counter's own copy
+		dom, _ = a.SenderDomains.Add(dom, 1)
 		if m.Foreign {
 			a.ForeignMessages++
 			a.ForeignDomains.Add(dom, 1)
@@ -686,7 +698,7 @@ func (c *Correlator) authFailure(ev *event.Event) {
 }
 
 func (c *Correlator) reject(ev *event.Event) {
-	s := c.sessions[skey{ev.Host, ev.PID}]
+	s := c.sessions[skey{c.hostName(ev), ev.PID}]
 	if s == nil || s.acct == nil {
 		return
 	}
