@@ -41,3 +41,21 @@ func (f *YearFixer) Fix(ev *event.Event) {
 	}
 	ev.Time = t
 }
+
+// YearFixerState is a YearFixer's state, for saving it (watch's checkpoints).
+type YearFixerState struct {
+	Index  int
+	Init   bool
+	Last   time.Time
+	Offset int
+}
+
+// State returns the fixer's state.
+func (f *YearFixer) State() YearFixerState {
+	return YearFixerState{f.index, f.init, f.last, f.offset}
+}
+
+// SetState restores a state returned by State.
+func (f *YearFixer) SetState(s YearFixerState) {
+	*f = YearFixer{index: s.Index, init: s.Init, last: s.Last, offset: s.Offset}
+}

@@ -24,11 +24,9 @@ import (
 	"hash/crc32"
 	"io"
 	"log/slog"
-	"reflect"
 	"sort"
 	"sync"
 	"time"
-	"unsafe"
 
 	"github.com/saslguard/saslguard/internal/correlate"
 	"github.com/saslguard/saslguard/internal/follow"
@@ -67,46 +65,15 @@ type fixerSnap struct {
 	Offset int
 }
 
-// yearFixer has the layout of logline.YearFixer, whose fields are not
-// exported; layoutOK checks at start-up that the two still agree, and Save
-// refuses to run when they do not (a test fails first).
-type yearFixer struct {
-	index  int
-	init   bool
-	last   time.Time
-	offset int
-}
-
-var fixerLayoutOK = func() bool {
-	a, b := reflect.TypeFor[logline.YearFixer](), reflect.TypeFor[yearFixer]()
-	if a.Size() != b.Size() || a.NumField() != b.NumField() {
-		return false
-	}
-	for i := range a.NumField() {
-		fa, fb := a.Field(i), b.Field(i)
-		if fa.Name != fb.Name || fa.Type != fb.Type || fa.Offset != fb.Offset {
-			return false
-		}
-	}
-	return true
-}()
-
-var errFixerLayout = errors.New("logline.YearFixer changed its fields: update watch/persist.go")
-
-func fixerOf(f *logline.YearFixer) *yearFixer { return (*yearFixer)(unsafe.Pointer(f)) }
-
 // Save writes the engine's whole state to w: what Load needs to continue as
 // if the engine had never stopped. It must not run while a line is being
 // read (the engine is not safe for concurrent use; see Guarded.Save).
 func (e *Engine) Save(w io.Writer) error {
-	if !fixerLayoutOK {
-		return errFixerLayout
-	}
 	st := engineState{Stats: e.Stats, Alerts: e.alerts, LastAt: e.lastAt}
 	for path, fs := range e.files {
-		yf := fixerOf(&fs.fix)
+		yf := fs.fix.State()
 		st.Files = append(st.Files, fileSnap{Path: path, Index: fs.index, Year: fs.year,
-			Fixer: fixerSnap{yf.index, yf.init, yf.last, yf.offset}})
+			Fixer: fixerSnap{yf.Index, yf.Init, yf.Last, yf.Offset}})
 	}
 	sort.Slice(st.Files, func(i, j int) bool { return st.Files[i].Path < st.Files[j].Path })
 	var head bytes.Buffer
@@ -132,9 +99,6 @@ func (e *Engine) Save(w io.Writer) error {
 // zone, level, allowlist and thresholds are not saved). A damaged or
 // truncated state gives an error.
 func Load(r io.Reader, cfg Config) (*Engine, error) {
-	if !fixerLayoutOK {
-		return nil, errFixerLayout
-	}
 	var hdr [len(engineMagic) + 2 + 8 + 4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return nil, fmt.Errorf("read watch state: %w", err)
@@ -175,7 +139,7 @@ func Load(r io.Reader, cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("read watch state: file %q twice", f.Path)
 		}
 		fs := &fileState{index: f.Index, year: f.Year}
-		*fixerOf(&fs.fix) = yearFixer{f.Fixer.Index, f.Fixer.Init, f.Fixer.Last, f.Fixer.Offset}
+		fs.fix.SetState(logline.YearFixerState{Index: f.Fixer.Index, Init: f.Fixer.Init, Last: f.Fixer.Last, Offset: f.Fixer.Offset})
 		e.files[f.Path] = fs
 	}
 	return e, nil

@@ -24,12 +24,6 @@ import (
 	"github.com/saslguard/saslguard/internal/store"
 )
 
-func TestYearFixerLayout(t *testing.T) {
-	if !fixerLayoutOK {
-		t.Fatal(errFixerLayout)
-	}
-}
-
 func saveBytes(t *testing.T, e *Engine) []byte {
 	t.Helper()
 	var b bytes.Buffer
@@ -58,7 +52,7 @@ func TestSaveKeepsYearState(t *testing.T) {
 		t.Fatalf("after the load: year %d", y)
 	}
 	fs := e2.files["m"]
-	if yf := fixerOf(&fs.fix); fs.year != 2025 || yf.offset != 1 || !yf.init {
+	if yf := fs.fix.State(); fs.year != 2025 || yf.Offset != 1 || !yf.Init {
 		t.Fatalf("file state %+v, fixer %+v", fs, yf)
 	}
 	if e2.Stats.Lines != 3 || e2.Stats.Parsed != 3 || e2.Correlator().Account("a@x.test") == nil {
