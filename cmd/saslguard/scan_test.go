@@ -18,6 +18,8 @@ import (
 
 	"github.com/saslguard/saslguard/internal/config"
 	"github.com/saslguard/saslguard/internal/policy"
+	"github.com/saslguard/saslguard/internal/store"
+	"github.com/saslguard/saslguard/internal/watch"
 )
 
 // runCmd runs saslguard with args and returns its exit status and output.
@@ -233,7 +235,7 @@ func TestWatchFollowsALiveLog(t *testing.T) {
 	root.SetErr(io.Discard)
 	sock := filepath.Join(dir, "watch.sock")
 	metrics := freeLoopbackAddr(t)
-	root.SetArgs([]string{"watch", "--tz", "UTC", "--format", "json", "--socket", sock, "--metrics", metrics, logPath})
+	root.SetArgs([]string{"watch", "--tz", "UTC", "--format", "json", "--socket", sock, "--metrics", metrics, "--state-dir", dir, logPath})
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(ctx) }()
 
@@ -306,4 +308,81 @@ func TestMetricsRefusesNonLoopback(t *testing.T) {
 	if code != 2 || !strings.Contains(errs, "loopback") {
 		t.Errorf("exit %d: %s", code, errs)
 	}
+}
+
+// TestWatchResumesAfterRestart: stopped and started again on the same state
+// directory, watch reads only the new lines and does not alert twice.
+func TestWatchResumesAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "mail.log")
+	write := func(from, to int) {
+		f, err := os.OpenFile(logPath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		for i := from; i < to; i++ {
+			qid := fmt.Sprintf("%010X", 0xB00000+i)
+			ts := fmt.Sprintf("Nov 27 06:%02d:%02d", i/60, i%60)
+			fmt.Fprintf(f, "%s mx1 postfix/submission/smtpd[%d]: %s: client=unknown[203.0.113.%d], sasl_method=PLAIN, sasl_username=victim@lab.test\n", ts, 100+i, qid, i%8)
+			fmt.Fprintf(f, "%s mx1 postfix/qmgr[9]: %s: from=<x@spam%d.example>, size=100, nrcpt=3 (queue active)\n", ts, qid, i)
+		}
+	}
+	run := func(wantLines int64) string {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		root := newRootCmd()
+		var out syncBuffer
+		root.SetOut(&out)
+		root.SetErr(io.Discard)
+		sock := filepath.Join(dir, "watch.sock")
+		root.SetArgs([]string{"watch", "--tz", "UTC", "--format", "json", "--socket", sock, "--state-dir", dir, "--poll", "20ms", logPath})
+		done := make(chan error, 1)
+		go func() { done <- root.ExecuteContext(ctx) }()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			st, err := watchStatus(sock)
+			if err == nil && st >= wantLines {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("watch did not read %d lines in 20 s (last: %d, %v)", wantLines, st, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		return out.String()
+	}
+	write(0, 30)
+	first := run(60)
+	if !strings.Contains(first, `"login":"victim@lab.test"`) {
+		t.Fatalf("no alert in the first run: %q", first)
+	}
+	write(30, 40)
+	second := run(80) // lines counted over both runs: 80 means the first 60 were not read again
+	if strings.Contains(second, `"login":"victim@lab.test"`) {
+		t.Errorf("alerted again after the restart: %q", second)
+	}
+	// the saved state counted every line once: 40 messages of two lines
+	st, err := store.OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	eng, cursors, err := watch.Resume(context.Background(), st, watch.Config{})
+	if err != nil || cursors == nil {
+		t.Fatalf("resume: %v %v", cursors, err)
+	}
+	if eng.Stats.Lines != 80 {
+		t.Errorf("%d lines counted, want 80", eng.Stats.Lines)
+	}
+}
+
+// watchStatus returns the lines a running daemon has read.
+func watchStatus(sock string) (int64, error) {
+	st, err := watch.ReadStatus(sock, time.Second)
+	return st.Stats.Lines, err
 }

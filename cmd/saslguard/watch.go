@@ -41,6 +41,7 @@ type watchFlags struct {
 	socket, metrics                    string
 	year                               int
 	once, fromEnd                      bool
+	noCheckpoint, resetState           bool
 	poll                               time.Duration
 
 	// contain mode
@@ -104,13 +105,15 @@ The durable cursor across restarts is not built yet.`,
 	fl.BoolVar(&f.once, "once", false, "replay the files to their end and exit")
 	fl.BoolVar(&f.fromEnd, "from-end", false, "start at the end of the files instead of reading them from the start")
 	fl.StringVar(&f.socket, "socket", defaultSocket, "unix socket for 'saslguard status' (empty: none)")
+	fl.BoolVar(&f.noCheckpoint, "no-checkpoint", false, "keep no state in --state-dir: a restart reads the logs again")
+	fl.BoolVar(&f.resetState, "reset-state", false, "forget the saved position and detector state, then start")
 	fl.StringVar(&f.metrics, "metrics", "", "serve Prometheus /metrics on this loopback address, e.g. 127.0.0.1:9155")
 	fl.DurationVar(&f.poll, "poll", follow.DefaultInterval, "how often the files are polled")
 	fl.StringVar(&f.mode, "mode", "observe", "observe (alert only) or contain (block, end sessions, hold, record)")
 	fl.StringVar(&f.postfixConfig, "postfix-config", "", "contain: Postfix configuration directory (default: the default instance)")
 	fl.StringVar(&f.postfixBin, "postfix-bin", "", "contain: directory of the Postfix tools (default /usr/sbin)")
 	fl.StringVar(&f.mapPath, "map", "", "contain: saslguard's check_sasl_access map (default POSTFIX-CONFIG/saslguard_sasl_access)")
-	fl.StringVar(&f.stateDir, "state-dir", respond.DefaultStateDir, "contain: state directory of the incident store")
+	fl.StringVar(&f.stateDir, "state-dir", respond.DefaultStateDir, "state directory: the saved log position and detector state, and the incident store")
 	fl.StringVar(&f.blockAction, "block-action", "reject", "contain: what Postfix answers the login: reject, tempfail (421) or hold")
 	fl.StringVar(&f.blockText, "block-text", "", "contain: text of the SMTP reply to the blocked login")
 	fl.IntVar(&f.containMax, "contain-max", 3, "contain: at most this many automatic containments per --contain-window")
@@ -191,7 +194,7 @@ func runWatch(cmd *cobra.Command, args []string, f watchFlags) error {
 		sinks = append(sinks, cont.Sink)
 	}
 	compromised := 0
-	eng := watch.New(watch.Config{
+	wcfg := watch.Config{
 		Correlate: correlate.Config{OwnDomains: cfg.Scan.OwnDomains, Detect: cfg.DetectConfig()},
 		Loc:       loc, Level: level, Allow: cfg.Allow(),
 		Sink: func(a watch.Alert) {
@@ -202,7 +205,38 @@ func runWatch(cmd *cobra.Command, args []string, f watchFlags) error {
 				s(a)
 			}
 		},
-	})
+	}
+	// The durable state: the follower's cursors and the detector state they
+	// belong to, saved together in the incident store, so that a restart
+	// (even after kill -9) reads every line once and reaches the same
+	// verdicts. One daemon per state directory.
+	var st *store.Store
+	var cursors []follow.Cursor
+	eng := watch.New(wcfg)
+	if !f.once && !f.noCheckpoint {
+		st, err = store.OpenDir(f.stateDir)
+		if err != nil {
+			return fmt.Errorf("watch state: %w", err)
+		}
+		defer st.Close()
+		lock, err := st.TryLock("watch")
+		if err != nil {
+			return fmt.Errorf("watch state in %s: %w (another watch daemon?)", f.stateDir, err)
+		}
+		defer lock.Unlock()
+		if f.resetState {
+			if err := st.ClearWatchState(ctx); err != nil {
+				return fmt.Errorf("reset the watch state: %w", err)
+			}
+		}
+		eng, cursors, err = watch.Resume(ctx, st, wcfg)
+		if err != nil {
+			return fmt.Errorf("watch state in %s: %w (remove it with --reset-state to start afresh)", f.stateDir, err)
+		}
+		if cursors != nil {
+			log.Info("resumed from the saved state", "newest_event", eng.Newest())
+		}
+	}
 	if cont != nil {
 		cont.Attach(eng)
 	}
@@ -218,12 +252,14 @@ func runWatch(cmd *cobra.Command, args []string, f watchFlags) error {
 		}
 		return nil
 	}
-	for _, p := range args {
-		year := time.Now().In(loc).Year() // a live log is being written now
-		if st, err := os.Stat(p); err == nil {
-			year = st.ModTime().In(loc).Year()
+	if cursors == nil {
+		for _, p := range args {
+			year := time.Now().In(loc).Year() // a live log is being written now
+			if fi, err := os.Stat(p); err == nil {
+				year = fi.ModTime().In(loc).Year()
+			}
+			eng.SetYear(p, year)
 		}
-		eng.SetYear(p, year)
 	}
 	g := watch.NewGuarded(eng)
 	if f.socket != "" {
@@ -236,11 +272,24 @@ func runWatch(cmd *cobra.Command, args []string, f watchFlags) error {
 			return err
 		}
 	}
-	fol := follow.New(follow.Config{Paths: args, FromEnd: f.fromEnd, Logger: log, Waker: follow.NewTicker(ctx, f.poll)})
-	err = fol.Run(ctx, func(l follow.Line) error {
+	fol := follow.New(follow.Config{Paths: args, Cursors: cursors, FromEnd: f.fromEnd, Logger: log, Waker: follow.NewTicker(ctx, f.poll)})
+	line := func(l follow.Line) error {
 		g.Line(l.Path, l.Data)
 		return nil
-	})
+	}
+	var cp *watch.Checkpointer
+	if st != nil {
+		cp = watch.NewCheckpointer(st, g, fol, watch.CheckpointOptions{Logger: log})
+		line = cp.Line
+	}
+	err = fol.Run(ctx, line)
+	if cp != nil {
+		// the last checkpoint, at shutdown: the follower has returned, so
+		// no line is in flight
+		if serr := cp.Save(context.WithoutCancel(ctx)); serr != nil {
+			log.Error("final checkpoint", "err", serr)
+		}
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
