@@ -76,7 +76,26 @@ type batch struct {
 	other    map[string]int64
 }
 
-var batchPool = sync.Pool{New: func() any { return &batch{events: make([]event.Event, 0, 4096)} }}
+// batches is a free list of batches for one run. sync.Pool would drop
+// them at every garbage collection, and a batch holds megabytes of events:
+// reallocating them was a good part of the collector's work.
+type batches chan *batch
+
+func (f batches) get() *batch {
+	select {
+	case b := <-f:
+		return b
+	default:
+		return &batch{events: make([]event.Event, 0, 4096)}
+	}
+}
+
+func (f batches) put(b *batch) {
+	select {
+	case f <- b:
+	default: // more than the run ever has in flight: let it go
+	}
+}
 
 // ReaderOptions returns the logsrc options that suit Run: few chunks in
 // flight (each parsed chunk holds its events until the sequencer takes it),
@@ -108,6 +127,7 @@ func Run(ctx context.Context, set *logsrc.Set, opts Options) (*Result, error) {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	free := make(batches, 4*workers+32)
 	work := make(chan *batch, workers*2)
 	done := make(chan *batch, workers*2)
 	var wg sync.WaitGroup
@@ -139,7 +159,7 @@ func Run(ctx context.Context, set *logsrc.Set, opts Options) (*Result, error) {
 				}
 				delete(pending, next)
 				next++
-				consume(corr, st, &fx, nb)
+				consume(corr, st, &fx, nb, free)
 				if opts.Progress != nil {
 					opts.Progress(set.Stats().InputBytes, set.TotalSize())
 				}
@@ -151,7 +171,7 @@ func Run(ctx context.Context, set *logsrc.Set, opts Options) (*Result, error) {
 	}()
 
 	readErr := set.Read(ctx, func(c *logsrc.Chunk) error {
-		b := batchPool.Get().(*batch)
+		b := free.get()
 		b.chunk = c
 		select {
 		case work <- b:
@@ -244,7 +264,7 @@ func parseChunk(p *logline.Parser, b *batch) {
 // maxOtherPrograms caps the keys of the other-programs table.
 const maxOtherPrograms = 200
 
-func consume(corr *correlate.Correlator, st *Stats, fx *logline.YearFixer, b *batch) {
+func consume(corr *correlate.Correlator, st *Stats, fx *logline.YearFixer, b *batch, free batches) {
 	fx.File(b.chunk.Index)
 	for i := range b.events {
 		ev := &b.events[i]
@@ -276,7 +296,7 @@ func consume(corr *correlate.Correlator, st *Stats, fx *logline.YearFixer, b *ba
 	b.chunk.Release()
 	b.chunk, b.lines, b.parsed, b.noEnv = nil, 0, 0, 0
 	b.unparsed, b.other = nil, nil
-	batchPool.Put(b)
+	free.put(b)
 }
 
 // Rank sorts accounts: compromised, then suspicious, then the rest; within
