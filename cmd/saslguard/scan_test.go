@@ -386,3 +386,77 @@ func watchStatus(sock string) (int64, error) {
 	st, err := watch.ReadStatus(sock, time.Second)
 	return st.Stats.Lines, err
 }
+
+// TestWatchJournal: with --journal, watch reads journalctl -o json output
+// (a stand-in program here), alerts, and on restart asks for the lines after
+// the saved __CURSOR.
+func TestWatchJournal(t *testing.T) {
+	dir := t.TempDir()
+	var js strings.Builder
+	base := time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
+	for i := 0; i < 40; i++ {
+		at := base.Add(time.Duration(i) * time.Second).UnixMicro()
+		qid := fmt.Sprintf("%010X", 0xC00000+i)
+		for j, m := range []struct{ tag, msg string }{
+			{"postfix/submission/smtpd", fmt.Sprintf("%s: client=unknown[203.0.113.%d], sasl_method=PLAIN, sasl_username=victim@lab.test", qid, i%8)},
+			{"postfix/qmgr", fmt.Sprintf("%s: from=<x@spam%d.example>, size=100, nrcpt=3 (queue active)", qid, i)},
+		} {
+			line, _ := json.Marshal(map[string]string{
+				"__REALTIME_TIMESTAMP": fmt.Sprint(at + int64(j)), "__CURSOR": fmt.Sprintf("s=abc;i=%d", 2*i+j),
+				"MESSAGE": m.msg, "SYSLOG_IDENTIFIER": m.tag, "_PID": "42", "_HOSTNAME": "mx1", "_COMM": "smtpd",
+			})
+			js.Write(line)
+			js.WriteByte('\n')
+		}
+	}
+	jsonFile := filepath.Join(dir, "journal.json")
+	argsFile := filepath.Join(dir, "args")
+	if err := os.WriteFile(jsonFile, []byte(js.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(dir, "journalctl")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$@\" >> "+argsFile+"\ncat "+jsonFile+"\nexec sleep 60\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "watch.sock")
+	run := func() string {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		root := newRootCmd()
+		var out syncBuffer
+		root.SetOut(&out)
+		root.SetErr(io.Discard)
+		root.SetArgs([]string{"watch", "--journal", "--journal-command", script, "--format", "json", "--socket", sock, "--state-dir", dir, "--poll", "20ms"})
+		done := make(chan error, 1)
+		go func() { done <- root.ExecuteContext(ctx) }()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			if n, err := watchStatus(sock); err == nil && n >= 80 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("watch did not read the journal: %q", out.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		return out.String()
+	}
+	first := run()
+	if !strings.Contains(first, `"login":"victim@lab.test"`) {
+		t.Fatalf("no alert from the journal: %q", first)
+	}
+	run()
+	args, err := os.ReadFile(argsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := strings.Split(strings.TrimSpace(string(args)), "\n")
+	if len(calls) != 2 || !strings.Contains(calls[0], "--since -24h") || !strings.Contains(calls[1], "--after-cursor s=abc;i=79") ||
+		!strings.Contains(calls[0], "SYSLOG_FACILITY=2") {
+		t.Errorf("journalctl calls: %q", calls)
+	}
+}

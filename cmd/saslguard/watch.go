@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -42,6 +43,8 @@ type watchFlags struct {
 	year                               int
 	once, fromEnd                      bool
 	noCheckpoint, resetState           bool
+	journal                            bool
+	journalCmd, journalSince           string
 	poll                               time.Duration
 
 	// contain mode
@@ -105,6 +108,10 @@ The durable cursor across restarts is not built yet.`,
 	fl.BoolVar(&f.once, "once", false, "replay the files to their end and exit")
 	fl.BoolVar(&f.fromEnd, "from-end", false, "start at the end of the files instead of reading them from the start")
 	fl.StringVar(&f.socket, "socket", defaultSocket, "unix socket for 'saslguard status' (empty: none)")
+	fl.BoolVar(&f.journal, "journal", false, "read the systemd journal (journalctl -f -o json SYSLOG_FACILITY=2) instead of, or besides, files")
+	fl.StringVar(&f.journalSince, "journal-since", "-24h", "with --journal and no saved position: how far back to start (journalctl --since)")
+	fl.StringVar(&f.journalCmd, "journal-command", "journalctl", "the journalctl program (for tests)")
+	_ = fl.MarkHidden("journal-command")
 	fl.BoolVar(&f.noCheckpoint, "no-checkpoint", false, "keep no state in --state-dir: a restart reads the logs again")
 	fl.BoolVar(&f.resetState, "reset-state", false, "forget the saved position and detector state, then start")
 	fl.StringVar(&f.metrics, "metrics", "", "serve Prometheus /metrics on this loopback address, e.g. 127.0.0.1:9155")
@@ -240,8 +247,11 @@ func runWatch(cmd *cobra.Command, args []string, f watchFlags) error {
 	if cont != nil {
 		cont.Attach(eng)
 	}
-	if len(args) == 0 {
+	if len(args) == 0 && !f.journal {
 		args = cfg.Scan.Logs
+	}
+	if f.once && f.journal {
+		return errors.New("--once reads files; to replay the journal: journalctl -o json ... | saslguard watch --once -")
 	}
 	if f.once {
 		if err := replayFiles(ctx, cmd, eng, args, f.year, loc); err != nil {
@@ -272,7 +282,15 @@ func runWatch(cmd *cobra.Command, args []string, f watchFlags) error {
 			return err
 		}
 	}
-	fol := follow.New(follow.Config{Paths: args, Cursors: cursors, FromEnd: f.fromEnd, Logger: log, Waker: follow.NewTicker(ctx, f.poll)})
+	var readers []follow.Reader
+	if f.journal {
+		r, err := startJournal(ctx, f, cursors, log)
+		if err != nil {
+			return err
+		}
+		readers = append(readers, r)
+	}
+	fol := follow.New(follow.Config{Paths: args, Readers: readers, Cursors: cursors, FromEnd: f.fromEnd, Logger: log, Waker: follow.NewTicker(ctx, f.poll)})
 	line := func(l follow.Line) error {
 		g.Line(l.Path, l.Data)
 		return nil
@@ -476,4 +494,44 @@ func newStatusCmd() *cobra.Command {
 	cmd.Flags().StringVar(&socket, "socket", defaultSocket, "the watch daemon's status socket")
 	cmd.Flags().StringVarP(&format, "format", "o", "text", "text or json")
 	return cmd
+}
+
+// journalName names the journal stream in cursors and lines.
+const journalName = "journal"
+
+// startJournal runs journalctl -f -o json on the mail facility, after the
+// saved cursor when there is one, and returns its output as a stream. The
+// command ends with ctx.
+func startJournal(ctx context.Context, f watchFlags, cursors []follow.Cursor, log *slog.Logger) (follow.Reader, error) {
+	args := []string{"-f", "-o", "json", "--no-pager"}
+	after := ""
+	for _, c := range cursors {
+		if c.Path == journalName && c.Journal != "" {
+			after = c.Journal
+		}
+	}
+	switch {
+	case after != "":
+		args = append(args, "--after-cursor", after)
+	case f.fromEnd:
+		args = append(args, "-n", "0")
+	default:
+		args = append(args, "--since", f.journalSince)
+	}
+	args = append(args, "SYSLOG_FACILITY=2")
+	cmd := exec.CommandContext(ctx, f.journalCmd, args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return follow.Reader{}, err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return follow.Reader{}, fmt.Errorf("start %s: %w", f.journalCmd, err)
+	}
+	go func() {
+		if err := cmd.Wait(); err != nil && ctx.Err() == nil {
+			log.Error("journalctl ended", "err", err)
+		}
+	}()
+	return follow.Reader{Name: journalName, R: out, Journal: true}, nil
 }
