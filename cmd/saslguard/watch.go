@@ -44,6 +44,7 @@ type watchFlags struct {
 	once, fromEnd                      bool
 	noCheckpoint, resetState           bool
 	journal                            bool
+	mailTo, mailFrom, mailRelay        string
 	journalCmd, journalSince           string
 	poll                               time.Duration
 
@@ -108,6 +109,9 @@ The durable cursor across restarts is not built yet.`,
 	fl.BoolVar(&f.once, "once", false, "replay the files to their end and exit")
 	fl.BoolVar(&f.fromEnd, "from-end", false, "start at the end of the files instead of reading them from the start")
 	fl.StringVar(&f.socket, "socket", defaultSocket, "unix socket for 'saslguard status' (empty: none)")
+	fl.StringVar(&f.mailTo, "mail-to", "", "also mail each alert to this address")
+	fl.StringVar(&f.mailFrom, "mail-from", "", "sender of alert mail (default saslguard@HOSTNAME)")
+	fl.StringVar(&f.mailRelay, "mail-relay", "", "SMTP relay HOST:PORT for alert mail (default: the local sendmail; during an incident the local queue may be held or blocklisted)")
 	fl.BoolVar(&f.journal, "journal", false, "read the systemd journal (journalctl -f -o json SYSLOG_FACILITY=2) instead of, or besides, files")
 	fl.StringVar(&f.journalSince, "journal-since", "-24h", "with --journal and no saved position: how far back to start (journalctl --since)")
 	fl.StringVar(&f.journalCmd, "journal-command", "journalctl", "the journalctl program (for tests)")
@@ -182,6 +186,19 @@ func runWatch(cmd *cobra.Command, args []string, f watchFlags) error {
 		}
 		defer wh.Close()
 		sinks = append(sinks, wh.Sink)
+	}
+	if f.mailTo != "" {
+		from := f.mailFrom
+		if from == "" {
+			host, _ := os.Hostname()
+			from = "saslguard@" + host
+		}
+		ml, err := watch.NewMailer(ctx, watch.MailConfig{From: from, To: f.mailTo, Relay: f.mailRelay, Logger: log})
+		if err != nil {
+			return err
+		}
+		defer ml.Close()
+		sinks = append(sinks, ml.Sink)
 	}
 	var cont *watch.Containment
 	if f.mode == "contain" {
