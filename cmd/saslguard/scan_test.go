@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -458,5 +459,71 @@ func TestWatchJournal(t *testing.T) {
 	if len(calls) != 2 || !strings.Contains(calls[0], "--since -24h") || !strings.Contains(calls[1], "--after-cursor s=abc;i=79") ||
 		!strings.Contains(calls[0], "SYSLOG_FACILITY=2") {
 		t.Errorf("journalctl calls: %q", calls)
+	}
+}
+
+// TestWatchReloadsOnSIGHUP: a login allowlisted in the configuration after
+// the start is reported as allowlisted (never contained) once watch got
+// SIGHUP.
+func TestWatchReloadsOnSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "saslguard.toml")
+	if err := os.WriteFile(conf, []byte("[scan]\ntimezone = \"UTC\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(dir, "mail.log")
+	if err := os.WriteFile(logPath, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	root := newRootCmd()
+	var out, errs syncBuffer
+	root.SetOut(&out)
+	root.SetErr(&errs)
+	sock := filepath.Join(dir, "watch.sock")
+	root.SetArgs([]string{"watch", "--config", conf, "--format", "json", "--socket", sock, "--state-dir", dir, "--poll", "20ms", logPath})
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, err := watchStatus(sock); err != nil; _, err = watchStatus(sock) {
+		if time.Now().After(deadline) {
+			t.Fatal("watch did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := os.WriteFile(conf, []byte("[scan]\ntimezone = \"UTC\"\nallow_logins = [\"victim@lab.test\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(errs.String(), "reload: configuration applied") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload: %q", errs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 40; i++ {
+		qid := fmt.Sprintf("%010X", 0xD00000+i)
+		ts := fmt.Sprintf("Nov 27 07:%02d:%02d", i/60, i%60)
+		fmt.Fprintf(f, "%s mx1 postfix/submission/smtpd[%d]: %s: client=unknown[203.0.113.%d], sasl_method=PLAIN, sasl_username=victim@lab.test\n", ts, 100+i, qid, i%8)
+		fmt.Fprintf(f, "%s mx1 postfix/qmgr[9]: %s: from=<x@spam%d.example>, size=100, nrcpt=3 (queue active)\n", ts, qid, i)
+	}
+	f.Close()
+	for !strings.Contains(out.String(), `"login":"victim@lab.test"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no alert: %q", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if !strings.Contains(out.String(), `"allowlisted":true`) {
+		t.Errorf("the reloaded allowlist was not applied: %q", out.String())
 	}
 }

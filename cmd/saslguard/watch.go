@@ -289,6 +289,26 @@ func runWatch(cmd *cobra.Command, args []string, f watchFlags) error {
 		}
 	}
 	g := watch.NewGuarded(eng)
+	// SIGHUP reloads the configuration: allowlist, own domains, thresholds
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				nc, err := config.Load(f.config)
+				if err != nil {
+					log.Error("reload: configuration not changed", "err", err)
+					continue
+				}
+				g.Reconfigure(nc.Allow(), nc.Scan.OwnDomains, nc.DetectConfig())
+				log.Info("reload: configuration applied", "file", f.config)
+			}
+		}
+	}()
 	if f.socket != "" {
 		if err := g.ServeStatus(ctx, f.socket); err != nil {
 			return err

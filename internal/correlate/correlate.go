@@ -792,6 +792,19 @@ func (c *Correlator) Finish() {
 	}
 }
 
+// Reconfigure changes the thresholds and the organisation's domains of a
+// running correlator (watch's SIGHUP). What was counted stays; the new
+// values apply from the next event.
+func (c *Correlator) Reconfigure(ownDomains []string, d detect.Config) {
+	d.Normalize()
+	c.cfg.Detect = d
+	c.cfg.OwnDomains = ownDomains
+	c.own = map[string]bool{}
+	for _, dom := range ownDomains {
+		c.own[strings.ToLower(strings.TrimSpace(dom))] = true
+	}
+}
+
 // Accounts returns every tracked account, in no particular order.
 func (c *Correlator) Accounts() []*Account {
 	out := make([]*Account, 0, len(c.accounts))

@@ -182,3 +182,14 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descNewest, prometheus.GaugeValue, float64(newest.UnixNano())/1e9)
 	}
 }
+
+// Reconfigure applies a reloaded configuration (SIGHUP): the allowlist, the
+// organisation's domains and the detector's thresholds.
+func (g *Guarded) Reconfigure(allow map[string]bool, ownDomains []string, d detect.Config) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.eng.cfg.Allow = allow
+	g.eng.cfg.Correlate.OwnDomains = ownDomains
+	g.eng.cfg.Correlate.Detect = d
+	g.eng.corr.Reconfigure(ownDomains, d)
+}
