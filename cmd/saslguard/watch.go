@@ -53,7 +53,7 @@ type watchFlags struct {
 	postfixConfig, postfixBin, mapPath string
 	stateDir, blockAction, blockText   string
 	containMax, minEvidence            int
-	containWindow                      time.Duration
+	containWindow, containMaxAge       time.Duration
 	endByIP, noEndSessions             bool
 }
 
@@ -129,6 +129,7 @@ The durable cursor across restarts is not built yet.`,
 	fl.StringVar(&f.blockText, "block-text", "", "contain: text of the SMTP reply to the blocked login")
 	fl.IntVar(&f.containMax, "contain-max", 3, "contain: at most this many automatic containments per --contain-window")
 	fl.DurationVar(&f.containWindow, "contain-window", time.Hour, "contain: the rate limit's window")
+	fl.DurationVar(&f.containMaxAge, "contain-max-age", time.Hour, "contain: only report (never act on) alerts raised by events older than this (history read at the first start)")
 	fl.IntVar(&f.minEvidence, "contain-min-evidence", 3, "contain: queued messages of the login its queue files must confirm")
 	fl.BoolVar(&f.endByIP, "end-by-ip", false, "contain: also end smtpd sessions found only by a client address of the login")
 	fl.BoolVar(&f.noEndSessions, "no-end-sessions", false, "contain: leave live sessions alone")
@@ -381,7 +382,7 @@ func newContainment(ctx context.Context, f watchFlags, out io.Writer, log *slog.
 	cfg := watch.ContainConfig{
 		Store: st, Queue: q, MTA: m,
 		Block:        mtablock.Options{Action: act, Text: f.blockText},
-		MaxPerWindow: f.containMax, Window: f.containWindow, MinEvidence: f.minEvidence,
+		MaxPerWindow: f.containMax, Window: f.containWindow, MinEvidence: f.minEvidence, MaxAge: f.containMaxAge,
 		EndByIP: f.endByIP, Logger: log,
 	}
 	if !f.noEndSessions {

@@ -82,6 +82,10 @@ type ContainConfig struct {
 	Logger *slog.Logger
 	// Now is the wall clock for the rate limit and the records.
 	Now func() time.Time
+	// MaxAge: an alert raised by events older than this (a replay of the
+	// log's history at the first start, or after --reset-state) is
+	// reported, not acted on (default 1 h).
+	MaxAge time.Duration
 }
 
 // Outcome is what contain mode did about one alert.
@@ -148,6 +152,9 @@ func NewContainment(ctx context.Context, cfg ContainConfig) (*Containment, error
 	if cfg.Grace <= 0 {
 		cfg.Grace = 2 * time.Second
 	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = time.Hour
+	}
 	if cfg.LockWait <= 0 {
 		cfg.LockWait = 30 * time.Second
 	}
@@ -198,6 +205,12 @@ func (c *Containment) Sink(a Alert) {
 	now := c.cfg.Now()
 	if a.Allowlisted {
 		c.report(Outcome{Login: a.Login, Status: Skipped, Why: "allowlisted: reported only", AlertAt: a.At, Queued: now, Done: now})
+		return
+	}
+	if age := now.Sub(a.At); !a.At.IsZero() && age > c.cfg.MaxAge {
+		c.report(Outcome{Login: a.Login, Status: Skipped, AlertAt: a.At, Queued: now, Done: now, Next: a.Command,
+			Why: fmt.Sprintf("the evidence is from %s, %s ago (history read at start): reported only; run respond if the login is still sending",
+				a.At.UTC().Format(time.RFC3339), age.Round(time.Minute))})
 		return
 	}
 	key := strings.ToLower(a.Login)

@@ -434,3 +434,19 @@ func TestWriteOutcomeQuotesHostileText(t *testing.T) {
 		t.Errorf("alert %+v", a)
 	}
 }
+
+// TestContainIgnoresHistory: an alert raised by old events (the history a
+// first start reads) is reported, never acted on.
+func TestContainIgnoresHistory(t *testing.T) {
+	f := newFixture(t, ContainConfig{})
+	a := compromised("old@lab.test", []string{"AAAAAA0001", "AAAAAA0002", "AAAAAA0003"})
+	a.At = f.clock().Add(-3 * time.Hour)
+	f.c.Sink(a)
+	o := f.next(t)
+	if o.Status != Skipped || !strings.Contains(o.Why, "history") {
+		t.Fatalf("outcome %+v", o)
+	}
+	if len(f.mta.blocked) != 0 {
+		t.Errorf("blocked %v", f.mta.blocked)
+	}
+}
