@@ -54,6 +54,7 @@ type watchFlags struct {
 	stateDir, blockAction, blockText   string
 	containMax, minEvidence            int
 	containWindow, containMaxAge       time.Duration
+	cooldown                           time.Duration
 	endByIP, noEndSessions             bool
 }
 
@@ -109,6 +110,7 @@ The durable cursor across restarts is not built yet.`,
 	fl.BoolVar(&f.once, "once", false, "replay the files to their end and exit")
 	fl.BoolVar(&f.fromEnd, "from-end", false, "start at the end of the files instead of reading them from the start")
 	fl.StringVar(&f.socket, "socket", defaultSocket, "unix socket for 'saslguard status' (empty: none)")
+	fl.DurationVar(&f.cooldown, "cooldown", 6*time.Hour, "alert again about a login that still (or again) sends this long after its last alert (event time)")
 	fl.StringVar(&f.mailTo, "mail-to", "", "also mail each alert to this address")
 	fl.StringVar(&f.mailFrom, "mail-from", "", "sender of alert mail (default saslguard@HOSTNAME)")
 	fl.StringVar(&f.mailRelay, "mail-relay", "", "SMTP relay HOST:PORT for alert mail (default: the local sendmail; during an incident the local queue may be held or blocklisted)")
@@ -221,7 +223,7 @@ func runWatch(cmd *cobra.Command, args []string, f watchFlags) error {
 	compromised := 0
 	wcfg := watch.Config{
 		Correlate: correlate.Config{OwnDomains: cfg.Scan.OwnDomains, Detect: cfg.DetectConfig()},
-		Loc:       loc, Level: level, Allow: cfg.Allow(),
+		Loc:       loc, Level: level, Allow: cfg.Allow(), Cooldown: f.cooldown,
 		Sink: func(a watch.Alert) {
 			if a.Verdict == detect.Compromised.String() && !a.Allowlisted {
 				compromised++

@@ -36,6 +36,9 @@ type Config struct {
 	// OnVerdict, when set, is called (from Add) each time a login's verdict
 	// rises, with the time of the event that raised it: watch alerts on it.
 	OnVerdict func(a *Account, from, to detect.Verdict, at time.Time)
+	// OnEvidence, when set, is called for each further message of a login
+	// already compromised (watch re-alerts after a cooldown).
+	OnEvidence func(a *Account, at time.Time)
 }
 
 func (c *Config) normalize() {
@@ -466,6 +469,8 @@ func (c *Correlator) observe(m *Message, t time.Time, dom string) {
 	}
 	if changed {
 		c.notifyVerdict(a, was, t)
+	} else if was == detect.Compromised && c.cfg.OnEvidence != nil {
+		c.cfg.OnEvidence(a, t)
 	}
 }
 

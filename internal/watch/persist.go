@@ -128,6 +128,7 @@ func Load(r io.Reader, cfg Config) (*Engine, error) {
 	e := New(cfg)
 	cc := e.cfg.Correlate
 	cc.OnVerdict = e.onVerdict
+	cc.OnEvidence = e.onEvidence
 	corr, err := correlate.Restore(r, cc)
 	if err != nil {
 		return nil, err

@@ -58,6 +58,10 @@ type Config struct {
 	Allow map[string]bool
 	// Sink receives each alert, on the goroutine that called Line.
 	Sink func(Alert)
+	// Cooldown: a login alerted once alerts again when it still (or again)
+	// sends this long after its last alert, in event time (default 6 h), so
+	// a login cleaned up, re-enabled and taken over again is not silent.
+	Cooldown time.Duration
 }
 
 // Engine turns lines into alerts. It is not safe for concurrent use: one
@@ -93,8 +97,12 @@ func New(cfg Config) *Engine {
 		cfg.Loc = time.Local
 	}
 	e := &Engine{cfg: cfg, files: map[string]*fileState{}}
+	if cfg.Cooldown <= 0 {
+		e.cfg.Cooldown = 6 * time.Hour
+	}
 	cc := cfg.Correlate
 	cc.OnVerdict = e.onVerdict
+	cc.OnEvidence = e.onEvidence
 	e.corr = correlate.New(cc)
 	e.parser = logline.New(0, cfg.Loc)
 	return e
@@ -179,6 +187,11 @@ func (e *Engine) onVerdict(a *correlate.Account, from, to detect.Verdict, at tim
 	if to == detect.Compromised {
 		al.Start = d.Start()
 	}
+	e.raise(al)
+}
+
+// raise records and delivers an alert.
+func (e *Engine) raise(al Alert) {
 	e.Stats.Alerts++
 	if len(e.alerts) >= 1000 {
 		copy(e.alerts, e.alerts[1:])
@@ -188,6 +201,37 @@ func (e *Engine) onVerdict(a *correlate.Account, from, to detect.Verdict, at tim
 	if e.cfg.Sink != nil {
 		e.cfg.Sink(al)
 	}
+}
+
+// lastAlert returns when login was last alerted (zero if never, or if the
+// alert is no longer among the kept ones).
+func (e *Engine) lastAlert(login string) time.Time {
+	for i := len(e.alerts) - 1; i >= 0; i-- {
+		if e.alerts[i].Login == login {
+			return e.alerts[i].At
+		}
+	}
+	return time.Time{}
+}
+
+// onEvidence re-alerts a compromised login that still sends a cooldown
+// after its last alert.
+func (e *Engine) onEvidence(a *correlate.Account, at time.Time) {
+	d := a.Detector()
+	if d.Verdict() < e.cfg.Level {
+		return
+	}
+	last := e.lastAlert(a.Login)
+	if last.IsZero() || at.Sub(last) < e.cfg.Cooldown {
+		return
+	}
+	reasons := append([]string{fmt.Sprintf("still sending %s after the alert of %s",
+		at.Sub(last).Round(time.Minute), last.In(e.cfg.Loc).Format("Jan 2 15:04"))}, detect.Reasons(d.Best(), e.cfg.Loc)...)
+	e.raise(Alert{
+		Login: a.Login, Verdict: d.Verdict().String(), Score: d.Score(), At: at, Start: d.Start(),
+		Reasons: reasons, QueueIDs: append([]string(nil), a.QueueIDs...),
+		Allowlisted: e.cfg.Allow[a.Login], Command: "saslguard respond -- " + report.ShellQuote(a.Login),
+	})
 }
 
 // TextSink writes alerts as readable lines.

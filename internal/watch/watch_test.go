@@ -87,11 +87,18 @@ func TestReplayAgreesWithScan(t *testing.T) {
 			}
 			e := replay(t, path, truth.End.Year())
 			got := map[string]time.Time{}
+			last := map[string]time.Time{}
 			for _, al := range e.Alerts() {
 				if _, dup := got[al.Login]; dup {
-					t.Errorf("two alerts for %s", al.Login)
+					// a re-alert: the login still sends a cooldown later
+					if !strings.HasPrefix(al.Reasons[0], "still sending") || al.At.Sub(last[al.Login]) < 6*time.Hour || !al.Start.Equal(got[al.Login]) {
+						t.Errorf("second alert for %s: %+v", al.Login, al)
+					}
+					last[al.Login] = al.At
+					continue
 				}
 				got[al.Login] = al.Start
+				last[al.Login] = al.At
 				if al.Command != "saslguard respond -- "+al.Login || len(al.Reasons) == 0 {
 					t.Errorf("alert %+v", al)
 				}
@@ -164,4 +171,35 @@ func TestTextSinkEscapes(t *testing.T) {
 		t.Errorf("raw control characters in %q", buf.String())
 	}
 	_ = io.Discard
+}
+
+// TestReAlertAfterCooldown: a compromised login that still sends after the
+// cooldown alerts again (once per cooldown), so a login cleaned up,
+// re-enabled and taken over again is not silent.
+func TestReAlertAfterCooldown(t *testing.T) {
+	e := New(Config{Loc: time.UTC, Cooldown: 2 * time.Hour})
+	e.SetYear("x", 2026)
+	send := func(start time.Time, n int, seq int) {
+		for i := 0; i < n; i++ {
+			at := start.Add(time.Duration(i) * 10 * time.Second)
+			ts := at.Format("Jan _2 15:04:05")
+			qid := fmt.Sprintf("%010X", 0xE00000+seq*1000+i)
+			e.Line("x", []byte(fmt.Sprintf("%s mx1 postfix/submission/smtpd[1]: %s: client=unknown[203.0.113.%d], sasl_method=PLAIN, sasl_username=victim@lab.test", ts, qid, i%9)))
+			e.Line("x", []byte(fmt.Sprintf("%s mx1 postfix/qmgr[2]: %s: from=<x@spam%d-%d.example>, size=1, nrcpt=1 (queue active)", ts, qid, seq, i)))
+		}
+	}
+	t0 := time.Date(2026, 11, 27, 1, 0, 0, 0, time.UTC)
+	send(t0, 40, 0)
+	if n := len(e.Alerts()); n != 1 {
+		t.Fatalf("%d alerts after the takeover", n)
+	}
+	send(t0.Add(30*time.Minute), 20, 1) // within the cooldown: silent
+	if n := len(e.Alerts()); n != 1 {
+		t.Fatalf("%d alerts within the cooldown", n)
+	}
+	send(t0.Add(3*time.Hour), 20, 2) // after it: once more
+	al := e.Alerts()
+	if len(al) != 2 || !strings.HasPrefix(al[1].Reasons[0], "still sending") || al[1].Start != al[0].Start {
+		t.Fatalf("alerts %+v", al)
+	}
 }
