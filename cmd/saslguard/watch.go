@@ -55,6 +55,7 @@ type watchFlags struct {
 	containMax, minEvidence            int
 	containWindow, containMaxAge       time.Duration
 	cooldown                           time.Duration
+	metricsSet                         bool
 	endByIP, noEndSessions             bool
 }
 
@@ -98,7 +99,10 @@ The durable cursor across restarts is not built yet.`,
   saslguard watch --format json --webhook https://alerts.example.org/hook /var/log/mail.log
   saslguard watch --once mail.log.1 mail.log
   saslguard watch --mode contain --state-dir /var/lib/saslguard /var/log/mail.log`,
-		RunE: func(cmd *cobra.Command, args []string) error { return runWatch(cmd, args, f) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f.metricsSet = cmd.Flags().Changed("metrics")
+			return runWatch(cmd, args, f)
+		},
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&f.config, "config", "c", "", "configuration file (see 'saslguard config example')")
@@ -120,7 +124,7 @@ The durable cursor across restarts is not built yet.`,
 	_ = fl.MarkHidden("journal-command")
 	fl.BoolVar(&f.noCheckpoint, "no-checkpoint", false, "keep no state in --state-dir: a restart reads the logs again")
 	fl.BoolVar(&f.resetState, "reset-state", false, "forget the saved position and detector state, then start")
-	fl.StringVar(&f.metrics, "metrics", "", "serve Prometheus /metrics on this loopback address, e.g. 127.0.0.1:9155")
+	fl.StringVar(&f.metrics, "metrics", "127.0.0.1:9155", "serve Prometheus /metrics on this loopback address (empty: none)")
 	fl.DurationVar(&f.poll, "poll", follow.DefaultInterval, "how often the files are polled")
 	fl.StringVar(&f.mode, "mode", "observe", "observe (alert only) or contain (block, end sessions, hold, record)")
 	fl.StringVar(&f.postfixConfig, "postfix-config", "", "contain: Postfix configuration directory (default: the default instance)")
@@ -319,7 +323,12 @@ func runWatch(cmd *cobra.Command, args []string, f watchFlags) error {
 	}
 	if f.metrics != "" {
 		if err := serveMetrics(ctx, f.metrics, g.Collector(), log); err != nil {
-			return err
+			if !f.metricsSet {
+				// the default address: a busy port costs the metrics, not the daemon
+				log.Warn("metrics not served", "err", err)
+			} else {
+				return err
+			}
 		}
 	}
 	var readers []follow.Reader
