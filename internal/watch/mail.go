@@ -21,15 +21,11 @@ import (
 // the local queue may be the one that is held or blocklisted: a relay of
 // another host is the safer choice during an incident.
 type Mailer struct {
+	*sender
 	from, to string
 	relay    string // host:port; "" uses the sendmail program
 	sendmail string
 	timeout  time.Duration
-	queue    chan Alert
-	log      *slog.Logger
-	done     chan struct{}
-	// Dropped and Failed count alerts not mailed.
-	Dropped, Failed int64
 }
 
 // MailConfig configures a Mailer.
@@ -59,39 +55,9 @@ func NewMailer(ctx context.Context, c MailConfig) (*Mailer, error) {
 	if c.Timeout <= 0 {
 		c.Timeout = 30 * time.Second
 	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	m := &Mailer{from: c.From, to: c.To, relay: c.Relay, sendmail: c.Sendmail, timeout: c.Timeout,
-		queue: make(chan Alert, 100), log: c.Logger, done: make(chan struct{})}
-	go m.run(ctx)
+	m := &Mailer{from: c.From, to: c.To, relay: c.Relay, sendmail: c.Sendmail, timeout: c.Timeout}
+	m.sender = startSender(ctx, "mail alert", c.Logger, m.send)
 	return m, nil
-}
-
-// Sink queues an alert for mailing.
-func (m *Mailer) Sink(a Alert) {
-	select {
-	case m.queue <- a:
-	default:
-		m.Dropped++
-		m.log.Error("mail queue full: alert dropped", "login", a.Login)
-	}
-}
-
-// Close stops the sender after the queued alerts are mailed.
-func (m *Mailer) Close() {
-	close(m.queue)
-	<-m.done
-}
-
-func (m *Mailer) run(ctx context.Context) {
-	defer close(m.done)
-	for a := range m.queue {
-		if err := m.send(ctx, a); err != nil {
-			m.Failed++
-			m.log.Error("mail alert", "login", a.Login, "err", err)
-		}
-	}
 }
 
 // Message renders an alert as a mail. Everything taken from the log goes

@@ -94,8 +94,8 @@ func TestMailerRelay(t *testing.T) {
 	m.Sink(Alert{Login: "evil\r\nBcc: victim@example.net", Verdict: "compromised", Score: 12,
 		At: time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC), Reasons: []string{"forged\nHeader: x"}, Command: "saslguard respond -- 'evil'"})
 	m.Close()
-	if m.Failed != 0 || len(r.msgs) != 1 {
-		t.Fatalf("failed %d, received %d", m.Failed, len(r.msgs))
+	if m.Failed() != 0 || len(r.msgs) != 1 {
+		t.Fatalf("failed %d, received %d", m.Failed(), len(r.msgs))
 	}
 	msg := r.msgs[0]
 	head, body, _ := strings.Cut(msg, "\r\n\r\n")

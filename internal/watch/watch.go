@@ -268,17 +268,12 @@ func LogSink(log *slog.Logger) func(Alert) {
 	}
 }
 
-// Webhook posts alerts as JSON to a URL, with a timeout, from a queue of
-// bounded length so that a slow receiver never stops reading the log;
-// alerts past the queue's length are dropped and counted.
+// Webhook posts alerts as JSON to a URL, with a timeout, from a bounded
+// queue (see sender).
 type Webhook struct {
-	url     string
-	client  *http.Client
-	queue   chan Alert
-	log     *slog.Logger
-	Dropped int64
-	Failed  int64
-	done    chan struct{}
+	*sender
+	url    string
+	client *http.Client
 }
 
 // NewWebhook checks the URL (http or https only) and starts the sender.
@@ -290,38 +285,9 @@ func NewWebhook(ctx context.Context, rawURL string, timeout time.Duration, log *
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	w := &Webhook{url: u.String(), client: &http.Client{Timeout: timeout}, queue: make(chan Alert, 100), log: log, done: make(chan struct{})}
-	go w.run(ctx)
+	w := &Webhook{url: u.String(), client: &http.Client{Timeout: timeout}}
+	w.sender = startSender(ctx, "webhook", log, w.post)
 	return w, nil
-}
-
-// Sink queues an alert for posting.
-func (w *Webhook) Sink(a Alert) {
-	select {
-	case w.queue <- a:
-	default:
-		w.Dropped++
-		w.log.Error("webhook queue full: alert dropped", "login", a.Login)
-	}
-}
-
-// Close stops the sender after the queued alerts are posted (or ctx ends).
-func (w *Webhook) Close() {
-	close(w.queue)
-	<-w.done
-}
-
-func (w *Webhook) run(ctx context.Context) {
-	defer close(w.done)
-	for a := range w.queue {
-		if err := w.post(ctx, a); err != nil {
-			w.Failed++
-			w.log.Error("webhook", "login", a.Login, "err", err)
-		}
-	}
 }
 
 func (w *Webhook) post(ctx context.Context, a Alert) error {

@@ -154,8 +154,8 @@ func TestWebhook(t *testing.T) {
 	}
 	wh.Sink(Alert{Login: "evil\n\"login", Verdict: "compromised"})
 	wh.Close()
-	if len(got) != 1 || got[0].Login != "evil\n\"login" || wh.Failed != 0 {
-		t.Fatalf("received %+v, failed %d", got, wh.Failed)
+	if len(got) != 1 || got[0].Login != "evil\n\"login" || wh.Failed() != 0 {
+		t.Fatalf("received %+v, failed %d", got, wh.Failed())
 	}
 	for _, bad := range []string{"file:///etc/passwd", "ftp://x", "not a url", "http://"} {
 		if _, err := NewWebhook(context.Background(), bad, 0, nil); err == nil {
