@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -441,7 +442,7 @@ func replayFiles(ctx context.Context, cmd *cobra.Command, eng *watch.Engine, arg
 		}
 		data := c.Data
 		for len(data) > 0 {
-			n := indexNL(data)
+			n := bytes.IndexByte(data, '\n')
 			if n < 0 {
 				partial = append(partial, data...)
 				break
@@ -460,15 +461,6 @@ func replayFiles(ctx context.Context, cmd *cobra.Command, eng *watch.Engine, arg
 		eng.Line(files[last].Name, trimCR(partial))
 	}
 	return err
-}
-
-func indexNL(b []byte) int {
-	for i, c := range b {
-		if c == '\n' {
-			return i
-		}
-	}
-	return -1
 }
 
 func trimCR(b []byte) []byte {

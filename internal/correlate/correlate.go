@@ -221,7 +221,7 @@ func (c *Correlator) Add(ev *event.Event) {
 	case event.Delivery:
 		c.delivery(ev)
 	case event.Removed:
-		k := c.key(ev, ev.QID)
+		k := key(ev, ev.QID)
 		if m := c.msgs[k]; m != nil {
 			c.finish(m)
 		} else {
@@ -276,7 +276,7 @@ func (c *Correlator) lookup(ev *event.Event) *Message {
 	if ev.QID == "" {
 		return nil
 	}
-	k := c.key(ev, ev.QID)
+	k := key(ev, ev.QID)
 	m := c.msgs[k]
 	if m == nil {
 		if _, ok := c.light[k]; ok {
@@ -309,8 +309,6 @@ func key(ev *event.Event, qid string) qkey {
 	return k
 }
 
-func (c *Correlator) key(ev *event.Event, qid string) qkey { return key(ev, qid) }
-
 // hostName returns the correlator's own copy of the event's host name
 // (map keys and kept fields must not point into the reader's buffers).
 func (c *Correlator) hostName(ev *event.Event) string {
@@ -329,7 +327,7 @@ func (c *Correlator) hostName(ev *event.Event) string {
 }
 
 func (c *Correlator) open(ev *event.Event, qid string, o Origin) *Message {
-	k := c.key(ev, qid)
+	k := key(ev, qid)
 	m := &Message{k: k, Host: c.hostName(ev), Origin: o, First: ev.Time, Last: ev.Time}
 	c.msgs[k] = m
 	c.Stats.Messages++
@@ -343,7 +341,7 @@ func (c *Correlator) client(ev *event.Event) {
 	if ev.QID == "" {
 		return
 	}
-	k := c.key(ev, ev.QID)
+	k := key(ev, ev.QID)
 	if old := c.msgs[k]; old != nil {
 		// a short queue id reused: the old message's end was not logged
 		c.finish(old)
@@ -364,7 +362,7 @@ func (c *Correlator) client(ev *event.Event) {
 
 	m.PID = ev.PID
 	if ev.OrigQID != "" {
-		if parent := c.msgs[c.key(ev, ev.OrigQID)]; parent != nil && parent.Acct != nil && ev.Login == "" {
+		if parent := c.msgs[key(ev, ev.OrigQID)]; parent != nil && parent.Acct != nil && ev.Login == "" {
 			m.Acct, m.Origin = parent.Acct, FilterCopy
 			parent.Acct.FilterCopies++
 			return
@@ -508,7 +506,7 @@ func (c *Correlator) delivery(ev *event.Event) {
 	m := c.lookup(ev)
 	if m == nil {
 		if ev.Status != "" && ev.Relay != "none" && !ev.LocalRelay {
-			if _, ok := c.light[c.key(ev, ev.QID)]; ok {
+			if _, ok := c.light[key(ev, ev.QID)]; ok {
 				c.Unauth.Outbound++
 			}
 		}
@@ -549,7 +547,7 @@ func (c *Correlator) hop(m *Message, ev *event.Event, local bool) {
 	if m.Acct == nil {
 		return
 	}
-	child := c.msgs[c.key(ev, ev.NewQID)]
+	child := c.msgs[key(ev, ev.NewQID)]
 	if child == nil {
 		if !local {
 			return
@@ -574,7 +572,7 @@ func (c *Correlator) notify(ev *event.Event) {
 	if m == nil {
 		return
 	}
-	child := c.msgs[c.key(ev, ev.NewQID)]
+	child := c.msgs[key(ev, ev.NewQID)]
 	if child == nil {
 		child = c.open(ev, ev.NewQID, Bounce)
 	}
@@ -604,12 +602,12 @@ func (c *Correlator) pickup(ev *event.Event) {
 	if ev.QID == "" {
 		return
 	}
-	if old := c.msgs[c.key(ev, ev.QID)]; old != nil {
+	if old := c.msgs[key(ev, ev.QID)]; old != nil {
 		c.finish(old)
 	}
 	m := c.open(ev, ev.QID, Local)
 	if ev.OrigQID != "" {
-		if parent := c.msgs[c.key(ev, ev.OrigQID)]; parent != nil {
+		if parent := c.msgs[key(ev, ev.OrigQID)]; parent != nil {
 			m.Origin, m.Acct = Requeued, parent.Acct
 			m.observed = true
 			if m.Acct != nil {

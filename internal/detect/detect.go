@@ -587,17 +587,19 @@ func (s *State) evaluate(cfg *Config, now time.Time) bool {
 
 // recountBefore recomputes the activity before the fixed start.
 func (sn *Snapshot) recountBefore(s *State) {
+	sn.MessagesSince = max(sn.WindowMessages-s.windowBefore(sn.Start), 0)
+}
+
+// windowBefore counts the window's messages before t.
+func (s *State) windowBefore(t time.Time) int {
 	before := 0
 	for _, o := range s.win[s.winHead:] {
-		if !o.t.Before(sn.Start) {
+		if !o.t.Before(t) {
 			break
 		}
 		before++
 	}
-	sn.MessagesSince = sn.WindowMessages - before
-	if sn.MessagesSince < 0 {
-		sn.MessagesSince = 0
-	}
+	return before
 }
 
 func (s *State) snapshot(cfg *Config, now time.Time) Snapshot {
@@ -671,13 +673,7 @@ func (s *State) snapshot(cfg *Config, now time.Time) Snapshot {
 	}
 	snap.TopForeign = topDomains(s.domains, 5)
 	// activity before the start: for "before 14:02 it sent 3 messages/hour"
-	before, ips2 := 0, 0
-	for _, o := range s.win[s.winHead:] {
-		if !o.t.Before(snap.Start) {
-			break
-		}
-		before++
-	}
+	before, ips2 := s.windowBefore(snap.Start), 0
 	snap.MessagesSince = n - before
 	older := s.messages - n // messages already out of the window
 	snap.MessagesBefore = before + older

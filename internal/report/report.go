@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -104,12 +105,12 @@ func Build(res *scan.Result, allow map[string]bool, loc *time.Location) Document
 	}
 	// failure-only names by failures, most first
 	fo := doc.FailuresOnly
-	for i := 1; i < len(fo); i++ {
-		for j := i; j > 0 && (fo[j].FailedLogins > fo[j-1].FailedLogins ||
-			fo[j].FailedLogins == fo[j-1].FailedLogins && fo[j].Login < fo[j-1].Login); j-- {
-			fo[j], fo[j-1] = fo[j-1], fo[j]
+	sort.Slice(fo, func(i, j int) bool {
+		if fo[i].FailedLogins != fo[j].FailedLogins {
+			return fo[i].FailedLogins > fo[j].FailedLogins
 		}
-	}
+		return fo[i].Login < fo[j].Login
+	})
 	u := res.Correlator.Unauth
 	doc.Unauthenticated = Unauth{Messages: u.Messages, Local: u.Local, Outbound: u.Outbound, TopClients: top(u.TopClients, 10)}
 	return doc
@@ -317,16 +318,8 @@ func joinMap(m map[string]int64) string {
 	for k, v := range m {
 		parts = append(parts, fmt.Sprintf("%s %d", Safe(k, 40), v))
 	}
-	sortStrings(parts)
+	sort.Strings(parts)
 	return strings.Join(parts, ", ")
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 func joinKC(kc []KeyCount, n int) string {
