@@ -1,8 +1,6 @@
 package correlate
 
 import (
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/saslguard/saslguard/internal/detect"
@@ -130,79 +128,4 @@ func (a *Account) evidence(m *Message, t time.Time, limit int, justCompromised b
 		a.recent = nil
 	}
 	a.addQID(m, limit)
-}
-
-// Counter counts strings, tracking at most a fixed number of distinct keys;
-// past the cap new keys are counted in Overflow only.
-type Counter struct {
-	m        map[string]*KeyCount
-	limit    int
-	Overflow int
-}
-
-// NewCounter returns a counter that tracks up to limit keys.
-func NewCounter(limit int) *Counter { return &Counter{m: map[string]*KeyCount{}, limit: limit} }
-
-// Add counts key n times (copying the key when it is new) and returns the
-// counter's own copy of the key (which callers may keep; key itself when it
-// is past the cap) and whether it is new.
-func (c *Counter) Add(key string, n int) (kept string, isNew bool) {
-	if key == "" {
-		return "", false
-	}
-	if e, ok := c.m[key]; ok {
-		e.Count += n
-		if e.Count <= 0 {
-			delete(c.m, key)
-		}
-		return e.Key, false
-	}
-	if n <= 0 {
-		return key, false
-	}
-	if len(c.m) >= c.limit {
-		c.Overflow += n
-		return strings.Clone(key), true
-	}
-	e := &KeyCount{Key: strings.Clone(key), Count: n}
-	c.m[e.Key] = e
-	return e.Key, true
-}
-
-// Has tells whether key was counted.
-func (c *Counter) Has(key string) bool { _, ok := c.m[key]; return ok }
-
-// Len returns the number of distinct keys tracked.
-func (c *Counter) Len() int { return len(c.m) }
-
-// Count returns the count of key.
-func (c *Counter) Count(key string) int {
-	if e := c.m[key]; e != nil {
-		return e.Count
-	}
-	return 0
-}
-
-// Top returns up to n keys, highest counts first, ties by key.
-func (c *Counter) Top(n int) []KeyCount {
-	out := make([]KeyCount, 0, len(c.m))
-	for _, e := range c.m {
-		out = append(out, *e)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Count != out[j].Count {
-			return out[i].Count > out[j].Count
-		}
-		return out[i].Key < out[j].Key
-	})
-	if len(out) > n {
-		out = out[:n]
-	}
-	return out
-}
-
-// KeyCount is one row of Counter.Top.
-type KeyCount struct {
-	Key   string
-	Count int
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"hash/maphash"
 	"io"
 	"sort"
 	"strings"
@@ -287,11 +288,11 @@ func accountData(a *Account) snapAccount {
 
 func counterData(c *Counter) snapCounter {
 	sc := snapCounter{Limit: c.limit, Overflow: c.Overflow}
-	if len(c.m) > 0 {
-		sc.Keys = sortedKeys(c.m)
+	if c.Len() > 0 {
+		sc.Keys = c.keys()
 		sc.Counts = make([]int, len(sc.Keys))
 		for i, k := range sc.Keys {
-			sc.Counts[i] = c.m[k].Count
+			sc.Counts[i] = c.Count(k)
 		}
 	}
 	return sc
@@ -504,10 +505,17 @@ func restoreCounter(sc *snapCounter) (*Counter, error) {
 	if sc.Limit <= 0 {
 		return nil, errors.New("counter: no limit")
 	}
-	c := &Counter{m: make(map[string]*KeyCount, len(sc.Keys)), limit: sc.Limit, Overflow: sc.Overflow}
+	c := NewCounter(sc.Limit)
 	for i, k := range sc.Keys {
-		c.m[k] = &KeyCount{Key: k, Count: sc.Counts[i]}
+		if k == "" || sc.Counts[i] <= 0 || c.Has(k) {
+			return nil, fmt.Errorf("counter: bad or repeated key %q", k)
+		}
+		if i >= sc.Limit {
+			return nil, errors.New("counter: more keys than its limit")
+		}
+		c.insert(k, maphash.String(counterSeed, k), sc.Counts[i])
 	}
+	c.Overflow = sc.Overflow
 	return c, nil
 }
 
