@@ -448,6 +448,9 @@ func compactSimple[T any](w []T, head *int) []T {
 	return w[:n]
 }
 
+// volumeFloor is the fewest messages in an hour that can score as volume.
+const volumeFloor = 30
+
 // counts are the window's signals, cheap to compute on every message.
 type counts struct {
 	n, d, foreign, fNew, newIPs, lastHour, base, rej, bnc, fail, prior int
@@ -455,8 +458,11 @@ type counts struct {
 }
 
 func (s *State) counts(cfg *Config, now time.Time) counts {
-	h := now.Unix() / 3600
-	if h != s.baseHour {
+	lastHour := len(s.win) - s.hourHead
+	// the baseline (a walk over the hourly counts) matters to the score
+	// only from volumeFloor messages in the last hour: most logins never
+	// get there, and would otherwise walk it at nearly every message
+	if h := now.Unix() / 3600; h != s.baseHour && lastHour >= volumeFloor {
 		s.baseHour = h
 		s.baseVal, s.baseHist = s.baseline(cfg, now)
 	}
@@ -466,7 +472,7 @@ func (s *State) counts(cfg *Config, now time.Time) counts {
 		foreign:  s.foreign,
 		fNew:     s.fNew,
 		newIPs:   len(s.newIPs) - s.newHead,
-		lastHour: len(s.win) - s.hourHead,
+		lastHour: lastHour,
 		base:     s.baseVal,
 		hist:     s.baseHist,
 		rej:      len(s.rej) - s.rejHead,
@@ -509,7 +515,7 @@ func score(cfg *Config, c counts) (score int, sending bool) {
 		switch {
 		case c.lastHour >= 100 && c.lastHour >= 10*b:
 			volume = 4
-		case c.lastHour >= 30 && c.lastHour >= 5*b:
+		case c.lastHour >= volumeFloor && c.lastHour >= 5*b:
 			volume = 3
 		}
 	} else if c.lastHour >= 100 {
