@@ -68,8 +68,9 @@ const (
 	Requeued                 // re-queued with postsuper -r
 )
 
+// skey names an smtpd process: host (by hash) and pid.
 type skey struct {
-	host string
+	host uint64
 	pid  int
 }
 
@@ -124,6 +125,7 @@ type Message struct {
 const maxRcptTracked = 64
 
 type session struct {
+	host string
 	acct *Account
 	ip   string
 	last time.Time
@@ -264,7 +266,7 @@ func (c *Correlator) Add(ev *event.Event) {
 			m.held = true
 		}
 	case event.Disconnect:
-		delete(c.sessions, skey{c.hostName(ev), ev.PID})
+		delete(c.sessions, skey{ev.HostHash, ev.PID})
 	case event.Suppressed:
 		c.Stats.Suppressed += ev.Count
 	}
@@ -390,10 +392,10 @@ func (c *Correlator) client(ev *event.Event) {
 	if a.Method == "" && ev.Method != "" {
 		a.Method = clip(ev.Method, 32)
 	}
-	sk := skey{c.hostName(ev), ev.PID}
+	sk := skey{ev.HostHash, ev.PID}
 	s := c.sessions[sk]
 	if s == nil || s.acct != a || s.ip != ev.ClientIP {
-		s = &session{acct: a, ip: m.ClientIP}
+		s = &session{host: m.Host, acct: a, ip: m.ClientIP}
 		c.sessions[sk] = s
 		a.Sessions++
 	}
@@ -701,7 +703,7 @@ func (c *Correlator) authFailure(ev *event.Event) {
 }
 
 func (c *Correlator) reject(ev *event.Event) {
-	s := c.sessions[skey{c.hostName(ev), ev.PID}]
+	s := c.sessions[skey{ev.HostHash, ev.PID}]
 	if s == nil || s.acct == nil {
 		return
 	}

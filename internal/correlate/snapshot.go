@@ -180,9 +180,9 @@ func (c *Correlator) snapState() *snapState {
 			names[m.k.host] = m.Host
 		}
 	}
-	for k := range c.sessions {
-		if h := hostHash(k.host); names[h] == "" {
-			names[h] = k.host
+	for k, s := range c.sessions {
+		if names[k.host] == "" {
+			names[k.host] = s.host
 		}
 	}
 	for h := range c.hosts {
@@ -244,7 +244,7 @@ func (c *Correlator) snapState() *snapState {
 
 	st.Sessions = make([]snapSession, 0, len(c.sessions))
 	for k, s := range c.sessions {
-		st.Sessions = append(st.Sessions, snapSession{k.host, k.pid, index[s.acct], s.ip, s.last})
+		st.Sessions = append(st.Sessions, snapSession{s.host, k.pid, index[s.acct], s.ip, s.last})
 	}
 	sort.Slice(st.Sessions, func(i, j int) bool {
 		a, b := &st.Sessions[i], &st.Sessions[j]
@@ -461,7 +461,7 @@ func restoreState(st *snapState, cfg Config) (*Correlator, error) {
 		if err != nil {
 			return nil, err
 		}
-		c.sessions[skey{s.Host, s.PID}] = &session{acct: a, ip: s.IP, last: s.Last}
+		c.sessions[skey{hostHash(s.Host), s.PID}] = &session{host: s.Host, acct: a, ip: s.IP, last: s.Last}
 	}
 	for _, x := range st.IPFail {
 		c.ipFail[x.Key] = x.N
