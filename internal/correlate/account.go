@@ -32,12 +32,14 @@ type Account struct {
 	LastFailure        time.Time
 	OtherLogins        int // IMAP/POP3 logins (Dovecot)
 
-	IPs               *Counter
-	Nets              *Counter
-	SenderDomains     *Counter
-	ForeignDomains    *Counter
-	FailureIPs        *Counter
-	OtherIPs          *Counter
+	// the counters are part of the account (not pointers to it): each
+	// message reads several, and each pointer followed is a cache miss
+	IPs               Counter
+	Nets              Counter
+	SenderDomains     Counter
+	ForeignDomains    Counter
+	FailureIPs        Counter
+	OtherIPs          Counter
 	RejectionExamples []string
 
 	// QueueIDs of the evidence: messages of the compromise (from its start)
@@ -59,9 +61,9 @@ type timedQID struct {
 func newAccount(login string, t time.Time) *Account {
 	return &Account{
 		Login: login, First: t, Last: t,
-		IPs: NewCounter(10000), Nets: NewCounter(10000),
-		SenderDomains: NewCounter(10000), ForeignDomains: NewCounter(10000),
-		FailureIPs: NewCounter(10000), OtherIPs: NewCounter(1000),
+		IPs: Counter{limit: 10000}, Nets: Counter{limit: 10000},
+		SenderDomains: Counter{limit: 10000}, ForeignDomains: Counter{limit: 10000},
+		FailureIPs: Counter{limit: 10000}, OtherIPs: Counter{limit: 1000},
 		state: detect.NewState(),
 	}
 }

@@ -268,9 +268,9 @@ func accountData(a *Account) snapAccount {
 		RemoteRejections: a.RemoteRejections, Refused: a.Refused, ForeignMessages: a.ForeignMessages,
 		FailedLogins: a.FailedLogins, FailuresFromItsIPs: a.FailuresFromItsIPs,
 		FirstFailure: a.FirstFailure, LastFailure: a.LastFailure, OtherLogins: a.OtherLogins,
-		IPs: counterData(a.IPs), Nets: counterData(a.Nets), SenderDomains: counterData(a.SenderDomains),
-		ForeignDomains: counterData(a.ForeignDomains), FailureIPs: counterData(a.FailureIPs),
-		OtherIPs:          counterData(a.OtherIPs),
+		IPs: counterData(&a.IPs), Nets: counterData(&a.Nets), SenderDomains: counterData(&a.SenderDomains),
+		ForeignDomains: counterData(&a.ForeignDomains), FailureIPs: counterData(&a.FailureIPs),
+		OtherIPs:          counterData(&a.OtherIPs),
 		RejectionExamples: cloneStrings(a.RejectionExamples), QueueIDs: cloneStrings(a.QueueIDs),
 		QueueIDCount: a.QueueIDCount,
 		State:        a.state.Data(),
@@ -538,13 +538,15 @@ func restoreAccount(sa *snapAccount) (*Account, error) {
 		state: st,
 	}
 	for _, x := range []struct {
-		dst **Counter
+		dst *Counter
 		src *snapCounter
 	}{{&a.IPs, &sa.IPs}, {&a.Nets, &sa.Nets}, {&a.SenderDomains, &sa.SenderDomains},
 		{&a.ForeignDomains, &sa.ForeignDomains}, {&a.FailureIPs, &sa.FailureIPs}, {&a.OtherIPs, &sa.OtherIPs}} {
-		if *x.dst, err = restoreCounter(x.src); err != nil {
+		c, err := restoreCounter(x.src)
+		if err != nil {
 			return nil, fmt.Errorf("login %q: %w", sa.Login, err)
 		}
+		*x.dst = *c
 	}
 	if sa.RecentT.Check() != nil || sa.OtherFirstT.Check() != nil ||
 		len(sa.RecentQID) != sa.RecentT.Len() || len(sa.OtherFirstIP) != sa.OtherFirstT.Len() {

@@ -166,13 +166,14 @@ func compareCorrelators(t *testing.T, name string, want, got *Correlator) {
 		}
 		ca, cb := *a, *b
 		for _, x := range []*Account{&ca, &cb} {
-			x.state, x.IPs, x.Nets, x.SenderDomains, x.ForeignDomains, x.FailureIPs, x.OtherIPs = nil, nil, nil, nil, nil, nil, nil
+			x.state = nil
+			x.IPs, x.Nets, x.SenderDomains, x.ForeignDomains, x.FailureIPs, x.OtherIPs = Counter{}, Counter{}, Counter{}, Counter{}, Counter{}, Counter{}
 		}
 		if fmt.Sprint(ca) != fmt.Sprint(cb) {
 			t.Errorf("%s: %s: account %+v, want %+v", name, login, cb, ca)
 		}
-		for _, pair := range [][2]*Counter{{a.IPs, b.IPs}, {a.Nets, b.Nets}, {a.SenderDomains, b.SenderDomains},
-			{a.ForeignDomains, b.ForeignDomains}, {a.FailureIPs, b.FailureIPs}, {a.OtherIPs, b.OtherIPs}} {
+		for _, pair := range [][2]*Counter{{&a.IPs, &b.IPs}, {&a.Nets, &b.Nets}, {&a.SenderDomains, &b.SenderDomains},
+			{&a.ForeignDomains, &b.ForeignDomains}, {&a.FailureIPs, &b.FailureIPs}, {&a.OtherIPs, &b.OtherIPs}} {
 			if fmt.Sprint(pair[0].Top(1<<20), pair[0].Overflow) != fmt.Sprint(pair[1].Top(1<<20), pair[1].Overflow) {
 				t.Errorf("%s: %s: counter differs", name, login)
 			}
