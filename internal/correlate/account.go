@@ -50,7 +50,7 @@ type Account struct {
 
 	recent     []timedQID           // recent suspicious message ids, before a verdict
 	otherFirst map[string]time.Time // first IMAP/POP3 login per IP
-	state      *detect.State
+	state      detect.State         // part of the account for the same reason as the counters
 }
 
 type timedQID struct {
@@ -64,12 +64,11 @@ func newAccount(login string, t time.Time) *Account {
 		IPs: Counter{limit: 10000}, Nets: Counter{limit: 10000},
 		SenderDomains: Counter{limit: 10000}, ForeignDomains: Counter{limit: 10000},
 		FailureIPs: Counter{limit: 10000}, OtherIPs: Counter{limit: 1000},
-		state: detect.NewState(),
 	}
 }
 
 // Detector returns the detector's state for this login.
-func (a *Account) Detector() *detect.State { return a.state }
+func (a *Account) Detector() *detect.State { return &a.state }
 
 func (a *Account) touch(t time.Time) {
 	if t.Before(a.First) {

@@ -535,7 +535,7 @@ func restoreAccount(sa *snapAccount) (*Account, error) {
 		FailedLogins: sa.FailedLogins, FailuresFromItsIPs: sa.FailuresFromItsIPs,
 		FirstFailure: sa.FirstFailure, LastFailure: sa.LastFailure, OtherLogins: sa.OtherLogins,
 		RejectionExamples: sa.RejectionExamples, QueueIDs: sa.QueueIDs, QueueIDCount: sa.QueueIDCount,
-		state: st,
+		state: *st,
 	}
 	for _, x := range []struct {
 		dst *Counter
