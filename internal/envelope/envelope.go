@@ -475,23 +475,22 @@ func (p *Parser) hostTag(s string, e *Envelope, hostless bool) error {
 
 // tag reads "tag[pid]: msg" or "tag: msg".
 func tag(s string, e *Envelope) error {
-	i := strings.IndexByte(s, ':')
-	if i < 0 {
-		return ErrNoEnvelope
+	// the tag ends at the first ':', '[' or ' ' (a space before the colon
+	// is not a tag); one pass over a few bytes beats three IndexByte calls
+	i := 0
+	for i < len(s) && i <= 256 && s[i] != ':' && s[i] != '[' && s[i] != ' ' {
+		i++
 	}
-	if j := strings.IndexByte(s[:i], '['); j >= 0 {
-		i = j
-	}
-	if j := strings.IndexByte(s[:i], ' '); j >= 0 {
-		i = j
-	}
-	if i == 0 || i > 256 {
+	if i == 0 || i > 256 || i == len(s) || s[i] == ' ' {
 		return ErrNoEnvelope
 	}
 	e.Tag = s[:i]
 	if s[i] == '[' {
-		end := strings.IndexByte(s[i:], ']')
-		if end < 0 {
+		end := 1
+		for end < len(s)-i && s[i+end] != ']' {
+			end++
+		}
+		if end == len(s)-i {
 			return ErrNoEnvelope
 		}
 		pid := 0
