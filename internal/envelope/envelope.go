@@ -459,8 +459,11 @@ func nilDash(s string) string {
 // hostTag reads "host tag[pid]: msg" (or, when hostless is allowed and the
 // first word ends in ':', "tag: msg" with no host).
 func (p *Parser) hostTag(s string, e *Envelope, hostless bool) error {
-	sp := strings.IndexByte(s, ' ')
-	if sp <= 0 {
+	sp := 0 // a host name is short: a loop beats IndexByte's set-up
+	for sp < len(s) && s[sp] != ' ' {
+		sp++
+	}
+	if sp == 0 || sp == len(s) {
 		return ErrNoEnvelope
 	}
 	first := s[:sp]

@@ -101,7 +101,10 @@ var qidClass = func() (t [256]uint8) {
 // queue id is upper-case hex; a long one (enable_long_queue_ids) is a time
 // stamp in an alphabet without vowels, a 'z', and the inode number.
 func splitQID(msg string) (qid, rest string, ok bool) {
-	i := strings.IndexByte(msg, ':')
+	i := 0 // a queue id is short: look no further than its longest form
+	for i < len(msg) && i <= 20 && msg[i] != ':' {
+		i++
+	}
 	if i < 5 || i > 20 || i+1 >= len(msg) || msg[i+1] != ' ' {
 		return "", "", false
 	}
@@ -259,15 +262,18 @@ func nextKnownKey(s string) int {
 
 // hostAddr reads "name[ip]" or "name[ip]:port" and returns what follows.
 func hostAddr(s string) (name, ip, rest string, ok bool) {
-	lb := strings.IndexByte(s, '[')
-	if lb < 0 {
+	// names and addresses are short: loops beat IndexByte's set-up
+	lb := 0
+	for lb < len(s) && s[lb] != '[' {
+		lb++
+	}
+	rb := lb
+	for rb < len(s) && s[rb] != ']' {
+		rb++
+	}
+	if rb >= len(s) {
 		return "", "", "", false
 	}
-	rb := strings.IndexByte(s[lb:], ']')
-	if rb < 0 {
-		return "", "", "", false
-	}
-	rb += lb
 	name, ip, rest = s[:lb], s[lb+1:rb], s[rb+1:]
 	if strings.HasPrefix(rest, ":") {
 		i := 1
