@@ -87,23 +87,22 @@ type Document struct {
 	Stats           scan.Stats    `json:"stats"`
 }
 
+// maxFailuresOnly caps the failure-only names listed in the document.
+const maxFailuresOnly = 100
+
 // Build turns a scan result into the document.
 func Build(res *scan.Result, allow map[string]bool, loc *time.Location) Document {
 	doc := Document{Version: 1, Accounts: []Account{}, FailuresOnly: []FailureOnly{}, Stats: res.Stats}
 	for _, a := range res.Accounts {
 		if a.Messages == 0 && a.Detector().Verdict() == detect.OK && a.Refused == 0 {
 			if a.FailedLogins > 0 {
-				if len(doc.FailuresOnly) < 100 {
-					doc.FailuresOnly = append(doc.FailuresOnly, FailureOnly{a.Login, a.FailedLogins, a.FailureIPs.Len()})
-				} else {
-					doc.FailureOnlyMore++
-				}
+				doc.FailuresOnly = append(doc.FailuresOnly, FailureOnly{a.Login, a.FailedLogins, a.FailureIPs.Len()})
 			}
 			continue
 		}
 		doc.Accounts = append(doc.Accounts, account(a, allow, loc))
 	}
-	// failure-only names by failures, most first
+	// the most-tried failure-only names, most first; the rest are counted
 	fo := doc.FailuresOnly
 	sort.Slice(fo, func(i, j int) bool {
 		if fo[i].FailedLogins != fo[j].FailedLogins {
@@ -111,6 +110,10 @@ func Build(res *scan.Result, allow map[string]bool, loc *time.Location) Document
 		}
 		return fo[i].Login < fo[j].Login
 	})
+	if len(fo) > maxFailuresOnly {
+		doc.FailureOnlyMore = len(fo) - maxFailuresOnly
+		doc.FailuresOnly = fo[:maxFailuresOnly:maxFailuresOnly]
+	}
 	u := res.Correlator.Unauth
 	doc.Unauthenticated = Unauth{Messages: u.Messages, Local: u.Local, Outbound: u.Outbound, TopClients: top(u.TopClients, 10)}
 	return doc
