@@ -255,10 +255,10 @@ func parseChunk(p *logline.Parser, b *batch) {
 			b.other[r.Program]++
 		}
 	}
-	// the slot past the end may hold pointers into the chunk: clear it
-	if len(b.events) < cap(b.events) {
-		b.events[:len(b.events)+1][len(b.events)] = event.Event{}
-	}
+	// Slots past the end (and all of them once the batch is consumed) keep
+	// pointers into chunk buffers, which logsrc recycles: they hold no
+	// memory that would otherwise be freed, and Parse clears a slot before
+	// it fills it. Clearing them would cost the sequential stage a pass.
 }
 
 // maxOtherPrograms caps the keys of the other-programs table.
@@ -292,7 +292,6 @@ func consume(corr *correlate.Correlator, st *Stats, fx *logline.YearFixer, b *ba
 			st.OtherPrograms["(others)"] += v
 		}
 	}
-	clear(b.events[:cap(b.events)][:len(b.events)]) // drop pointers into the chunk
 	b.chunk.Release()
 	b.chunk, b.lines, b.parsed, b.noEnv = nil, 0, 0, 0
 	b.unparsed, b.other = nil, nil
