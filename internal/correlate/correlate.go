@@ -223,7 +223,7 @@ func (c *Correlator) Add(ev *event.Event) {
 	case event.Delivery:
 		c.delivery(ev)
 	case event.Removed:
-		k := key(ev, ev.QID)
+		k := ev.QKey
 		if m := c.msgs[k]; m != nil {
 			c.finish(m)
 		} else {
@@ -278,46 +278,30 @@ func (c *Correlator) lookup(ev *event.Event) *Message {
 	if ev.QID == "" {
 		return nil
 	}
-	k := key(ev, ev.QID)
+	k := ev.QKey
 	m := c.msgs[k]
 	if m == nil {
 		if _, ok := c.light[k]; ok {
 			return nil
 		}
-		m = c.open(ev, ev.QID, Unknown)
+		m = c.open(ev, ev.QKey, Unknown)
 		c.Stats.Orphans++
 	}
 	m.Last = ev.Time
 	return m
 }
 
-// qkey identifies a queue id on a host without allocating: queue ids are
-// at most 20 bytes (longer ones are cut; they are not Postfix's), hosts go
-// by a 64-bit hash of their name.
-type qkey struct {
-	host uint64
-	n    uint8
-	b    [21]byte
-}
+type qkey = event.QKey
 
-// key returns the map key of a queue id on the event's host.
-func key(ev *event.Event, qid string) qkey {
-	var k qkey
-	k.host = ev.HostHash
-	if !ev.Prepared {
-		k.host = hostHash(ev.Host)
-	}
-	k.n = uint8(copy(k.b[:], qid))
-	return k
-}
+// key returns the map key of another queue id (NewQID, OrigQID) on the
+// event's host; the event's own is ev.QKey, which Prepare made in the
+// parallel stage. Add prepares every event first.
+func key(ev *event.Event, qid string) qkey { return event.MakeQKey(ev.HostHash, qid) }
 
 // hostName returns the correlator's own copy of the event's host name
 // (map keys and kept fields must not point into the reader's buffers).
 func (c *Correlator) hostName(ev *event.Event) string {
 	h := ev.HostHash
-	if !ev.Prepared {
-		h = hostHash(ev.Host)
-	}
 	host, ok := c.hosts[h]
 	if !ok {
 		host = strings.Clone(ev.Host)
@@ -328,8 +312,7 @@ func (c *Correlator) hostName(ev *event.Event) string {
 	return host
 }
 
-func (c *Correlator) open(ev *event.Event, qid string, o Origin) *Message {
-	k := key(ev, qid)
+func (c *Correlator) open(ev *event.Event, k qkey, o Origin) *Message {
 	m := &Message{k: k, Host: c.hostName(ev), Origin: o, First: ev.Time, Last: ev.Time}
 	c.msgs[k] = m
 	c.Stats.Messages++
@@ -343,7 +326,7 @@ func (c *Correlator) client(ev *event.Event) {
 	if ev.QID == "" {
 		return
 	}
-	k := key(ev, ev.QID)
+	k := ev.QKey
 	if old := c.msgs[k]; old != nil {
 		// a short queue id reused: the old message's end was not logged
 		c.finish(old)
@@ -360,7 +343,7 @@ func (c *Correlator) client(ev *event.Event) {
 	if ev.Login != "" {
 		origin = Auth
 	}
-	m := c.open(ev, ev.QID, origin)
+	m := c.open(ev, ev.QKey, origin)
 
 	m.PID = ev.PID
 	if ev.OrigQID != "" {
@@ -508,7 +491,7 @@ func (c *Correlator) delivery(ev *event.Event) {
 	m := c.lookup(ev)
 	if m == nil {
 		if ev.Status != "" && ev.Relay != "none" && !ev.LocalRelay {
-			if _, ok := c.light[key(ev, ev.QID)]; ok {
+			if _, ok := c.light[ev.QKey]; ok {
 				c.Unauth.Outbound++
 			}
 		}
@@ -554,7 +537,7 @@ func (c *Correlator) hop(m *Message, ev *event.Event, local bool) {
 		if !local {
 			return
 		}
-		child = c.open(ev, ev.NewQID, FilterCopy)
+		child = c.open(ev, key(ev, ev.NewQID), FilterCopy)
 	}
 	if child.Acct != nil {
 		return
@@ -576,7 +559,7 @@ func (c *Correlator) notify(ev *event.Event) {
 	}
 	child := c.msgs[key(ev, ev.NewQID)]
 	if child == nil {
-		child = c.open(ev, ev.NewQID, Bounce)
+		child = c.open(ev, key(ev, ev.NewQID), Bounce)
 	}
 	child.Origin = Bounce
 	if m.Acct == nil || child.Acct != nil {
@@ -604,10 +587,10 @@ func (c *Correlator) pickup(ev *event.Event) {
 	if ev.QID == "" {
 		return
 	}
-	if old := c.msgs[key(ev, ev.QID)]; old != nil {
+	if old := c.msgs[ev.QKey]; old != nil {
 		c.finish(old)
 	}
-	m := c.open(ev, ev.QID, Local)
+	m := c.open(ev, ev.QKey, Local)
 	if ev.OrigQID != "" {
 		if parent := c.msgs[key(ev, ev.OrigQID)]; parent != nil {
 			m.Origin, m.Acct = Requeued, parent.Acct
@@ -839,7 +822,7 @@ func (c *Correlator) Open(login string) []*Message {
 }
 
 // ID returns the message's queue id.
-func (m *Message) ID() string { return string(m.k.b[:m.k.n]) }
+func (m *Message) ID() string { return m.k.ID() }
 
 // Now returns the time of the newest event seen.
 func (c *Correlator) Now() time.Time { return c.now }

@@ -21,6 +21,9 @@ func Prepare(ev *event.Event) {
 	}
 	ev.Prepared = true
 	ev.HostHash = hostHash(ev.Host)
+	if ev.QID != "" {
+		ev.QKey = event.MakeQKey(ev.HostHash, ev.QID)
+	}
 	if ev.Login != "" && hasUpper(ev.Login) {
 		ev.Login = strings.ToLower(ev.Login)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/saslguard/saslguard/internal/detect"
+	"github.com/saslguard/saslguard/internal/event"
 )
 
 // The snapshot format: a magic line, a version, the payload's length and
@@ -176,8 +177,8 @@ func (c *Correlator) snapState() *snapState {
 		names[h] = name
 	}
 	for _, m := range c.msgs {
-		if _, ok := names[m.k.host]; !ok {
-			names[m.k.host] = m.Host
+		if _, ok := names[m.k.Host]; !ok {
+			names[m.k.Host] = m.Host
 		}
 	}
 	for k, s := range c.sessions {
@@ -202,7 +203,7 @@ func (c *Correlator) snapState() *snapState {
 	st.Msgs = make([]snapMsg, 0, len(c.msgs))
 	for _, m := range c.msgs {
 		sm := snapMsg{
-			Host: names[m.k.host], QID: m.ID(), Acct: index[m.Acct], Origin: m.Origin,
+			Host: names[m.k.Host], QID: m.ID(), Acct: index[m.Acct], Origin: m.Origin,
 			ClientIP: m.ClientIP, PID: m.PID, Sender: m.Sender, HasSender: m.HasSender, Size: m.Size,
 			Nrcpt: m.Nrcpt, MessageID: m.MessageID, First: m.First, Last: m.Last, Foreign: m.Foreign,
 			Observed: m.observed, Held: m.held, PriorFailures: m.priorFailures,
@@ -226,12 +227,12 @@ func (c *Correlator) snapState() *snapState {
 
 	st.Light = make([]snapLight, 0, len(c.light))
 	for k, first := range c.light {
-		name, ok := names[k.host]
+		name, ok := names[k.Host]
 		if !ok {
 			st.LostLight++
 			continue
 		}
-		st.Light = append(st.Light, snapLight{name, string(k.b[:k.n]), first})
+		st.Light = append(st.Light, snapLight{name, k.ID(), first})
 	}
 	sort.Slice(st.Light, func(i, j int) bool {
 		a, b := &st.Light[i], &st.Light[j]
@@ -427,9 +428,8 @@ func restoreState(st *snapState, cfg Config) (*Correlator, error) {
 		if err != nil {
 			return nil, err
 		}
-		k := qkey{host: hostHash(sm.Host)}
-		k.n = uint8(copy(k.b[:], sm.QID))
-		host := c.hosts[k.host]
+		k := event.MakeQKey(hostHash(sm.Host), sm.QID)
+		host := c.hosts[k.Host]
 		if host == "" {
 			host = sm.Host
 		}
@@ -452,8 +452,7 @@ func restoreState(st *snapState, cfg Config) (*Correlator, error) {
 		c.msgs[k] = m
 	}
 	for _, l := range st.Light {
-		k := qkey{host: hostHash(l.Host)}
-		k.n = uint8(copy(k.b[:], l.QID))
+		k := event.MakeQKey(hostHash(l.Host), l.QID)
 		c.light[k] = l.First
 	}
 	for _, s := range st.Sessions {

@@ -119,8 +119,28 @@ type Event struct {
 	// stage, so that the sequential correlator does less).
 	Prepared      bool
 	HostHash      uint64 // hash of Host
+	QKey          QKey   // HostHash and QID: the correlator's key for the message
 	SenderDomain  string // lower case
 	Spam          bool   // a deferral or bounce that speaks of spam or reputation
 	LocalRelay    bool   // relay= is this host (content filter, local delivery)
 	LocalDelivery bool   // a final local delivery (mailbox), not a filter hop
 }
+
+// QKey names a queue id on a host without allocating: the correlator's map
+// key for a message. Queue ids are at most 21 bytes (longer ones are cut:
+// they are not Postfix's); hosts go by a hash of their name.
+type QKey struct {
+	Host uint64
+	N    uint8
+	B    [21]byte
+}
+
+// MakeQKey returns the key of qid on the host whose name hashes to host.
+func MakeQKey(host uint64, qid string) QKey {
+	k := QKey{Host: host}
+	k.N = uint8(copy(k.B[:], qid))
+	return k
+}
+
+// ID returns the queue id.
+func (k *QKey) ID() string { return string(k.B[:k.N]) }
