@@ -11,9 +11,9 @@
 # bench/out/ (gitignored). All runs read from the page cache (each file is
 # read once before it is measured). Peak RSS is GNU time's %M: the largest
 # single process of the command (for a pipeline, its biggest member).
-# Each command runs RUNS times (default 3) and the fastest wall time is
-# reported, with its CPU time: on a shared machine the CPU time is the
-# steadier number.
+# Each command runs RUNS times (default 3), in rounds that run every command
+# once; the fastest wall time is reported, with its CPU time, and the ratios
+# also as the median over rounds (runs made under the same conditions).
 # pflogsumm (Perl) is slow, so it runs on the first PFLOG_SMALL / PFLOG_BIG of
 # each log; its MB/s is for that slice.
 set -euo pipefail
@@ -118,30 +118,55 @@ else
 	echo "saslguard scan is not available (build log: $OUT/saslguard-build.err): n/a" >&2
 fi
 
-# measure INPUT_BYTES COMMAND: runs COMMAND RUNS times and prints
-# "wall s (cpu s) | MB/s | RSS" for the fastest run (RSS: the largest seen),
-# or "fail(rc=N)". Exit status 0 and 1 both count as success (scan exits 1
-# when it found compromised logins).
-measure() {
-	local bytes=$1 cmd=$2 tf="$OUT/time.out" rc best="" line
-	for ((i = 0; i < RUNS; i++)); do
-		rc=0
-		# Not >/dev/null: GNU grep stops at the first match when its output
-		# is /dev/null, which would make `grep -c` look infinitely fast.
-		/usr/bin/time -f '%e %M %U %S' -o "$tf" bash -c "$cmd" >"$OUT/last.out" 2>"$OUT/last.err" || rc=$?
-		if ((rc > 1)); then
-			echo "fail(rc=$rc)"
-			return
-		fi
-		line=$(tail -1 "$tf")
-		best=$(printf '%s\n%s\n' "$best" "$line" | awk 'NF == 4 {
-			if (!n++ || $1 < e) { e = $1; u = $3; s = $4 }
-			if ($2 > m) m = $2
-		} END { print e, m, u, s }')
-	done
-	echo "$best" | awk -v b="$bytes" '{
-		e = $1; if (e < 0.01) e = 0.01
-		printf "%.2f s (cpu %.2f s) | %.0f MB/s | %.0f MiB", $1, $3 + $4, b / 1e6 / e, $2 / 1024 }'
+# Each command runs RUNS times, in rounds: every round runs every command
+# once, so that a slow spell of a shared machine touches all of them rather
+# than all the runs of one. The fastest run of each is reported (RSS: the
+# largest seen), and for the ratios also the median of the ratios within a
+# round, which pairs runs made under the same conditions.
+#
+# once KEY BYTES COMMAND: one run; appends "wall maxrss user sys" (or
+# "fail rc") to $OUT/runs.KEY. Exit status 0 and 1 both count as success
+# (scan exits 1 when it found compromised logins).
+once() {
+	local key=$1 cmd=$3 tf="$OUT/time.out" rc=0
+	# Not >/dev/null: GNU grep stops at the first match when its output
+	# is /dev/null, which would make `grep -c` look infinitely fast.
+	/usr/bin/time -f '%e %M %U %S' -o "$tf" bash -c "$cmd" >"$OUT/last.out" 2>"$OUT/last.err" || rc=$?
+	if ((rc > 1)); then
+		echo "fail $rc" >>"$OUT/runs.$key"
+	else
+		tail -1 "$tf" >>"$OUT/runs.$key"
+	fi
+}
+
+# best KEY BYTES: "wall s (cpu s) | MB/s | RSS" of the fastest run, or
+# "fail(rc=N)".
+best() {
+	local f="$OUT/runs.$1"
+	if grep -q '^fail' "$f"; then
+		echo "fail(rc=$(awk '/^fail/ {print $2; exit}' "$f"))"
+		return
+	fi
+	awk -v b="$2" 'NF == 4 {
+		if (!n++ || $1 < e) { e = $1; u = $3; s = $4 }
+		if ($2 > m) m = $2
+	} END {
+		w = e; if (w < 0.01) w = 0.01
+		printf "%.2f s (cpu %.2f s) | %.0f MB/s | %.0f MiB", e, u + s, b / 1e6 / w, m / 1024
+	}' "$f"
+}
+
+# paired KEY_A BYTES_A KEY_B BYTES_B: the median over rounds of A's MB/s
+# over B's MB/s in the same round.
+paired() {
+	paste -d' ' "$OUT/runs.$1" "$OUT/runs.$3" | awk -v ba="$2" -v bb="$4" '
+		NF == 8 && $1 > 0 && $5 > 0 { r[n++] = (ba / $1) / (bb / $5) }
+		END {
+			if (!n) { print "n/a"; exit }
+			for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
+			m = (n % 2) ? r[(n - 1) / 2] : (r[n / 2 - 1] + r[n / 2]) / 2
+			printf "%.2fx", m
+		}'
 }
 
 size_of() { stat -c %s "$@" | awk '{s += $1} END {print s}'; }
@@ -156,37 +181,50 @@ RBU=$SB # uncompressed bytes of the rotated set
 # Warm the page cache.
 cat "$SMALL_LOG" "$BIG_LOG" "${ROT_FILES[@]}" "$PF_SMALL" "$PF_BIG" >/dev/null
 
-declare -A R
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-run() { # key bytes command
-	echo "running $1" >&2
-	R[$1]=$(measure "$2" "$3")
+declare -A R BYTES CMD
+KEYS=()
+job() { # key bytes command
+	KEYS+=("$1")
+	BYTES[$1]=$2
+	CMD[$1]=$3
 }
 
 pipeline() { printf "grep -o 'sasl_username=[^ ,]*' %q | sort | uniq -c | sort -rn" "$1"; }
 for sz in small big; do
 	if [[ $sz == small ]]; then f=$SMALL_LOG b=$SB pf=$PF_SMALL pb=$PSB; else f=$BIG_LOG b=$BB pf=$PF_BIG pb=$PBB; fi
-	run "cat.$sz" "$b" "cat '$f' >/dev/null"
-	run "grepc.$sz" "$b" "grep -c sasl_username '$f'"
-	run "pipeutf.$sz" "$b" "export LC_ALL=C.UTF-8; $(pipeline "$f")"
-	run "pipec.$sz" "$b" "export LC_ALL=C; $(pipeline "$f")"
+	job "cat.$sz" "$b" "cat '$f' >/dev/null"
+	job "grepc.$sz" "$b" "grep -c sasl_username '$f'"
+	job "pipeutf.$sz" "$b" "export LC_ALL=C.UTF-8; $(pipeline "$f")"
+	job "pipec.$sz" "$b" "export LC_ALL=C; $(pipeline "$f")"
 	if command -v pflogsumm >/dev/null; then
-		run "pflog.$sz" "$pb" "pflogsumm '$pf'"
+		job "pflog.$sz" "$pb" "pflogsumm '$pf'"
 	else
 		R[pflog.$sz]="n/a"
 	fi
 	if [[ -n $SCAN ]]; then
-		run "scan.$sz" "$b" "$SCAN '$f'"
+		job "scan.$sz" "$b" "$SCAN '$f'"
 	else
 		R[scan.$sz]="n/a"
 	fi
 done
-run "zcat.rot" "$RBU" "zcat -f $ROT_ARGS >/dev/null"
+job "zcat.rot" "$RBU" "zcat -f $ROT_ARGS >/dev/null"
 if [[ -n $SCAN ]]; then
-	run "scan.rot" "$RBU" "$SCAN $ROT_ARGS"
+	job "scan.rot" "$RBU" "$SCAN $ROT_ARGS"
 else
 	R[scan.rot]="n/a"
 fi
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+for k in "${KEYS[@]}"; do rm -f "$OUT/runs.$k"; done
+for ((round = 1; round <= RUNS; round++)); do
+	echo "round $round of $RUNS" >&2
+	for k in "${KEYS[@]}"; do
+		once "$k" "${BYTES[$k]}" "${CMD[$k]}"
+	done
+done
+for k in "${KEYS[@]}"; do
+	R[$k]=$(best "$k" "${BYTES[$k]}")
+done
 
 mbps() { echo "$1" | awk -F'|' '{gsub(/[^0-9.]/, "", $2); print $2}'; }
 ratio() { # a b -> a/b or n/a
@@ -207,7 +245,7 @@ mib() { awk -v b="$1" 'BEGIN { printf "%.0f MiB", b / 1048576 }'; }
 {
 	echo "Seed $SEED; logs: $(mib "$SB") ($SMALL_LOG), $(mib "$BB") ($BIG_LOG); rotated set: 5 files, $(mib "$RB") on disk ($(mib "$RBU") uncompressed, 3 gzip -6)."
 	echo "Host: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM; $(uname -sr); page cache warm;"
-	echo "load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg). Best of $RUNS runs; time is wall (cpu = user + sys)."
+	echo "load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg). $RUNS rounds, each running every command once; best run shown; time is wall (cpu = user + sys)."
 	echo
 	echo "| command | $SMALL: time | MB/s | peak RSS | $BIG: time | MB/s | peak RSS |"
 	echo "|---|---:|---:|---:|---:|---:|---:|"
@@ -230,6 +268,8 @@ mib() { awk -v b="$1" 'BEGIN { printf "%.0f MiB", b / 1048576 }'; }
 	echo
 	echo "| ratio (MB/s) | $SMALL | $BIG |"
 	echo "|---|---:|---:|"
-	echo "| scan / C.UTF-8 grep pipeline | $(ratio "${R[scan.small]}" "${R[pipeutf.small]}") | $(ratio "${R[scan.big]}" "${R[pipeutf.big]}") |"
-	echo "| scan / pflogsumm | $(ratio "${R[scan.small]}" "${R[pflog.small]}") | $(ratio "${R[scan.big]}" "${R[pflog.big]}") |"
+	echo "| scan / C.UTF-8 grep pipeline, best runs | $(ratio "${R[scan.small]}" "${R[pipeutf.small]}") | $(ratio "${R[scan.big]}" "${R[pipeutf.big]}") |"
+	echo "| scan / C.UTF-8 grep pipeline, median of rounds | $(paired scan.small "$SB" pipeutf.small "$SB") | $(paired scan.big "$BB" pipeutf.big "$BB") |"
+	echo "| scan / pflogsumm, best runs | $(ratio "${R[scan.small]}" "${R[pflog.small]}") | $(ratio "${R[scan.big]}" "${R[pflog.big]}") |"
+	echo "| scan / pflogsumm, median of rounds | $(paired scan.small "$SB" pflog.small "$PSB") | $(paired scan.big "$BB" pflog.big "$PBB") |"
 } | tee "$OUT/results.md"

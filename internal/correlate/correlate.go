@@ -145,6 +145,7 @@ type Correlator struct {
 	sessions map[skey]*session
 	ipFail   map[string]int32
 	ipLogins map[string]int32 // how many logins used each client IP
+	spare    []*Message       // finished messages, for reuse
 
 	failCur, failPrev map[failKey]*failSeen
 	failGen           int64
@@ -313,7 +314,14 @@ func (c *Correlator) hostName(ev *event.Event) string {
 }
 
 func (c *Correlator) open(ev *event.Event, k qkey, o Origin) *Message {
-	m := &Message{k: k, Host: c.hostName(ev), Origin: o, First: ev.Time, Last: ev.Time}
+	var m *Message
+	if n := len(c.spare); n > 0 {
+		m, c.spare = c.spare[n-1], c.spare[:n-1]
+	} else {
+		m = new(Message)
+	}
+	rc := m.rcpts
+	*m = Message{k: k, Host: c.hostName(ev), Origin: o, First: ev.Time, Last: ev.Time, rcpts: rc}
 	c.msgs[k] = m
 	c.Stats.Messages++
 	if n := len(c.msgs) + len(c.light); n > c.Stats.PeakOpen {
@@ -728,7 +736,17 @@ func (c *Correlator) existing(login string) *Account {
 func (c *Correlator) finish(m *Message) {
 	m.tally()
 	delete(c.msgs, m.k)
+	// keep the struct (and its recipient slice) for the next message:
+	// messages are most of what the correlator allocates
+	if len(c.spare) < maxSpare {
+		clear(m.rcpts)
+		m.rcpts = m.rcpts[:0]
+		c.spare = append(c.spare, m)
+	}
 }
+
+// maxSpare caps the finished messages kept for reuse.
+const maxSpare = 1024
 
 // tally adds the final outcome of each recipient to the login's counts:
 // those of its own messages and of their filter copies, not of the
@@ -744,7 +762,8 @@ func (m *Message) tally() {
 	for st, n := range m.moreStatus {
 		a.tally(st, n)
 	}
-	m.rcpts, m.moreStatus = nil, nil
+	clear(m.rcpts)
+	m.rcpts, m.moreStatus = m.rcpts[:0], nil
 }
 
 // sweep expires messages that have gone quiet, and old sessions.
@@ -807,6 +826,7 @@ func (c *Correlator) Account(login string) *Account { return c.accounts[strings.
 
 // Open returns the messages still open (queued when the log ends) that
 // belong to login: its own, their filter copies and the bounces they caused.
+// They are valid until the next Add, which may reuse a finished message.
 func (c *Correlator) Open(login string) []*Message {
 	a := c.Account(login)
 	if a == nil {
