@@ -339,7 +339,7 @@ func (c *Correlator) client(ev *event.Event) {
 		// a short queue id reused: the old message's end was not logged
 		c.finish(old)
 	}
-	if ev.Login == "" && ev.OrigQID == "" && !isLoopback(ev.ClientIP) {
+	if ev.Login == "" && ev.OrigQID == "" && !ev.LoopbackClient {
 		c.Unauth.Messages++
 		c.Unauth.TopClients.Add(ev.ClientIP, 1)
 		c.light[k] = ev.Time.Unix()
@@ -367,7 +367,7 @@ func (c *Correlator) client(ev *event.Event) {
 		c.Unauth.Messages++
 		m.observed = true
 		ip, _ := c.Unauth.TopClients.Add(ev.ClientIP, 1)
-		if isLoopback(ip) {
+		if ev.LoopbackClient {
 			m.ClientIP = ip
 		}
 		return
@@ -708,10 +708,7 @@ func (c *Correlator) account(login string, t time.Time) *Account {
 	if login == "" || len(login) > 512 {
 		return nil
 	}
-	key := login
-	if hasUpper(login) {
-		key = strings.ToLower(login)
-	}
+	key := login // in lower case: Prepare made it so
 	if a := c.accounts[key]; a != nil {
 		return a
 	}
@@ -726,10 +723,7 @@ func (c *Correlator) account(login string, t time.Time) *Account {
 
 // existing returns the account of login if it is tracked, else nil.
 func (c *Correlator) existing(login string) *Account {
-	if hasUpper(login) {
-		return c.accounts[strings.ToLower(login)]
-	}
-	return c.accounts[login]
+	return c.accounts[login] // in lower case: Prepare made it so
 }
 
 // finish tallies a message's recipients and drops it from the working set.

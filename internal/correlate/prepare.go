@@ -28,6 +28,8 @@ func Prepare(ev *event.Event) {
 		ev.Login = strings.ToLower(ev.Login)
 	}
 	switch ev.Kind {
+	case event.Client:
+		ev.LoopbackClient = isLoopback(ev.ClientIP)
 	case event.From:
 		if d := domainOf(ev.Sender); d != "" {
 			if hasUpper(d) {

@@ -117,13 +117,14 @@ type Event struct {
 
 	// Derived fields, filled by correlate.Prepare (in the parallel parse
 	// stage, so that the sequential correlator does less).
-	Prepared      bool
-	HostHash      uint64 // hash of Host
-	QKey          QKey   // HostHash and QID: the correlator's key for the message
-	SenderDomain  string // lower case
-	Spam          bool   // a deferral or bounce that speaks of spam or reputation
-	LocalRelay    bool   // relay= is this host (content filter, local delivery)
-	LocalDelivery bool   // a final local delivery (mailbox), not a filter hop
+	Prepared       bool
+	HostHash       uint64 // hash of Host
+	QKey           QKey   // HostHash and QID: the correlator's key for the message
+	SenderDomain   string // lower case
+	Spam           bool   // a deferral or bounce that speaks of spam or reputation
+	LocalRelay     bool   // relay= is this host (content filter, local delivery)
+	LocalDelivery  bool   // a final local delivery (mailbox), not a filter hop
+	LoopbackClient bool   // Client: the client address is loopback (a content filter's re-injection)
 }
 
 // QKey names a queue id on a host without allocating: the correlator's map
