@@ -476,12 +476,15 @@ func (p *Parser) hostTag(s string, e *Envelope, hostless bool) error {
 	return tag(s[sp+1:], e)
 }
 
+// tagEnd marks the bytes that end a syslog tag.
+var tagEnd = [256]bool{':': true, '[': true, ' ': true}
+
 // tag reads "tag[pid]: msg" or "tag: msg".
 func tag(s string, e *Envelope) error {
 	// the tag ends at the first ':', '[' or ' ' (a space before the colon
 	// is not a tag); one pass over a few bytes beats three IndexByte calls
 	i := 0
-	for i < len(s) && i <= 256 && s[i] != ':' && s[i] != '[' && s[i] != ' ' {
+	for i < len(s) && i <= 256 && !tagEnd[s[i]] {
 		i++
 	}
 	if i == 0 || i > 256 || i == len(s) || s[i] == ' ' {

@@ -66,3 +66,4 @@ func FuzzTag(f *testing.F) {
 		}
 	})
 }
+
