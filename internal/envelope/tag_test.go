@@ -66,4 +66,3 @@ func FuzzTag(f *testing.F) {
 		}
 	})
 }
-
