@@ -109,9 +109,19 @@ type Session struct {
 // KillResult reports an attempt to end a login's sessions.
 type KillResult struct {
 	Found      []Session
+	Reset      []int // connection reset: the session is over, the process lives on
 	Terminated []int // ended by SIGTERM
 	Killed     []int // needed SIGKILL
 	Skipped    []string
+}
+
+// Ended returns how many sessions were ended, by any means.
+func (r KillResult) Ended() int { return len(r.Reset) + len(r.Terminated) + len(r.Killed) }
+
+// Summary says how the sessions were ended: "2 (connection reset 1,
+// SIGTERM 1, SIGKILL 0)".
+func (r KillResult) Summary() string {
+	return fmt.Sprintf("%d (connection reset %d, SIGTERM %d, SIGKILL %d)", r.Ended(), len(r.Reset), len(r.Terminated), len(r.Killed))
 }
 
 // Registry records blocks; the incident store satisfies it.

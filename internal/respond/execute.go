@@ -169,15 +169,15 @@ func (x *run) sessions(ctx context.Context) error {
 	if err != nil {
 		return x.fail(ctx, StepSessions, "end smtpd sessions", err)
 	}
-	n := len(kr.Terminated) + len(kr.Killed)
+	n := kr.Ended()
 	x.o.Sessions = n
 	x.printf("     ended %d live smtpd session(s) (%d found; %d log pids, %d client IPs known)\n", n, len(kr.Found), len(x.t.Hints), len(x.t.IPs))
 	if n > 0 || len(kr.Found) > 0 {
 		var pids []string
-		for _, p := range append(slices.Clone(kr.Terminated), kr.Killed...) {
+		for _, p := range slices.Concat(kr.Reset, kr.Terminated, kr.Killed) {
 			pids = append(pids, fmt.Sprint(p))
 		}
-		res := fmt.Sprintf("ended %d (SIGTERM %d, SIGKILL %d) pids %s", n, len(kr.Terminated), len(kr.Killed), strings.Join(pids, " "))
+		res := fmt.Sprintf("ended %s pids %s", kr.Summary(), strings.Join(pids, " "))
 		if err := x.record(ctx, action(x.inc, StepSessions, "kill smtpd sessions", res, n, len(kr.Found)-n, nil)); err != nil {
 			return err
 		}

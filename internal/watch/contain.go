@@ -443,9 +443,9 @@ func (c *Containment) contain(ctx context.Context, j job) Outcome {
 			rec(respond.StepSessions, "end smtpd sessions", "failed: "+err.Error(), 0, 1, nil)
 			o.Notes = append(o.Notes, "ending sessions failed: "+err.Error())
 		} else {
-			o.Sessions = len(kr.Terminated) + len(kr.Killed)
+			o.Sessions = kr.Ended()
 			if len(kr.Found) > 0 {
-				rec(respond.StepSessions, "kill smtpd sessions", fmt.Sprintf("ended %d (SIGTERM %d, SIGKILL %d)", o.Sessions, len(kr.Terminated), len(kr.Killed)), o.Sessions, len(kr.Found)-o.Sessions, nil)
+				rec(respond.StepSessions, "kill smtpd sessions", "ended "+kr.Summary(), o.Sessions, len(kr.Found)-o.Sessions, nil)
 			}
 		}
 	}

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -165,13 +167,43 @@ func TestLabEndSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(kr.Terminated)+len(kr.Killed) != 1 {
-		t.Fatalf("end = %+v", kr)
+	// the connection is reset: the session is over, smtpd lives on (killing
+	// a process in its first session makes master throttle the service)
+	if !slices.Equal(kr.Reset, []int{pid}) || kr.Ended() != 1 {
+		t.Fatalf("end = %+v, want the connection of %d reset", kr, pid)
 	}
 	if _, err := victim.Cmd(ctx, "NOOP"); err == nil {
 		t.Error("the ended session still answers")
 	}
 	if _, err := other.Cmd(ctx, "NOOP"); err != nil {
 		t.Errorf("the other client's session was hurt: %v", err)
+	}
+	if err := syscall.Kill(pid, 0); err != nil {
+		t.Errorf("smtpd %d is gone: %v", pid, err)
+	}
+	if _, err := lab.WaitLog(ctx, testlab.PostfixLog, "", regexp.MustCompile(`smtpd\[`+strconv.Itoa(pid)+`\]: disconnect from unknown\[127\.0\.0\.66\]`)); err != nil {
+		t.Errorf("no disconnect line for the reset session: %v", err)
+	}
+	// new sessions are served at once: the service was not throttled
+	dctx, dcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer dcancel()
+	next, err := lab.Dial(dctx, testlab.DialOpts{LocalIP: "127.0.0.68", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatalf("a new session after the reset: %v", err)
+	}
+	next.Close()
+
+	// Without a working reset (the socket stays), End falls back to signals.
+	sig := *sf
+	sig.ResetConn = func(context.Context, netip.AddrPort, netip.AddrPort) error { return nil }
+	kr, err = sig.End(ctx, SessionQuery{Login: "bob", IPs: []netip.Addr{netip.MustParseAddr("127.0.0.67")}, ByIP: true}, 500*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kr.Reset) != 0 || len(kr.Terminated)+len(kr.Killed) != 1 {
+		t.Fatalf("end without reset = %+v, want one process signalled", kr)
+	}
+	if _, err := other.Cmd(ctx, "NOOP"); err == nil {
+		t.Error("the signalled session still answers")
 	}
 }

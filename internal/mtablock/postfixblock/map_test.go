@@ -444,9 +444,10 @@ func TestParseNetTCP(t *testing.T) {
    2: 0100007F:D431 0100007F:2738 01 00000000:00000000 00:00000000 00000000     0        0 1003 1 0000000000000000 20 4 30 10 -1
    3: garbage
 `
-	peers := map[uint64]netip.Addr{}
+	peers := map[uint64]tcpConn{}
 	parseNetTCP(strings.NewReader(tcp), peers)
-	if d := cmp.Diff(map[uint64]netip.Addr{1002: netip.MustParseAddr("127.0.0.66")}, peers, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); d != "" {
+	want := map[uint64]tcpConn{1002: {netip.MustParseAddrPort("127.0.0.1:2687"), netip.MustParseAddrPort("127.0.0.66:46056")}}
+	if d := cmp.Diff(want, peers, cmp.Comparer(func(a, b tcpConn) bool { return a == b })); d != "" {
 		t.Errorf("peers (-want +got):\n%s", d)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -62,6 +63,36 @@ type SessionFinder struct {
 	ProcRoot  string // "" means /proc
 	MasterPID func() (int, error)
 	ClockTick int64 // USER_HZ; 0 means 100
+	// ResetConn resets one TCP connection. nil means `ss -K` on the real
+	// /proc (ProcRoot ""), and no resetting on another.
+	ResetConn func(ctx context.Context, local, remote netip.AddrPort) error
+}
+
+// ssReset resets a connection with `ss -K` (the kernel's sock_destroy;
+// needs CAP_NET_ADMIN and CONFIG_INET_DIAG_DESTROY). ss exits 0 when
+// nothing matched too: End checks that the socket is gone.
+func ssReset(ctx context.Context, local, remote netip.AddrPort) error {
+	ss, err := exec.LookPath("ss")
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, ss, "-K", "-t", "-n", "src", local.String(), "dst", remote.String()).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ss -K: %w: %s", err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+func (f *SessionFinder) resetter() func(context.Context, netip.AddrPort, netip.AddrPort) error {
+	switch {
+	case f.ResetConn != nil:
+		return f.ResetConn
+	case f.ProcRoot == "":
+		return ssReset
+	}
+	return nil
 }
 
 // Sessions returns the map's SessionFinder (master pid from the queue
@@ -159,9 +190,17 @@ func (f *SessionFinder) Find(q SessionQuery) ([]mtablock.Session, error) {
 	return found, nil
 }
 
-// End finds the sessions of q and ends them: SIGTERM, then SIGKILL for those
-// still alive after grace. Each signal goes through a pidfd opened after
-// re-checking the process's start time, so a reused pid is never signalled.
+// End finds the sessions of q and ends them.
+//
+// First each session's client connection is reset (ResetConn): smtpd sees
+// the client gone, logs "lost connection" and lives on, as after any
+// session. Killing it instead can stall every login's mail: Postfix's
+// master throttles a service for service_throttle_time (60 s by default)
+// when one of its processes dies by a signal before it has finished a first
+// session. The processes still holding their connection after grace get
+// SIGTERM, then SIGKILL after another grace. Each signal goes through a
+// pidfd opened after re-checking the process's start time, so a reused pid
+// is never signalled.
 func (f *SessionFinder) End(ctx context.Context, q SessionQuery, grace time.Duration) (mtablock.KillResult, error) {
 	var res mtablock.KillResult
 	found, err := f.Find(q)
@@ -173,6 +212,7 @@ func (f *SessionFinder) End(ctx context.Context, q SessionQuery, grace time.Dura
 	if err != nil {
 		return res, err
 	}
+	found = f.reset(ctx, found, grace, &res)
 	type target struct {
 		p     *os.Process
 		pid   int
@@ -284,8 +324,8 @@ func parseStat(s string, boot time.Time, tick int64) (procInfo, error) {
 
 // tcpPeers maps socket inode to the remote address of established TCP
 // connections.
-func (f *SessionFinder) tcpPeers() (map[uint64]netip.Addr, error) {
-	peers := make(map[uint64]netip.Addr)
+func (f *SessionFinder) tcpPeers() (map[uint64]tcpConn, error) {
+	peers := make(map[uint64]tcpConn)
 	var all []io.Reader
 	for _, name := range []string{"tcp", "tcp6"} {
 		b, err := os.ReadFile(filepath.Join(f.proc(), "net", name))
@@ -301,14 +341,19 @@ func (f *SessionFinder) tcpPeers() (map[uint64]netip.Addr, error) {
 	return peers, nil
 }
 
+// tcpConn is an accepted TCP connection: this host's end and the client's.
+type tcpConn struct {
+	local, remote netip.AddrPort
+}
+
 // parseNetTCP reads /proc/net/tcp{,6}: it records established connections
 // whose local port is one some socket listens on (accepted connections, as a
 // client's session with smtpd is), not outgoing ones (smtpd's own connections
 // to a policy service or an auth server).
-func parseNetTCP(r io.Reader, peers map[uint64]netip.Addr) {
+func parseNetTCP(r io.Reader, peers map[uint64]tcpConn) {
 	type conn struct {
 		port string
-		peer netip.Addr
+		c    tcpConn
 	}
 	listening := make(map[string]bool)
 	conns := make(map[uint64]conn)
@@ -326,22 +371,34 @@ func parseNetTCP(r io.Reader, peers map[uint64]netip.Addr) {
 		case "0A": // LISTEN
 			listening[port] = true
 		case "01": // ESTABLISHED
-			addr, ok := parseHexAddr(f[2])
-			if !ok {
+			local, ok1 := parseHexAddrPort(f[1])
+			remote, ok2 := parseHexAddrPort(f[2])
+			if !ok1 || !ok2 {
 				continue
 			}
 			ino, err := strconv.ParseUint(f[9], 10, 64)
 			if err != nil || ino == 0 {
 				continue
 			}
-			conns[ino] = conn{port, addr}
+			conns[ino] = conn{port, tcpConn{local, remote}}
 		}
 	}
 	for ino, c := range conns {
 		if listening[c.port] {
-			peers[ino] = c.peer
+			peers[ino] = c.c
 		}
 	}
+}
+
+// parseHexAddrPort parses /proc/net/tcp's "0100007F:1F90" with its port.
+func parseHexAddrPort(s string) (netip.AddrPort, bool) {
+	a, ok := parseHexAddr(s)
+	_, hp, _ := strings.Cut(s, ":")
+	port, err := strconv.ParseUint(hp, 16, 16)
+	if !ok || err != nil {
+		return netip.AddrPort{}, false
+	}
+	return netip.AddrPortFrom(a, uint16(port)), true
 }
 
 // parseHexAddr parses /proc/net/tcp's "0100007F:1F90" (IPv4, the 32-bit word
@@ -370,14 +427,106 @@ func parseHexAddr(s string) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-// remotesOf returns the remote addresses of pid's established TCP sockets.
-func (f *SessionFinder) remotesOf(pid int, peers map[uint64]netip.Addr) []netip.Addr {
+// reset resets the connections of the sessions found and waits up to grace
+// for their processes to let go of them. It returns the sessions that still
+// need a signal.
+func (f *SessionFinder) reset(ctx context.Context, found []mtablock.Session, grace time.Duration, res *mtablock.KillResult) []mtablock.Session {
+	resetConn := f.resetter()
+	if resetConn == nil || len(found) == 0 {
+		return found
+	}
+	peers, err := f.tcpPeers()
+	if err != nil {
+		return found
+	}
+	type pending struct {
+		s    mtablock.Session
+		inos []uint64
+	}
+	var wait []pending
+	var rest []mtablock.Session
+	for _, s := range found {
+		var inos []uint64
+		for _, c := range f.connsOf(s.PID, peers) {
+			if s.ClientAddr != "" && c.c.remote.Addr().String() != s.ClientAddr {
+				continue // smtpd has one client at a time; be exact anyway
+			}
+			if err := resetConn(ctx, c.c.local, c.c.remote); err != nil {
+				res.Skipped = append(res.Skipped, fmt.Sprintf("%d: reset %s: %v (signalled instead)", s.PID, c.c.remote, err))
+				inos = nil
+				break
+			}
+			inos = append(inos, c.ino)
+		}
+		if len(inos) == 0 {
+			rest = append(rest, s)
+			continue
+		}
+		wait = append(wait, pending{s, inos})
+	}
+	deadline := time.Now().Add(grace)
+	for len(wait) > 0 {
+		wait = slices.DeleteFunc(wait, func(p pending) bool {
+			if f.holdsAny(p.s.PID, p.inos) {
+				return false
+			}
+			res.Reset = append(res.Reset, p.s.PID)
+			return true
+		})
+		if len(wait) == 0 || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, p := range wait {
+		rest = append(rest, p.s)
+	}
+	return rest
+}
+
+// holdsAny tells whether pid (still) has one of the sockets inos open.
+func (f *SessionFinder) holdsAny(pid int, inos []uint64) bool {
+	dir := filepath.Join(f.proc(), strconv.Itoa(pid), "fd")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return false // gone
+	}
+	for _, e := range ents {
+		l, err := os.Readlink(filepath.Join(dir, e.Name()))
+		if err != nil {
+			continue
+		}
+		for _, ino := range inos {
+			if l == "socket:["+strconv.FormatUint(ino, 10)+"]" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// remotesOf returns the remote addresses of pid's accepted TCP connections.
+func (f *SessionFinder) remotesOf(pid int, peers map[uint64]tcpConn) []netip.Addr {
+	var out []netip.Addr
+	for _, c := range f.connsOf(pid, peers) {
+		out = append(out, c.c.remote.Addr())
+	}
+	return out
+}
+
+type inodeConn struct {
+	ino uint64
+	c   tcpConn
+}
+
+// connsOf returns pid's accepted TCP connections.
+func (f *SessionFinder) connsOf(pid int, peers map[uint64]tcpConn) []inodeConn {
 	dir := filepath.Join(f.proc(), strconv.Itoa(pid), "fd")
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil
 	}
-	var out []netip.Addr
+	var out []inodeConn
 	for _, e := range ents {
 		l, err := os.Readlink(filepath.Join(dir, e.Name()))
 		if err != nil {
@@ -391,8 +540,8 @@ func (f *SessionFinder) remotesOf(pid int, peers map[uint64]netip.Addr) []netip.
 		if err != nil {
 			continue
 		}
-		if a, ok := peers[ino]; ok {
-			out = append(out, a)
+		if c, ok := peers[ino]; ok {
+			out = append(out, inodeConn{ino, c})
 		}
 	}
 	return out
