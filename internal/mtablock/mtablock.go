@@ -118,6 +118,15 @@ type KillResult struct {
 // Ended returns how many sessions were ended, by any means.
 func (r KillResult) Ended() int { return len(r.Reset) + len(r.Terminated) + len(r.Killed) }
 
+// ThrottleNote warns, when a session needed a signal, that Postfix may make
+// new clients wait; "" otherwise.
+func (r KillResult) ThrottleNote() string {
+	if len(r.Terminated)+len(r.Killed) == 0 {
+		return ""
+	}
+	return "an smtpd was signalled (its connection could not be reset): if it was in its first session, Postfix's master refuses new sessions of that service for service_throttle_time (60 s by default); look for \"bad command startup -- throttling\" in the mail log"
+}
+
 // Summary says how the sessions were ended: "2 (connection reset 1,
 // SIGTERM 1, SIGKILL 0)".
 func (r KillResult) Summary() string {

@@ -172,6 +172,9 @@ func (x *run) sessions(ctx context.Context) error {
 	n := kr.Ended()
 	x.o.Sessions = n
 	x.printf("     ended %d live smtpd session(s) (%d found; %d log pids, %d client IPs known)\n", n, len(kr.Found), len(x.t.Hints), len(x.t.IPs))
+	if note := kr.ThrottleNote(); note != "" {
+		x.printf("     note: %s\n", note)
+	}
 	if n > 0 || len(kr.Found) > 0 {
 		var pids []string
 		for _, p := range slices.Concat(kr.Reset, kr.Terminated, kr.Killed) {

@@ -444,6 +444,9 @@ func (c *Containment) contain(ctx context.Context, j job) Outcome {
 			o.Notes = append(o.Notes, "ending sessions failed: "+err.Error())
 		} else {
 			o.Sessions = kr.Ended()
+			if note := kr.ThrottleNote(); note != "" {
+				o.Notes = append(o.Notes, note)
+			}
 			if len(kr.Found) > 0 {
 				rec(respond.StepSessions, "kill smtpd sessions", "ended "+kr.Summary(), o.Sessions, len(kr.Found)-o.Sessions, nil)
 			}
