@@ -428,23 +428,27 @@ func (s *State) expire(cfg *Config, now time.Time) {
 }
 
 func compact(w []obs, head *int, h, m int) ([]obs, int, int) {
-	if *head < 1024 || *head < len(w)/2 {
+	d := *head
+	w = compactSimple(w, head)
+	if *head == d {
 		return w, h, m
 	}
-	n := copy(w, w[*head:])
-	clear(w[n:])
-	d := *head
-	*head = 0
-	return w[:n], h - d, m - d
+	return w, h - d, m - d
 }
 
 func compactSimple[T any](w []T, head *int) []T {
 	if *head < 1024 || *head < len(w)/2 {
 		return w
 	}
-	n := copy(w, w[*head:])
-	clear(w[n:])
+	live := w[*head:]
 	*head = 0
+	if cap(w) > 4*len(live) {
+		// far below its peak (a burst has left the window): let the
+		// peak's array go, so that memory follows the window
+		return append(make([]T, 0, max(2*len(live), 64)), live...)
+	}
+	n := copy(w, live)
+	clear(w[n:])
 	return w[:n]
 }
 
