@@ -53,9 +53,13 @@ type Stats struct {
 	OverlongLines int64            `json:"overlong_lines"`
 	Suppressed    int              `json:"journal_suppressed"`
 	YearNote      string           `json:"year_note,omitempty"`
-	FirstEvent    time.Time        `json:"first_event"`
-	LastEvent     time.Time        `json:"last_event"`
-	Correlation   correlate.Stats  `json:"correlation"`
+	// OrderNotes name files that start before the end of what was read
+	// before them: logs written side by side (a separate Dovecot log) are
+	// read one after the other, not merged by time.
+	OrderNotes  []string        `json:"order_notes,omitempty"`
+	FirstEvent  time.Time       `json:"first_event"`
+	LastEvent   time.Time       `json:"last_event"`
+	Correlation correlate.Stats `json:"correlation"`
 }
 
 // Result is what a scan found.
@@ -150,6 +154,7 @@ func Run(ctx context.Context, set *logsrc.Set, opts Options) (*Result, error) {
 		pending := map[int64]*batch{}
 		var next int64
 		var fx logline.YearFixer
+		var ord orderCheck
 		for b := range done {
 			pending[b.chunk.Seq] = b
 			for {
@@ -159,6 +164,7 @@ func Run(ctx context.Context, set *logsrc.Set, opts Options) (*Result, error) {
 				}
 				delete(pending, next)
 				next++
+				ord.check(set, st, nb)
 				consume(corr, st, &fx, nb, free)
 				if opts.Progress != nil {
 					opts.Progress(set.Stats().InputBytes, set.TotalSize())
@@ -259,6 +265,45 @@ func parseChunk(p *logline.Parser, b *batch) {
 	// pointers into chunk buffers, which logsrc recycles: they hold no
 	// memory that would otherwise be freed, and Parse clears a slot before
 	// it fills it. Clearing them would cost the sequential stage a pass.
+}
+
+// orderCheck notes files whose first event comes well before the newest
+// event read before them.
+type orderCheck struct {
+	file int
+	init bool
+}
+
+// orderSlack is how far back a file may start (a rotation's overlap, a
+// clock step) before it is reported as written side by side.
+const orderSlack = 10 * time.Minute
+
+const maxOrderNotes = 5
+
+// check looks at the batch before consume fixes its years: the first event
+// of a new file is compared (year fixed the same way) with the newest event
+// so far.
+func (o *orderCheck) check(set *logsrc.Set, st *Stats, b *batch) {
+	if o.init && b.chunk.Index == o.file {
+		return
+	}
+	if len(b.events) == 0 {
+		return // the file's first events come in a later batch
+	}
+	o.file, o.init = b.chunk.Index, true
+	if st.LastEvent.IsZero() || len(st.OrderNotes) >= maxOrderNotes {
+		return
+	}
+	first := b.events[0].Time // the first line's year needs no fixing: the fixer starts from it
+	if first.Before(st.LastEvent.Add(-orderSlack)) {
+		name := "(input)"
+		if files := set.Files(); b.chunk.Index < len(files) {
+			name = files[b.chunk.Index].Name
+		}
+		st.OrderNotes = append(st.OrderNotes, fmt.Sprintf(
+			"%s starts at %s, before the end of the files read before it (%s): logs written side by side (a separate Dovecot log, another server's log) are read one after the other, not merged by time, so failed logins and logins are seen out of order; give such logs to separate scans or merge them first",
+			name, first.UTC().Format(time.RFC3339), st.LastEvent.UTC().Format(time.RFC3339)))
+	}
 }
 
 // maxOtherPrograms caps the keys of the other-programs table.

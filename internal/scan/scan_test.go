@@ -234,3 +234,36 @@ func TestJSONShape(t *testing.T) {
 		}
 	}
 }
+
+// TestSideBySideLogs: a Dovecot log written beside mail.log is read after
+// it, not merged by time: the scan says so. A rotated pair, read in order,
+// gives no such note.
+func TestSideBySideLogs(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, mtime time.Time, lines ...string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	mail := write("mail.log", time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC),
+		"Nov 20 10:00:00 mx postfix/smtpd[1]: 1A2B3C4D5E: client=a[192.0.2.1], sasl_method=PLAIN, sasl_username=ann@corp.example",
+		"Nov 20 11:59:00 mx postfix/smtpd[1]: 1A2B3C4D5F: client=a[192.0.2.1], sasl_method=PLAIN, sasl_username=ann@corp.example")
+	dove := write("dovecot.log", time.Date(2026, 11, 20, 12, 0, 1, 0, time.UTC),
+		"Nov 20 10:30:00 mx dovecot: imap-login: Login: user=<ann@corp.example>, method=PLAIN, rip=192.0.2.1, lip=192.0.2.25, mpid=7, session=<x>")
+	res := runScan(t, scan.Options{}, mail, dove)
+	if n := res.Stats.OrderNotes; len(n) != 1 || !strings.Contains(n[0], "dovecot.log starts at 2026-11-20T10:30:00Z") {
+		t.Fatalf("order notes %q, want one on dovecot.log", n)
+	}
+
+	old := write("mail.log.1", time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC),
+		"Nov 20 09:00:00 mx postfix/smtpd[1]: 0A2B3C4D5E: client=a[192.0.2.1], sasl_method=PLAIN, sasl_username=ann@corp.example",
+		"Nov 20 10:00:00 mx postfix/smtpd[1]: 0A2B3C4D5F: client=a[192.0.2.1], sasl_method=PLAIN, sasl_username=ann@corp.example")
+	if res := runScan(t, scan.Options{}, mail, old); len(res.Stats.OrderNotes) != 0 {
+		t.Fatalf("a rotated pair gave order notes %q", res.Stats.OrderNotes)
+	}
+}
