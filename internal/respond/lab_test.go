@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/saslguard/saslguard/internal/mtablock"
 	"github.com/saslguard/saslguard/internal/quarantine"
 	"github.com/saslguard/saslguard/internal/queue"
 	"github.com/saslguard/saslguard/internal/store"
 	"github.com/saslguard/saslguard/internal/testlab"
+	"github.com/saslguard/saslguard/internal/testlab/labmap"
 )
 
 // labEnv starts a lab with an smtps listener whose mail takes the content
@@ -35,37 +35,7 @@ func labEnv(t testing.TB, ctx context.Context, users map[string]string, s Settin
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { env.Close() })
-	// The map must exist before main.cf names it, or every AUTH client gets
-	// 451 (Postfix: "lookup error"): build an empty one first.
-	if _, err := env.Map.Block(ctx, "placeholder@lab.test", mtablock.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := env.Map.Unblock(ctx, "placeholder@lab.test"); err != nil {
-		t.Fatal(err)
-	}
-	chk, err := env.Map.Check(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, sc := range chk.Services {
-		if !sc.AUTH || sc.Effective {
-			continue
-		}
-		if sc.FixMain != "" {
-			_, err = lab.Run(ctx, "postconf", "-e", sc.FixMain)
-		} else {
-			_, err = lab.Run(ctx, "postconf", "-P", sc.Service+"/"+strings.TrimPrefix(sc.FixMaster, "-o "))
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := lab.Reload(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if chk, err := env.Map.Check(ctx); err != nil || !chk.Effective() {
-		t.Fatalf("map not effective after the fixes: %v %v", err, chk.Notes())
-	}
+	labmap.MakeEffective(t, ctx, lab, env.Map)
 	return lab, env
 }
 

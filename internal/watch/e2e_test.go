@@ -18,6 +18,7 @@ import (
 	"github.com/saslguard/saslguard/internal/queue/postfixq"
 	"github.com/saslguard/saslguard/internal/store"
 	"github.com/saslguard/saslguard/internal/testlab"
+	"github.com/saslguard/saslguard/internal/testlab/labmap"
 )
 
 // effectiveMap makes saslguard's map exist and be consulted by every
@@ -29,36 +30,7 @@ func effectiveMap(t *testing.T, ctx context.Context, lab *testlab.Lab) *postfixb
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The map must exist before main.cf names it (else 451 to every login).
-	if _, err := m.Block(ctx, "placeholder@lab.test", mtablock.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Unblock(ctx, "placeholder@lab.test"); err != nil {
-		t.Fatal(err)
-	}
-	chk, err := m.Check(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, sc := range chk.Services {
-		if !sc.AUTH || sc.Effective {
-			continue
-		}
-		if sc.FixMain != "" {
-			_, err = lab.Run(ctx, "postconf", "-e", sc.FixMain)
-		} else {
-			_, err = lab.Run(ctx, "postconf", "-P", sc.Service+"/"+strings.TrimPrefix(sc.FixMaster, "-o "))
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := lab.Reload(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if chk, err := m.Check(ctx); err != nil || !chk.Effective() {
-		t.Fatalf("map not effective after the fixes: %v %v", err, chk.Notes())
-	}
+	labmap.MakeEffective(t, ctx, lab, m)
 	return m
 }
 
