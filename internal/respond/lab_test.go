@@ -538,24 +538,7 @@ func TestLabMapNotEffective(t *testing.T) {
 	if strings.Contains(text, "1. blocked at Postfix") || !strings.Contains(text, "NOT blocked at Postfix") || !strings.Contains(text, "check_sasl_access") {
 		t.Errorf("output does not refuse the claim or lacks the fix:\n%s", text)
 	}
-	chk, err := env.Map.Check(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, sc := range chk.Services {
-		if !sc.AUTH || sc.Effective {
-			continue
-		}
-		if sc.FixMain != "" {
-			_, err = lab.Run(ctx, "postconf", "-e", sc.FixMain)
-		} else {
-			_, err = lab.Run(ctx, "postconf", "-P", sc.Service+"/"+strings.TrimPrefix(sc.FixMaster, "-o "))
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := lab.Reload(ctx); err != nil {
+	if err := labmap.ApplyFixes(ctx, lab, env.Map); err != nil {
 		t.Fatal(err)
 	}
 	out.Reset()

@@ -16,13 +16,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/saslguard/saslguard/internal/mtablock"
 	"github.com/saslguard/saslguard/internal/mtablock/postfixblock"
 	"github.com/saslguard/saslguard/internal/testlab"
+	"github.com/saslguard/saslguard/internal/testlab/labmap"
 )
 
 type outcome struct {
@@ -187,30 +186,7 @@ func effectiveMap(ctx context.Context, lab *testlab.Lab) error {
 	if err != nil {
 		return err
 	}
-	if _, err := m.Block(ctx, "placeholder@lab.test", mtablock.Options{}); err != nil {
-		return err
-	}
-	if _, err := m.Unblock(ctx, "placeholder@lab.test"); err != nil {
-		return err
-	}
-	chk, err := m.Check(ctx)
-	if err != nil {
-		return err
-	}
-	for _, sc := range chk.Services {
-		if !sc.AUTH || sc.Effective {
-			continue
-		}
-		if sc.FixMain != "" {
-			_, err = lab.Run(ctx, "postconf", "-e", sc.FixMain)
-		} else {
-			_, err = lab.Run(ctx, "postconf", "-P", sc.Service+"/"+strings.TrimPrefix(sc.FixMaster, "-o "))
-		}
-		if err != nil {
-			return err
-		}
-	}
-	if err := lab.Reload(ctx); err != nil {
+	if err := labmap.Prepare(ctx, lab, m); err != nil {
 		return err
 	}
 	if chk, err := m.Check(ctx); err != nil || !chk.Effective() {

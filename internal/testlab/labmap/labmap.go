@@ -1,11 +1,12 @@
 // Package labmap makes saslguard's check_sasl_access map effective in a
 // testlab Postfix, as an admin would before using respond or contain mode:
-// from the configuration check's own fixes. Tests of several packages
-// share it.
+// from the configuration check's own fixes. Tests of several packages and
+// the watch benchmark's driver share it.
 package labmap
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -14,21 +15,38 @@ import (
 	"github.com/saslguard/saslguard/internal/testlab"
 )
 
-// MakeEffective builds m's map (empty), applies the fixes the check prints
-// for every service that offers AUTH, reloads Postfix and checks again.
+// MakeEffective builds m's map, applies the fixes and checks that the map is
+// consulted by every service that offers AUTH; it fails t otherwise.
 func MakeEffective(t testing.TB, ctx context.Context, lab *testlab.Lab, m *postfixblock.Map) {
 	t.Helper()
-	// The map must exist before main.cf names it, or every AUTH client gets
-	// 451 (Postfix: "lookup error"): build it with a placeholder entry.
-	if _, err := m.Block(ctx, "placeholder@lab.test", mtablock.Options{}); err != nil {
+	if err := Prepare(ctx, lab, m); err != nil {
 		t.Fatal(err)
+	}
+	if chk, err := m.Check(ctx); err != nil || !chk.Effective() {
+		t.Fatalf("map not effective after the fixes: %v %v", err, chk.Notes())
+	}
+}
+
+// Prepare builds m's map (empty), then applies the fixes. The map must exist
+// before main.cf names it, or every AUTH client gets 451 (Postfix: "lookup
+// error"): it is built with a placeholder entry, taken out again.
+func Prepare(ctx context.Context, lab *testlab.Lab, m *postfixblock.Map) error {
+	if _, err := m.Block(ctx, "placeholder@lab.test", mtablock.Options{}); err != nil {
+		return err
 	}
 	if _, err := m.Unblock(ctx, "placeholder@lab.test"); err != nil {
-		t.Fatal(err)
+		return err
 	}
+	return ApplyFixes(ctx, lab, m)
+}
+
+// ApplyFixes applies the check's fix (postconf -e, or postconf -P for a
+// master.cf override) for every service that offers AUTH and does not
+// consult the map, then reloads Postfix.
+func ApplyFixes(ctx context.Context, lab *testlab.Lab, m *postfixblock.Map) error {
 	chk, err := m.Check(ctx)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	for _, sc := range chk.Services {
 		if !sc.AUTH || sc.Effective {
@@ -40,13 +58,8 @@ func MakeEffective(t testing.TB, ctx context.Context, lab *testlab.Lab, m *postf
 			_, err = lab.Run(ctx, "postconf", "-P", sc.Service+"/"+strings.TrimPrefix(sc.FixMaster, "-o "))
 		}
 		if err != nil {
-			t.Fatal(err)
+			return fmt.Errorf("fix %s: %w", sc.Service, err)
 		}
 	}
-	if err := lab.Reload(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if chk, err := m.Check(ctx); err != nil || !chk.Effective() {
-		t.Fatalf("map not effective after the fixes: %v %v", err, chk.Notes())
-	}
+	return lab.Reload(ctx)
 }
