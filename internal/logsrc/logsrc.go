@@ -395,6 +395,55 @@ func (s *Set) Close() error {
 	return errors.Join(errs...)
 }
 
+// Groups splits the set into one set per group of files that continue one
+// another (a rotated set: one directory and base name; standard input
+// alone), each in reading order, groups in the order of their first file.
+// Read side by side, groups let a reader merge by time logs written at the
+// same time (mail.log and dovecot.log, two servers' logs). They share s's
+// in-flight budget (at least 2 chunks each). Read either s or its groups,
+// not both; Close s. SumStats adds up the groups' counters.
+func (s *Set) Groups() []*Set {
+	var out []*Set
+	idx := map[string]int{}
+	defer func() {
+		for _, g := range out {
+			g.opts.MaxInFlight = max(2, s.opts.MaxInFlight/len(out))
+		}
+	}()
+	for _, f := range s.files {
+		key := "f:" + f.rot.group
+		if f.isStdin {
+			key = "s:" + f.Name
+		}
+		i, ok := idx[key]
+		if !ok {
+			i = len(out)
+			idx[key] = i
+			out = append(out, &Set{opts: s.opts, pool: newBufPool(s.opts.ChunkSize)})
+		}
+		out[i].files = append(out[i].files, f)
+	}
+	return out
+}
+
+// SumStats adds up the counters of several sets (Groups).
+func SumStats(sets ...*Set) Stats {
+	var t Stats
+	for _, s := range sets {
+		st := s.Stats()
+		t.Files += st.Files
+		t.Bytes += st.Bytes
+		t.CompressedBytes += st.CompressedBytes
+		t.InputBytes += st.InputBytes
+		t.Chunks += st.Chunks
+		t.NULBytes += st.NULBytes
+		t.OverlongLines += st.OverlongLines
+		t.DuplicateLines += st.DuplicateLines
+		t.Errors = append(t.Errors, st.Errors...)
+	}
+	return t
+}
+
 // Stats returns the counters so far.
 func (s *Set) Stats() Stats {
 	s.errMu.Lock()

@@ -302,9 +302,6 @@ func Text(w io.Writer, doc Document, o TextOptions) error {
 	if s.YearNote != "" {
 		fmt.Fprintf(ew, "note: %s\n", s.YearNote)
 	}
-	for _, n := range s.OrderNotes {
-		fmt.Fprintf(ew, "WARNING: %s\n", Safe(n, 600))
-	}
 	if flagged == 0 {
 		fmt.Fprintln(ew, "no login flagged")
 	}

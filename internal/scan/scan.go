@@ -53,13 +53,9 @@ type Stats struct {
 	OverlongLines int64            `json:"overlong_lines"`
 	Suppressed    int              `json:"journal_suppressed"`
 	YearNote      string           `json:"year_note,omitempty"`
-	// OrderNotes name files that start before the end of what was read
-	// before them: logs written side by side (a separate Dovecot log) are
-	// read one after the other, not merged by time.
-	OrderNotes  []string        `json:"order_notes,omitempty"`
-	FirstEvent  time.Time       `json:"first_event"`
-	LastEvent   time.Time       `json:"last_event"`
-	Correlation correlate.Stats `json:"correlation"`
+	FirstEvent    time.Time        `json:"first_event"`
+	LastEvent     time.Time        `json:"last_event"`
+	Correlation   correlate.Stats  `json:"correlation"`
 }
 
 // Result is what a scan found.
@@ -72,6 +68,7 @@ type Result struct {
 // batch is the parse result of one chunk.
 type batch struct {
 	chunk    *logsrc.Chunk
+	group    int // index of the chunk's file group (logsrc.Set.Groups)
 	events   []event.Event
 	lines    int64
 	parsed   int64
@@ -109,7 +106,10 @@ func ReaderOptions() logsrc.Options {
 	return logsrc.Options{MaxInFlight: 2*n + 2, ChunkSize: 1 << 20}
 }
 
-// Run scans the set.
+// Run scans the set. Its groups of files (logsrc.Set.Groups: a rotated
+// set, or a log written beside another, such as dovecot.log beside
+// mail.log) are read side by side and their events merged by time, so that
+// the correlator sees one log in time order.
 func Run(ctx context.Context, set *logsrc.Set, opts Options) (*Result, error) {
 	began := time.Now()
 	if opts.Loc == nil {
@@ -119,7 +119,20 @@ func Run(ctx context.Context, set *logsrc.Set, opts Options) (*Result, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	years, note := InferYears(set, opts.Year, opts.Loc)
+	// years are inferred over the whole set (its order runs through every
+	// group), then looked up per group
+	allYears, note := InferYears(set, opts.Year, opts.Loc)
+	yearOf := map[*logsrc.File]int{}
+	for i, f := range set.Files() {
+		yearOf[f] = allYears[i]
+	}
+	groups := set.Groups()
+	years := make([][]int, len(groups))
+	for g, gs := range groups {
+		for _, f := range gs.Files() {
+			years[g] = append(years[g], yearOf[f])
+		}
+	}
 	corr := correlate.New(opts.Correlate)
 	res := &Result{Correlator: corr}
 	st := &res.Stats
@@ -141,61 +154,87 @@ func Run(ctx context.Context, set *logsrc.Set, opts Options) (*Result, error) {
 			defer wg.Done()
 			p := logline.New(0, opts.Loc)
 			for b := range work {
-				p.Env.Year = years[b.chunk.Index]
+				p.Env.Year = years[b.group][b.chunk.Index]
 				parseChunk(p, b)
 				done <- b
 			}
 		}()
 	}
-	// the sequencer: puts batches back in order and feeds the correlator
-	seqDone := make(chan struct{})
-	go func() {
-		defer close(seqDone)
-		pending := map[int64]*batch{}
-		var next int64
-		var fx logline.YearFixer
-		var ord orderCheck
-		for b := range done {
-			pending[b.chunk.Seq] = b
-			for {
-				nb, ok := pending[next]
-				if !ok {
-					break
+	// the readers, one per group
+	type groupEnd struct {
+		group  int
+		chunks int64
+		err    error
+	}
+	ends := make(chan groupEnd, len(groups))
+	var readers sync.WaitGroup
+	for g, gs := range groups {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			var n int64
+			err := gs.Read(ctx, func(c *logsrc.Chunk) error {
+				b := free.get()
+				b.chunk, b.group = c, g
+				select {
+				case work <- b:
+					n++
+					return nil
+				case <-ctx.Done():
+					c.Release()
+					free.put(b)
+					return ctx.Err()
 				}
-				delete(pending, next)
-				next++
-				ord.check(set, st, nb)
-				consume(corr, st, &fx, nb, free)
-				if opts.Progress != nil {
-					opts.Progress(set.Stats().InputBytes, set.TotalSize())
-				}
+			})
+			if err != nil {
+				cancel() // the other groups stop too
 			}
-		}
-		for _, b := range pending { // only after an error
-			b.chunk.Release()
-		}
+			ends <- groupEnd{g, n, err}
+		}()
+	}
+	go func() {
+		readers.Wait()
+		close(work)
+		wg.Wait()
+		close(done)
 	}()
 
-	readErr := set.Read(ctx, func(c *logsrc.Chunk) error {
-		b := free.get()
-		b.chunk = c
-		select {
-		case work <- b:
-			return nil
-		case <-ctx.Done():
-			c.Release()
-			return ctx.Err()
+	// the sequencer: puts each group's batches back in order and feeds
+	// the correlator, merging the groups by event time
+	m := newMerger(len(groups), corr, st, free)
+	var readErr error
+	progress := func() {
+		if opts.Progress != nil {
+			opts.Progress(logsrc.SumStats(groups...).InputBytes, set.TotalSize())
 		}
-	})
-	close(work)
-	wg.Wait()
-	close(done)
-	<-seqDone
+	}
+	for done != nil || ends != nil {
+		select {
+		case b, ok := <-done:
+			if !ok {
+				done = nil
+				continue
+			}
+			m.add(b)
+		case e := <-ends:
+			if e.err != nil && readErr == nil {
+				readErr = e.err
+			}
+			m.end(e.group, e.chunks)
+			if len(m.ended) == len(groups) {
+				ends = nil
+			}
+		}
+		if m.run() {
+			progress()
+		}
+	}
+	m.release()
 	if readErr != nil {
 		return nil, readErr
 	}
 	corr.Finish()
-	ls := set.Stats()
+	ls := logsrc.SumStats(groups...)
 	st.Bytes, st.InputBytes = ls.Bytes, ls.InputBytes
 	st.Duplicates, st.NULBytes, st.OverlongLines = ls.DuplicateLines, ls.NULBytes, ls.OverlongLines
 	for _, e := range ls.Errors {
@@ -267,63 +306,140 @@ func parseChunk(p *logline.Parser, b *batch) {
 	// it fills it. Clearing them would cost the sequential stage a pass.
 }
 
-// orderCheck notes files whose first event comes well before the newest
-// event read before them.
-type orderCheck struct {
-	file int
-	init bool
-}
-
-// orderSlack is how far back a file may start (a rotation's overlap, a
-// clock step) before it is reported as written side by side.
-const orderSlack = 10 * time.Minute
-
-const maxOrderNotes = 5
-
-// check looks at the batch before consume fixes its years: the first event
-// of a new file is compared (year fixed the same way) with the newest event
-// so far.
-func (o *orderCheck) check(set *logsrc.Set, st *Stats, b *batch) {
-	if o.init && b.chunk.Index == o.file {
-		return
-	}
-	if len(b.events) == 0 {
-		return // the file's first events come in a later batch
-	}
-	o.file, o.init = b.chunk.Index, true
-	if st.LastEvent.IsZero() || len(st.OrderNotes) >= maxOrderNotes {
-		return
-	}
-	first := b.events[0].Time // the first line's year needs no fixing: the fixer starts from it
-	if first.Before(st.LastEvent.Add(-orderSlack)) {
-		name := "(input)"
-		if files := set.Files(); b.chunk.Index < len(files) {
-			name = files[b.chunk.Index].Name
-		}
-		st.OrderNotes = append(st.OrderNotes, fmt.Sprintf(
-			"%s starts at %s, before the end of the files read before it (%s): logs written side by side (a separate Dovecot log, another server's log) are read one after the other, not merged by time, so failed logins and logins are seen out of order; give such logs to separate scans or merge them first",
-			name, first.UTC().Format(time.RFC3339), st.LastEvent.UTC().Format(time.RFC3339)))
-	}
-}
-
 // maxOtherPrograms caps the keys of the other-programs table.
 const maxOtherPrograms = 200
 
-func consume(corr *correlate.Correlator, st *Stats, fx *logline.YearFixer, b *batch, free batches) {
-	fx.File(b.chunk.Index)
-	for i := range b.events {
-		ev := &b.events[i]
-		if ev.YearGuessed {
-			fx.Fix(ev)
+// merger feeds the correlator the events of every group in time order: each
+// group's batches in their reading order, and across groups the earliest
+// event first (ties to the group read first). With one group it hands over
+// whole batches.
+type merger struct {
+	corr   *correlate.Correlator
+	st     *Stats
+	free   batches
+	groups []groupQueue
+	ended  map[int]bool
+}
+
+type groupQueue struct {
+	pending map[int64]*batch // parsed, not yet current
+	next    int64            // the sequence number of the next batch
+	total   int64            // batches the group's reader delivered; -1 while it reads
+	cur     *batch
+	pos     int // the next event of cur to feed
+	fixed   int // events of cur whose classic-syslog year is fixed
+	fx      logline.YearFixer
+}
+
+// fixHead fixes the year of the group's current event, in the file's own
+// order (the fixer follows each file from its start).
+func (q *groupQueue) fixHead() {
+	if q.fixed == q.pos {
+		if ev := &q.cur.events[q.pos]; ev.YearGuessed {
+			q.fx.Fix(ev)
 		}
-		if st.FirstEvent.IsZero() || ev.Time.Before(st.FirstEvent) {
-			st.FirstEvent = ev.Time
-		}
-		if ev.Time.After(st.LastEvent) {
-			st.LastEvent = ev.Time
-		}
-		corr.Add(ev)
+		q.fixed++
 	}
+}
+
+func newMerger(n int, corr *correlate.Correlator, st *Stats, free batches) *merger {
+	m := &merger{corr: corr, st: st, free: free, groups: make([]groupQueue, n), ended: map[int]bool{}}
+	for i := range m.groups {
+		m.groups[i] = groupQueue{pending: map[int64]*batch{}, total: -1}
+	}
+	return m
+}
+
+func (m *merger) add(b *batch) { m.groups[b.group].pending[b.chunk.Seq] = b }
+
+func (m *merger) end(g int, chunks int64) {
+	m.groups[g].total = chunks
+	m.ended[g] = true
+}
+
+// head makes sure the group has a current event: it reports whether it has
+// one, and whether the group is finished (read to its end and consumed).
+func (m *merger) head(q *groupQueue) (ok, finished bool) {
+	for q.cur == nil || q.pos == len(q.cur.events) {
+		if q.cur != nil {
+			m.finishBatch(q.cur)
+			q.cur = nil
+		}
+		b, ready := q.pending[q.next]
+		if !ready {
+			return false, q.total >= 0 && q.next >= q.total
+		}
+		delete(q.pending, q.next)
+		q.next++
+		q.cur, q.pos, q.fixed = b, 0, 0
+		q.fx.File(b.chunk.Index)
+	}
+	return true, false
+}
+
+// run feeds the correlator as far as the batches at hand allow. It reports
+// whether it consumed anything.
+func (m *merger) run() bool {
+	moved := false
+	if len(m.groups) == 1 {
+		q := &m.groups[0]
+		for {
+			if ok, _ := m.head(q); !ok {
+				return moved
+			}
+			evs := q.cur.events
+			for i := q.pos; i < len(evs); i++ {
+				ev := &evs[i]
+				if ev.YearGuessed {
+					q.fx.Fix(ev)
+				}
+				m.feed(ev)
+			}
+			q.pos, q.fixed = len(evs), len(evs)
+			moved = true
+		}
+	}
+	for {
+		best := -1
+		for g := range m.groups {
+			q := &m.groups[g]
+			ok, finished := m.head(q)
+			if finished {
+				continue
+			}
+			if !ok {
+				return moved // this group's next batch is still on its way
+			}
+			q.fixHead()
+			if best < 0 || q.cur.events[q.pos].Time.Before(m.groups[best].cur.events[m.groups[best].pos].Time) {
+				best = g
+			}
+		}
+		if best < 0 {
+			return moved
+		}
+		q := &m.groups[best]
+		m.feed(&q.cur.events[q.pos])
+		q.pos++
+		moved = true
+	}
+}
+
+func (m *merger) feed(ev *event.Event) {
+	st := m.st
+	if st.FirstEvent.IsZero() || ev.Time.Before(st.FirstEvent) {
+		st.FirstEvent = ev.Time
+	}
+	if ev.Time.After(st.LastEvent) {
+		st.LastEvent = ev.Time
+	}
+	m.corr.Add(ev)
+}
+
+// finishBatch adds a consumed batch's counts to the statistics and gives
+// its chunk and the batch back.
+func (m *merger) finishBatch(b *batch) {
+	st := m.st
 	st.Lines += b.lines
 	st.Parsed += b.parsed
 	st.NoEnvelope += b.noEnv
@@ -340,7 +456,22 @@ func consume(corr *correlate.Correlator, st *Stats, fx *logline.YearFixer, b *ba
 	b.chunk.Release()
 	b.chunk, b.lines, b.parsed, b.noEnv = nil, 0, 0, 0
 	b.unparsed, b.other = nil, nil
-	free.put(b)
+	m.free.put(b)
+}
+
+// release gives back what an error left unconsumed.
+func (m *merger) release() {
+	for g := range m.groups {
+		q := &m.groups[g]
+		if q.cur != nil {
+			q.cur.chunk.Release()
+			q.cur = nil
+		}
+		for _, b := range q.pending {
+			b.chunk.Release()
+		}
+		q.pending = nil
+	}
 }
 
 // Rank sorts accounts: compromised, then suspicious, then the rest; within

@@ -235,9 +235,10 @@ func TestJSONShape(t *testing.T) {
 	}
 }
 
-// TestSideBySideLogs: a Dovecot log written beside mail.log is read after
-// it, not merged by time: the scan says so. A rotated pair, read in order,
-// gives no such note.
+// TestSideBySideLogs: a Dovecot log written beside mail.log is merged with
+// it by time. One SMTP attempt logs a failure in each: merged, they are one
+// failed login (read one after the other, they were two, hours apart in
+// the correlator's eyes). A rotated pair given with them stays in order.
 func TestSideBySideLogs(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name string, mtime time.Time, lines ...string) string {
@@ -250,20 +251,26 @@ func TestSideBySideLogs(t *testing.T) {
 		}
 		return p
 	}
+	old := write("mail.log.1", time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC),
+		"Nov 20 08:00:00 mx postfix/smtpd[1]: 0A2B3C4D5E: client=a[192.0.2.1], sasl_method=PLAIN, sasl_username=ann@corp.example")
 	mail := write("mail.log", time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC),
-		"Nov 20 10:00:00 mx postfix/smtpd[1]: 1A2B3C4D5E: client=a[192.0.2.1], sasl_method=PLAIN, sasl_username=ann@corp.example",
-		"Nov 20 11:59:00 mx postfix/smtpd[1]: 1A2B3C4D5F: client=a[192.0.2.1], sasl_method=PLAIN, sasl_username=ann@corp.example")
+		"Nov 20 10:00:00 mx postfix/smtps/smtpd[300]: warning: unknown[203.0.113.1]: SASL PLAIN authentication failed: (reason unavailable), sasl_username=erin@corp.example",
+		"Nov 20 11:00:00 mx postfix/smtps/smtpd[301]: warning: unknown[203.0.113.2]: SASL PLAIN authentication failed: (reason unavailable), sasl_username=fred@corp.example",
+		"Nov 20 11:59:00 mx postfix/smtpd[2]: 1A2B3C4D5F: client=a[192.0.2.1], sasl_method=PLAIN, sasl_username=ann@corp.example")
 	dove := write("dovecot.log", time.Date(2026, 11, 20, 12, 0, 1, 0, time.UTC),
+		"Nov 20 10:00:00 mx dovecot: auth: Info: passwd-file(erin@corp.example,203.0.113.1): Password mismatch",
 		"Nov 20 10:30:00 mx dovecot: imap-login: Login: user=<ann@corp.example>, method=PLAIN, rip=192.0.2.1, lip=192.0.2.25, mpid=7, session=<x>")
-	res := runScan(t, scan.Options{}, mail, dove)
-	if n := res.Stats.OrderNotes; len(n) != 1 || !strings.Contains(n[0], "dovecot.log starts at 2026-11-20T10:30:00Z") {
-		t.Fatalf("order notes %q, want one on dovecot.log", n)
-	}
-
-	old := write("mail.log.1", time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC),
-		"Nov 20 09:00:00 mx postfix/smtpd[1]: 0A2B3C4D5E: client=a[192.0.2.1], sasl_method=PLAIN, sasl_username=ann@corp.example",
-		"Nov 20 10:00:00 mx postfix/smtpd[1]: 0A2B3C4D5F: client=a[192.0.2.1], sasl_method=PLAIN, sasl_username=ann@corp.example")
-	if res := runScan(t, scan.Options{}, mail, old); len(res.Stats.OrderNotes) != 0 {
-		t.Fatalf("a rotated pair gave order notes %q", res.Stats.OrderNotes)
+	for _, order := range [][]string{{mail, dove, old}, {dove, old, mail}} {
+		res := runScan(t, scan.Options{}, order...)
+		if n := res.Correlator.Stats.AuthFailures; n != 2 {
+			t.Errorf("%v: %d failed logins, want 2 (erin's attempt counted once, fred's)", order, n)
+		}
+		ann := account(t, res, "ann@corp.example")
+		if ann.Sessions != 2 || ann.OtherLogins != 1 || !ann.First.Equal(time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)) {
+			t.Errorf("%v: ann %d sessions, %d IMAP logins, first %v", order, ann.Sessions, ann.OtherLogins, ann.First)
+		}
+		if res.Stats.Lines != 6 || !res.Stats.LastEvent.Equal(time.Date(2026, 11, 20, 11, 59, 0, 0, time.UTC)) {
+			t.Errorf("%v: %d lines, last event %v", order, res.Stats.Lines, res.Stats.LastEvent)
+		}
 	}
 }
