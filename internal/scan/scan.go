@@ -221,7 +221,7 @@ func Run(ctx context.Context, set *logsrc.Set, opts Options) (*Result, error) {
 				readErr = e.err
 			}
 			m.end(e.group, e.chunks)
-			if len(m.ended) == len(groups) {
+			if m.ended == len(groups) {
 				ends = nil
 			}
 		}
@@ -318,7 +318,7 @@ type merger struct {
 	st     *Stats
 	free   batches
 	groups []groupQueue
-	ended  map[int]bool
+	ended  int // groups whose reader has finished
 }
 
 type groupQueue struct {
@@ -343,7 +343,7 @@ func (q *groupQueue) fixHead() {
 }
 
 func newMerger(n int, corr *correlate.Correlator, st *Stats, free batches) *merger {
-	m := &merger{corr: corr, st: st, free: free, groups: make([]groupQueue, n), ended: map[int]bool{}}
+	m := &merger{corr: corr, st: st, free: free, groups: make([]groupQueue, n)}
 	for i := range m.groups {
 		m.groups[i] = groupQueue{pending: map[int64]*batch{}, total: -1}
 	}
@@ -354,7 +354,7 @@ func (m *merger) add(b *batch) { m.groups[b.group].pending[b.chunk.Seq] = b }
 
 func (m *merger) end(g int, chunks int64) {
 	m.groups[g].total = chunks
-	m.ended[g] = true
+	m.ended++
 }
 
 // head makes sure the group has a current event: it reports whether it has

@@ -131,17 +131,28 @@ func (f *SessionFinder) proc() string {
 
 // Find returns the sessions that match q, without ending them.
 func (f *SessionFinder) Find(q SessionQuery) ([]mtablock.Session, error) {
+	found, _, err := f.find(q)
+	return found, err
+}
+
+// procView is what find read of /proc, for End to reuse.
+type procView struct {
+	boot  time.Time
+	peers map[uint64]tcpConn
+}
+
+func (f *SessionFinder) find(q SessionQuery) ([]mtablock.Session, procView, error) {
 	master, err := f.MasterPID()
 	if err != nil {
-		return nil, err
+		return nil, procView{}, err
 	}
 	boot, err := f.bootTime()
 	if err != nil {
-		return nil, err
+		return nil, procView{}, err
 	}
 	peers, err := f.tcpPeers()
 	if err != nil {
-		return nil, err
+		return nil, procView{}, err
 	}
 	hints := make(map[int]time.Time)
 	for _, h := range q.Hints {
@@ -149,7 +160,7 @@ func (f *SessionFinder) Find(q SessionQuery) ([]mtablock.Session, error) {
 	}
 	ents, err := os.ReadDir(f.proc())
 	if err != nil {
-		return nil, fmt.Errorf("list processes: %w", err)
+		return nil, procView{}, fmt.Errorf("list processes: %w", err)
 	}
 	var found []mtablock.Session
 	for _, e := range ents {
@@ -187,7 +198,7 @@ func (f *SessionFinder) Find(q SessionQuery) ([]mtablock.Session, error) {
 			}
 		}
 	}
-	return found, nil
+	return found, procView{boot, peers}, nil
 }
 
 // End finds the sessions of q and ends them.
@@ -203,16 +214,13 @@ func (f *SessionFinder) Find(q SessionQuery) ([]mtablock.Session, error) {
 // is never signalled.
 func (f *SessionFinder) End(ctx context.Context, q SessionQuery, grace time.Duration) (mtablock.KillResult, error) {
 	var res mtablock.KillResult
-	found, err := f.Find(q)
+	found, view, err := f.find(q)
 	if err != nil {
 		return res, fmt.Errorf("end sessions of %q: %w", q.Login, err)
 	}
 	res.Found = found
-	boot, err := f.bootTime()
-	if err != nil {
-		return res, err
-	}
-	found = f.reset(ctx, found, grace, &res)
+	boot := view.boot
+	found = f.reset(ctx, found, view.peers, grace, &res)
 	type target struct {
 		p     *os.Process
 		pid   int
@@ -430,13 +438,9 @@ func parseHexAddr(s string) (netip.Addr, bool) {
 // reset resets the connections of the sessions found and waits up to grace
 // for their processes to let go of them. It returns the sessions that still
 // need a signal.
-func (f *SessionFinder) reset(ctx context.Context, found []mtablock.Session, grace time.Duration, res *mtablock.KillResult) []mtablock.Session {
+func (f *SessionFinder) reset(ctx context.Context, found []mtablock.Session, peers map[uint64]tcpConn, grace time.Duration, res *mtablock.KillResult) []mtablock.Session {
 	resetConn := f.resetter()
 	if resetConn == nil || len(found) == 0 {
-		return found
-	}
-	peers, err := f.tcpPeers()
-	if err != nil {
 		return found
 	}
 	type pending struct {
