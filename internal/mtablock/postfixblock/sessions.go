@@ -139,6 +139,7 @@ func (f *SessionFinder) Find(q SessionQuery) ([]mtablock.Session, error) {
 type procView struct {
 	boot  time.Time
 	peers map[uint64]tcpConn
+	start map[int]uint64 // start time (raw) of each process found
 }
 
 func (f *SessionFinder) find(q SessionQuery) ([]mtablock.Session, procView, error) {
@@ -163,6 +164,7 @@ func (f *SessionFinder) find(q SessionQuery) ([]mtablock.Session, procView, erro
 		return nil, procView{}, fmt.Errorf("list processes: %w", err)
 	}
 	var found []mtablock.Session
+	start := map[int]uint64{}
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -172,6 +174,7 @@ func (f *SessionFinder) find(q SessionQuery) ([]mtablock.Session, procView, erro
 		if err != nil || pi.comm != "smtpd" || pi.ppid != master {
 			continue
 		}
+		start[pid] = pi.startRaw
 		remotes := f.remotesOf(pid, peers)
 		match := func() (netip.Addr, bool) {
 			for _, r := range remotes {
@@ -198,7 +201,7 @@ func (f *SessionFinder) find(q SessionQuery) ([]mtablock.Session, procView, erro
 			}
 		}
 	}
-	return found, procView{boot, peers}, nil
+	return found, procView{boot, peers, start}, nil
 }
 
 // End finds the sessions of q and ends them.
@@ -228,9 +231,15 @@ func (f *SessionFinder) End(ctx context.Context, q SessionQuery, grace time.Dura
 	}
 	var live []target
 	for _, s := range found {
+		// the process must still be the one found (its start time), also
+		// after the grace time of the reset
 		before, err := f.stat(s.PID, boot)
 		if err != nil {
 			res.Skipped = append(res.Skipped, fmt.Sprintf("%d: gone", s.PID))
+			continue
+		}
+		if before.startRaw != view.start[s.PID] {
+			res.Skipped = append(res.Skipped, fmt.Sprintf("%d: pid reused", s.PID))
 			continue
 		}
 		p, err := os.FindProcess(s.PID) // holds a pidfd on Linux
@@ -490,23 +499,8 @@ func (f *SessionFinder) reset(ctx context.Context, found []mtablock.Session, pee
 
 // holdsAny tells whether pid (still) has one of the sockets inos open.
 func (f *SessionFinder) holdsAny(pid int, inos []uint64) bool {
-	dir := filepath.Join(f.proc(), strconv.Itoa(pid), "fd")
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return false // gone
-	}
-	for _, e := range ents {
-		l, err := os.Readlink(filepath.Join(dir, e.Name()))
-		if err != nil {
-			continue
-		}
-		for _, ino := range inos {
-			if l == "socket:["+strconv.FormatUint(ino, 10)+"]" {
-				return true
-			}
-		}
-	}
-	return false
+	open, ok := f.socketInodes(pid)
+	return ok && slices.ContainsFunc(open, func(ino uint64) bool { return slices.Contains(inos, ino) })
 }
 
 // remotesOf returns the remote addresses of pid's accepted TCP connections.
@@ -525,12 +519,25 @@ type inodeConn struct {
 
 // connsOf returns pid's accepted TCP connections.
 func (f *SessionFinder) connsOf(pid int, peers map[uint64]tcpConn) []inodeConn {
+	inos, _ := f.socketInodes(pid)
+	var out []inodeConn
+	for _, ino := range inos {
+		if c, ok := peers[ino]; ok {
+			out = append(out, inodeConn{ino, c})
+		}
+	}
+	return out
+}
+
+// socketInodes returns the inodes of pid's open sockets; false when the
+// process is gone.
+func (f *SessionFinder) socketInodes(pid int) ([]uint64, bool) {
 	dir := filepath.Join(f.proc(), strconv.Itoa(pid), "fd")
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return nil
+		return nil, false
 	}
-	var out []inodeConn
+	var out []uint64
 	for _, e := range ents {
 		l, err := os.Readlink(filepath.Join(dir, e.Name()))
 		if err != nil {
@@ -540,13 +547,9 @@ func (f *SessionFinder) connsOf(pid int, peers map[uint64]tcpConn) []inodeConn {
 		if !ok {
 			continue
 		}
-		ino, err := strconv.ParseUint(strings.TrimSuffix(v, "]"), 10, 64)
-		if err != nil {
-			continue
-		}
-		if c, ok := peers[ino]; ok {
-			out = append(out, inodeConn{ino, c})
+		if ino, err := strconv.ParseUint(strings.TrimSuffix(v, "]"), 10, 64); err == nil {
+			out = append(out, ino)
 		}
 	}
-	return out
+	return out, true
 }

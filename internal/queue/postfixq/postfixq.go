@@ -548,6 +548,23 @@ func PostsuperCount(stderr []byte, summary string) int {
 }
 
 // present reports which of ids have a file in the named queue directory.
+// Present returns which of ids have a queue file in one of the named
+// queues ("incoming", "active", "deferred", "hold", "maildrop"): a stat per
+// id in a flat queue, one walk of a hashed one.
+func (q *Queue) Present(ids []string, queues ...string) (map[string]bool, error) {
+	all := make(map[string]bool, len(ids))
+	for _, name := range queues {
+		got, err := q.present(name, ids)
+		if err != nil {
+			return nil, err
+		}
+		for id := range got {
+			all[id] = true
+		}
+	}
+	return all, nil
+}
+
 func (q *Queue) present(name string, ids []string) (map[string]bool, error) {
 	got := make(map[string]bool, len(ids))
 	dir := filepath.Join(q.cfg.QueueDir, name)
