@@ -12,28 +12,27 @@ import (
 // and every file lands in exactly one group.
 func TestGroups(t *testing.T) {
 	dir := t.TempDir()
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
+	if err := os.Mkdir(filepath.Join(dir, "mx2"), 0o755); err != nil {
+		t.Fatal(err)
 	}
-	must(os.Mkdir(filepath.Join(dir, "mx2"), 0o755))
 	files := map[string]int{"mail.log": 3, "mail.log.1": 2, "mail.log.2": 1, "dovecot.log": 3, "mx2/mail.log": 3}
 	for name, age := range files {
-		p := filepath.Join(dir, name)
-		must(os.WriteFile(p, []byte("Nov 20 10:00:00 mx x: "+name+"\n"), 0o644))
-		mt := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC).Add(-time.Duration(age) * time.Hour)
-		must(os.Chtimes(p, mt, mt))
+		writeFile(t, dir, name, []byte("Nov 20 10:00:00 mx x: "+name+"\n"), time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC).Add(-time.Duration(age)*time.Hour))
 	}
 	set, err := Open([]string{filepath.Join(dir, "mx2/mail.log"), filepath.Join(dir, "*.log*")}, Options{})
-	must(err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer set.Close()
 	var got [][]string
 	for _, g := range set.Groups() {
 		var names []string
 		for _, f := range g.Files() {
-			names = append(names, filepath.ToSlash(must2(filepath.Rel(dir, f.Name))))
+			rel, err := filepath.Rel(dir, f.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, filepath.ToSlash(rel))
 		}
 		got = append(got, names)
 	}
@@ -43,11 +42,4 @@ func TestGroups(t *testing.T) {
 		!slices.ContainsFunc(got, func(g []string) bool { return slices.Equal(g, want[2]) }) {
 		t.Fatalf("groups %q, want %q", got, want)
 	}
-}
-
-func must2(s string, err error) string {
-	if err != nil {
-		panic(err)
-	}
-	return s
 }

@@ -400,16 +400,12 @@ func (s *Set) Close() error {
 // alone), each in reading order, groups in the order of their first file.
 // Read side by side, groups let a reader merge by time logs written at the
 // same time (mail.log and dovecot.log, two servers' logs). They share s's
-// in-flight budget (at least 2 chunks each). Read either s or its groups,
+// buffer pool and in-flight budget (at least 2 chunks each); each has its
+// own decoders. Read either s or its groups,
 // not both; Close s. SumStats adds up the groups' counters.
 func (s *Set) Groups() []*Set {
 	var out []*Set
 	idx := map[string]int{}
-	defer func() {
-		for _, g := range out {
-			g.opts.MaxInFlight = max(2, s.opts.MaxInFlight/len(out))
-		}
-	}()
 	for _, f := range s.files {
 		key := "f:" + f.rot.group
 		if f.isStdin {
@@ -419,9 +415,12 @@ func (s *Set) Groups() []*Set {
 		if !ok {
 			i = len(out)
 			idx[key] = i
-			out = append(out, &Set{opts: s.opts, pool: newBufPool(s.opts.ChunkSize)})
+			out = append(out, &Set{opts: s.opts, pool: s.pool})
 		}
 		out[i].files = append(out[i].files, f)
+	}
+	for _, g := range out {
+		g.opts.MaxInFlight = max(2, s.opts.MaxInFlight/len(out))
 	}
 	return out
 }

@@ -120,19 +120,14 @@ func Run(ctx context.Context, set *logsrc.Set, opts Options) (*Result, error) {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	// years are inferred over the whole set (its order runs through every
-	// group), then looked up per group
-	allYears, note := InferYears(set, opts.Year, opts.Loc)
+	// group); a chunk names its file
+	years, note := InferYears(set, opts.Year, opts.Loc)
 	yearOf := map[*logsrc.File]int{}
 	for i, f := range set.Files() {
-		yearOf[f] = allYears[i]
+		yearOf[f] = years[i]
 	}
 	groups := set.Groups()
-	years := make([][]int, len(groups))
-	for g, gs := range groups {
-		for _, f := range gs.Files() {
-			years[g] = append(years[g], yearOf[f])
-		}
-	}
+	total := set.TotalSize()
 	corr := correlate.New(opts.Correlate)
 	res := &Result{Correlator: corr}
 	st := &res.Stats
@@ -154,7 +149,7 @@ func Run(ctx context.Context, set *logsrc.Set, opts Options) (*Result, error) {
 			defer wg.Done()
 			p := logline.New(0, opts.Loc)
 			for b := range work {
-				p.Env.Year = years[b.group][b.chunk.Index]
+				p.Env.Year = yearOf[b.chunk.File]
 				parseChunk(p, b)
 				done <- b
 			}
@@ -205,7 +200,11 @@ func Run(ctx context.Context, set *logsrc.Set, opts Options) (*Result, error) {
 	var readErr error
 	progress := func() {
 		if opts.Progress != nil {
-			opts.Progress(logsrc.SumStats(groups...).InputBytes, set.TotalSize())
+			var read int64
+			for _, g := range groups {
+				read += g.Stats().InputBytes
+			}
+			opts.Progress(read, total)
 		}
 	}
 	for done != nil || ends != nil {
