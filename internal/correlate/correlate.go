@@ -396,11 +396,12 @@ func (c *Correlator) client(ev *event.Event) {
 	}
 	if isNew {
 		m.newIP = true
-		m.sharedIP = c.ipLogins[ev.ClientIP] >= 3
-		if n, ok := c.ipLogins[ev.ClientIP]; ok {
+		n, ok := c.ipLogins[ev.ClientIP]
+		m.sharedIP = n >= 3
+		if ok {
 			c.ipLogins[ev.ClientIP] = n + 1
 		} else if len(c.ipLogins) < 200000 {
-			c.ipLogins[strings.Clone(ev.ClientIP)] = 1
+			c.ipLogins[ip] = 1 // the counter's copy
 		}
 		m.priorFailures = int(c.ipFail[ev.ClientIP])
 		if m.priorFailures > 0 {
@@ -540,12 +541,13 @@ func (c *Correlator) hop(m *Message, ev *event.Event, local bool) {
 	if m.Acct == nil {
 		return
 	}
-	child := c.msgs[key(ev, ev.NewQID)]
+	k := key(ev, ev.NewQID)
+	child := c.msgs[k]
 	if child == nil {
 		if !local {
 			return
 		}
-		child = c.open(ev, key(ev, ev.NewQID), FilterCopy)
+		child = c.open(ev, k, FilterCopy)
 	}
 	if child.Acct != nil {
 		return
@@ -565,9 +567,10 @@ func (c *Correlator) notify(ev *event.Event) {
 	if m == nil {
 		return
 	}
-	child := c.msgs[key(ev, ev.NewQID)]
+	k := key(ev, ev.NewQID)
+	child := c.msgs[k]
 	if child == nil {
-		child = c.open(ev, key(ev, ev.NewQID), Bounce)
+		child = c.open(ev, k, Bounce)
 	}
 	child.Origin = Bounce
 	if m.Acct == nil || child.Acct != nil {
@@ -682,12 +685,11 @@ func (c *Correlator) authFailure(ev *event.Event) {
 		return
 	}
 	a.FailedLogins += n
-	a.FailureIPs.Add(ev.ClientIP, n)
+	ip, _ := a.FailureIPs.Add(ev.ClientIP, n) // the detector keeps the counter's copy
 	if a.FirstFailure.IsZero() {
 		a.FirstFailure = ev.Time
 	}
 	a.LastFailure = ev.Time
-	ip := strings.Clone(ev.ClientIP)
 	for i := 0; i < min(n, 64); i++ {
 		a.state.Failure(&c.cfg.Detect, ev.Time, ip)
 	}
@@ -866,7 +868,7 @@ func (m *Message) setStatus(addr, status, reply string) {
 	if m.moreStatus == nil {
 		m.moreStatus = map[string]int{}
 	}
-	m.moreStatus[statusName(status)]++
+	m.moreStatus[st]++
 }
 
 // statusName returns a constant for the common statuses so that no copy of

@@ -137,33 +137,23 @@ func (c *Counter) Count(key string) int {
 
 // Top returns up to n keys, highest counts first, ties by key.
 func (c *Counter) Top(n int) []KeyCount {
-	out := make([]KeyCount, 0, c.live)
-	for _, e := range c.ents {
-		if e.n > 0 {
-			out = append(out, KeyCount{e.key, e.n})
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Count != out[j].Count {
-			return out[i].Count > out[j].Count
-		}
-		return out[i].Key < out[j].Key
-	})
+	out := c.sorted()
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Count > out[j].Count })
 	if len(out) > n {
 		out = out[:n]
 	}
 	return out
 }
 
-// keys returns the tracked keys, sorted.
-func (c *Counter) keys() []string {
-	out := make([]string, 0, c.live)
+// sorted returns the tracked keys and their counts, by key.
+func (c *Counter) sorted() []KeyCount {
+	out := make([]KeyCount, 0, c.live)
 	for _, e := range c.ents {
 		if e.n > 0 {
-			out = append(out, e.key)
+			out = append(out, KeyCount{e.key, e.n})
 		}
 	}
-	sort.Strings(out)
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
 }
 

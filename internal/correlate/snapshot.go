@@ -289,12 +289,9 @@ func accountData(a *Account) snapAccount {
 
 func counterData(c *Counter) snapCounter {
 	sc := snapCounter{Limit: c.limit, Overflow: c.Overflow}
-	if c.Len() > 0 {
-		sc.Keys = c.keys()
-		sc.Counts = make([]int, len(sc.Keys))
-		for i, k := range sc.Keys {
-			sc.Counts[i] = c.Count(k)
-		}
+	for _, kc := range c.sorted() {
+		sc.Keys = append(sc.Keys, kc.Key)
+		sc.Counts = append(sc.Counts, kc.Count)
 	}
 	return sc
 }
@@ -506,13 +503,14 @@ func restoreCounter(sc *snapCounter) (*Counter, error) {
 	}
 	c := NewCounter(sc.Limit)
 	for i, k := range sc.Keys {
-		if k == "" || sc.Counts[i] <= 0 || c.Has(k) {
+		h := maphash.String(counterSeed, k)
+		if k == "" || sc.Counts[i] <= 0 || c.find(k, h) >= 0 {
 			return nil, fmt.Errorf("counter: bad or repeated key %q", k)
 		}
 		if i >= sc.Limit {
 			return nil, errors.New("counter: more keys than its limit")
 		}
-		c.insert(k, maphash.String(counterSeed, k), sc.Counts[i])
+		c.insert(k, h, sc.Counts[i])
 	}
 	c.Overflow = sc.Overflow
 	return c, nil
