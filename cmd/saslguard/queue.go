@@ -52,7 +52,6 @@ func newQueueListCmd() *cobra.Command {
 			defer env.Close()
 			ctx := cmd.Context()
 			var msgs []queue.Message
-			reasons := map[string]string{}
 			if login != "" {
 				sel, err := queue.SelectLogin(ctx, env.Mgr, login, nil)
 				if err != nil {
@@ -60,7 +59,6 @@ func newQueueListCmd() *cobra.Command {
 				}
 				for _, m := range sel.Messages {
 					msgs = append(msgs, m.Message)
-					reasons[m.QueueID] = m.Reason
 				}
 			} else {
 				err := env.Mgr.List(ctx, func(e queue.Entry) error {

@@ -131,6 +131,13 @@ func runRespond(cmd *cobra.Command, args []string, f respondFlags) error {
 		return err
 	}
 	s.HoldAll, s.Reset, s.Action, s.Text, s.EndByIP, s.NoSessions = f.holdAll, f.reset, f.action, f.text, f.endByIP, f.noSessions
+	// the flags alone decide these: before the setup's postconf runs
+	if f.undo != 0 && len(args) > 0 {
+		return errors.New("--undo takes no logins: it undoes one incident")
+	}
+	if f.undo == 0 && (f.restore || f.enableOldPw || f.keepDisabled) {
+		return errors.New("--restore, --enable-old-password and --keep-disabled go with --undo")
+	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 	defer stop()
 	out := cmd.OutOrStdout()
@@ -140,15 +147,9 @@ func runRespond(cmd *cobra.Command, args []string, f respondFlags) error {
 	}
 	defer env.Close()
 	if f.undo != 0 {
-		if len(args) > 0 {
-			return errors.New("--undo takes no logins: it undoes one incident")
-		}
 		_, err := env.Undo(ctx, f.undo, respond.UndoOptions{Restore: f.restore, EnableOldPassword: f.enableOldPw,
 			KeepDisabled: f.keepDisabled, ResetPassword: f.reset})
 		return err
-	}
-	if f.restore || f.enableOldPw || f.keepDisabled {
-		return errors.New("--restore, --enable-old-password and --keep-disabled go with --undo")
 	}
 	logs := f.logs
 	if len(logs) == 0 {
