@@ -318,9 +318,11 @@ func runWatch(cmd *cobra.Command, args []string, f watchFlags) error {
 		}
 	}()
 	if f.socket != "" {
-		if err := g.ServeStatus(ctx, f.socket); err != nil {
+		stopStatus, err := g.ServeStatus(ctx, f.socket)
+		if err != nil {
 			return err
 		}
+		defer stopStatus()
 	}
 	if f.metrics != "" {
 		if err := serveMetrics(ctx, f.metrics, g.Collector(), log); err != nil {

@@ -91,27 +91,41 @@ func (g *Guarded) Status(now time.Time, max int) Status {
 // ServeStatus answers on a unix socket: each connection gets the status as
 // one JSON document, then the socket is closed. The socket is created with
 // mode 0600 (root reads it); an existing socket that nobody serves is
-// replaced, one that another daemon serves is an error.
-func (g *Guarded) ServeStatus(ctx context.Context, path string) error {
+// replaced, one that another daemon serves is an error. Serving ends when
+// ctx ends or stop is called; stop returns once the socket is closed and
+// removed, so that a daemon started next finds it free.
+func (g *Guarded) ServeStatus(ctx context.Context, path string) (stop func(), err error) {
 	if c, err := net.Dial("unix", path); err == nil {
 		c.Close()
-		return fmt.Errorf("status socket %s: another daemon is serving it", path)
+		return nil, fmt.Errorf("status socket %s: another daemon is serving it", path)
 	}
 	_ = os.Remove(path)
 	l, err := net.Listen("unix", path)
 	if err != nil {
-		return fmt.Errorf("status socket: %w", err)
+		return nil, fmt.Errorf("status socket: %w", err)
 	}
 	if err := os.Chmod(path, 0o600); err != nil {
 		l.Close()
-		return fmt.Errorf("status socket: %w", err)
+		return nil, fmt.Errorf("status socket: %w", err)
+	}
+	var once sync.Once
+	closed := make(chan struct{})
+	stop = func() {
+		once.Do(func() {
+			l.Close()
+			os.Remove(path)
+		})
+		<-closed
 	}
 	go func() {
-		<-ctx.Done()
-		l.Close()
-		os.Remove(path)
+		select {
+		case <-ctx.Done():
+			stop()
+		case <-closed:
+		}
 	}()
 	go func() {
+		defer close(closed)
 		for {
 			c, err := l.Accept()
 			if err != nil {
@@ -122,7 +136,7 @@ func (g *Guarded) ServeStatus(ctx context.Context, path string) error {
 			c.Close()
 		}
 	}()
-	return nil
+	return stop, nil
 }
 
 // ReadStatus asks a daemon for its status.
