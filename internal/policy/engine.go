@@ -141,7 +141,7 @@ func (e *Engine) Decide(ctx context.Context, req *Request, now time.Time) Decisi
 			continue
 		}
 		if e.metrics != nil {
-			e.metrics.ruleHits.WithLabelValues(r.name).Inc()
+			e.metrics.ruleHit(r.name).Inc()
 		}
 		if r.rule.Compromised && compromised == "" {
 			compromised = r.name

@@ -10,6 +10,7 @@ type Metrics struct {
 	requests      *prometheus.CounterVec // stage, action
 	reqByLabel    [4][numActions]prometheus.Counter
 	ruleHits      *prometheus.CounterVec // rule
+	ruleByName    map[string]prometheus.Counter
 	malformed     *prometheus.CounterVec // reason
 	duration      prometheus.Histogram
 	connections   prometheus.Gauge
@@ -87,8 +88,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			m.reqByLabel[i][j] = m.requests.WithLabelValues(s, a)
 		}
 	}
+	m.ruleByName = make(map[string]prometheus.Counter, len(ruleNames))
 	for _, r := range ruleNames {
-		m.ruleHits.WithLabelValues(r)
+		m.ruleByName[r] = m.ruleHits.WithLabelValues(r)
 	}
 	for _, r := range malformedLabels {
 		m.malformed.WithLabelValues(r)
@@ -116,4 +118,13 @@ func (m *Metrics) request(state string, a Action) prometheus.Counter {
 		i = 2
 	}
 	return m.reqByLabel[i][min(a, numActions-1)]
+}
+
+// ruleHit returns the hit counter of a rule, looked up once at start (a
+// rule over its limit is hit by every request of an attack).
+func (m *Metrics) ruleHit(name string) prometheus.Counter {
+	if c, ok := m.ruleByName[name]; ok {
+		return c
+	}
+	return m.ruleHits.WithLabelValues(name)
 }

@@ -47,18 +47,13 @@ type Blocker interface {
 	Block(ctx context.Context, login string, opts mtablock.Options) (mtablock.Result, error)
 }
 
-// SessionEnder ends a login's live MTA sessions (*postfixblock.SessionFinder).
-type SessionEnder interface {
-	End(ctx context.Context, q postfixblock.SessionQuery, grace time.Duration) (mtablock.KillResult, error)
-}
-
 // ContainConfig wires a Containment to one mail server.
 type ContainConfig struct {
 	Store *store.Store
 	// Queue reads the queue files (the evidence) and holds the login's mail.
 	Queue    queue.Manager
 	MTA      Blocker
-	Sessions SessionEnder // nil leaves live sessions alone
+	Sessions respond.SessionEnder // nil leaves live sessions alone
 	// Block says how the MTA answers the login (REJECT by default).
 	Block mtablock.Options
 	// MaxPerWindow containments at most in Window (default 3 per hour),
