@@ -8,23 +8,12 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/saslguard/saslguard/internal/config"
 )
 
 // Duration is a time.Duration written as "30s", "5m" in TOML.
-type Duration struct{ time.Duration }
-
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return err
-	}
-	d.Duration = v
-	return nil
-}
-
-// MarshalText implements encoding.TextMarshaler.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+type Duration = config.Duration
 
 // Rule is one per-login limit: when the login's count in the rule's window
 // goes over Limit, the request gets Action. Limit 0 turns the rule off.
@@ -145,13 +134,13 @@ func DefaultConfig() Config {
 		SocketMode:       "0660",
 		StateDir:         "/var/lib/saslguard",
 		RedisPrefix:      "saslguard:",
-		RedisTimeout:     Duration{200 * time.Millisecond},
+		RedisTimeout:     Duration{Duration: 200 * time.Millisecond},
 		MaxConnections:   1000,
-		IdleTimeout:      Duration{330 * time.Second},
-		RequestTimeout:   Duration{10 * time.Second},
+		IdleTimeout:      Duration{Duration: 330 * time.Second},
+		RequestTimeout:   Duration{Duration: 10 * time.Second},
 		MaxLogins:        100000,
-		SnapshotInterval: Duration{time.Minute},
-		SyncInterval:     Duration{2 * time.Second},
+		SnapshotInterval: Duration{Duration: time.Minute},
+		SyncInterval:     Duration{Duration: 2 * time.Second},
 		BlockAction:      Reject,
 		Replies: Replies{
 			DeferIfPermit: "4.7.1 Sending limit reached, try again later",

@@ -157,7 +157,7 @@ func fleetConfig(redisAddr, stateDir string) Config {
 	cfg.Redis = redisAddr
 	cfg.RedisPrefix = "fleet:"
 	cfg.StateDir = stateDir
-	cfg.SyncInterval = Duration{time.Hour} // the test calls Sync itself
+	cfg.SyncInterval = Duration{Duration: time.Hour} // the test calls Sync itself
 	return cfg
 }
 
