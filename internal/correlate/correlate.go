@@ -13,6 +13,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/saslguard/saslguard/internal/detect"
 	"github.com/saslguard/saslguard/internal/event"
@@ -818,7 +820,7 @@ func (c *Correlator) Accounts() []*Account {
 }
 
 // Account returns the account of login, or nil.
-func (c *Correlator) Account(login string) *Account { return c.accounts[strings.ToLower(login)] }
+func (c *Correlator) Account(login string) *Account { return c.accounts[lower(login)] }
 
 // Open returns the messages still open (queued when the log ends) that
 // belong to login: its own, their filter copies and the bounces they caused.
@@ -955,13 +957,57 @@ func network(ip string) string {
 	return p.String()
 }
 
-func hasUpper(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= 'A' && c <= 'Z' {
-			return true
+// lower returns s in lower case. Unlike strings.ToLower it keeps bytes that
+// are not UTF-8 as they are, so that two different hostile names never
+// become one; s itself is returned when it has no capital.
+func lower(s string) string {
+	i := 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' || c >= utf8.RuneSelf {
+			break
 		}
 	}
-	return false
+	if i == len(s) {
+		return s
+	}
+	var b []byte
+	for j := i; j < len(s); {
+		c := s[j]
+		if c < utf8.RuneSelf {
+			if c >= 'A' && c <= 'Z' {
+				if b == nil {
+					b = append(make([]byte, 0, len(s)), s[:j]...)
+				}
+				c += 'a' - 'A'
+			}
+			if b != nil {
+				b = append(b, c)
+			}
+			j++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[j:])
+		l := r
+		if r != utf8.RuneError || n > 1 {
+			l = unicode.ToLower(r)
+		}
+		if l != r && b == nil {
+			b = append(make([]byte, 0, len(s)+4), s[:j]...)
+		}
+		if b != nil {
+			if l != r {
+				b = utf8.AppendRune(b, l)
+			} else {
+				b = append(b, s[j:j+n]...)
+			}
+		}
+		j += n
+	}
+	if b == nil {
+		return s
+	}
+	return string(b)
 }
 
 // clip copies s, cut to at most n bytes.

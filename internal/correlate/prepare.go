@@ -2,7 +2,6 @@ package correlate
 
 import (
 	"hash/maphash"
-	"strings"
 
 	"github.com/saslguard/saslguard/internal/event"
 )
@@ -24,18 +23,15 @@ func Prepare(ev *event.Event) {
 	if ev.QID != "" {
 		ev.QKey = event.MakeQKey(ev.HostHash, ev.QID)
 	}
-	if ev.Login != "" && hasUpper(ev.Login) {
-		ev.Login = strings.ToLower(ev.Login)
+	if ev.Login != "" {
+		ev.Login = lower(ev.Login)
 	}
 	switch ev.Kind {
 	case event.Client:
 		ev.LoopbackClient = isLoopback(ev.ClientIP)
 	case event.From:
 		if d := domainOf(ev.Sender); d != "" {
-			if hasUpper(d) {
-				d = strings.ToLower(d)
-			}
-			ev.SenderDomain = d
+			ev.SenderDomain = lower(d)
 		}
 	case event.Delivery:
 		ev.LocalRelay = isLocalRelay(ev.Relay)

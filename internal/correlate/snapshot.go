@@ -10,7 +10,6 @@ import (
 	"hash/maphash"
 	"io"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/saslguard/saslguard/internal/detect"
@@ -517,7 +516,7 @@ func restoreCounter(sc *snapCounter) (*Counter, error) {
 }
 
 func restoreAccount(sa *snapAccount) (*Account, error) {
-	if sa.Login == "" || strings.ToLower(sa.Login) != sa.Login {
+	if sa.Login == "" || lower(sa.Login) != sa.Login {
 		return nil, fmt.Errorf("bad login %q", sa.Login)
 	}
 	st, err := sa.State.State()
