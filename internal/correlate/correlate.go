@@ -126,6 +126,10 @@ type Message struct {
 
 const maxRcptTracked = 64
 
+// maxAddr caps the length of a kept address (RFC 5321 allows 256 octets in
+// a path; what is longer is hostile).
+const maxAddr = 320
+
 type session struct {
 	host string
 	acct *Account
@@ -419,7 +423,7 @@ func (c *Correlator) from(ev *event.Event) {
 		return
 	}
 	if !m.HasSender && m.Acct != nil {
-		m.Sender = clip(ev.Sender, 320)
+		m.Sender = clip(ev.Sender, maxAddr)
 		m.HasSender = true
 	}
 	m.Size = ev.Size
@@ -850,6 +854,9 @@ func (m *Message) setStatus(addr, status, reply string) {
 		return
 	}
 	st := statusName(status)
+	if len(addr) > maxAddr {
+		addr = addr[:maxAddr] // as it is kept, so that its next line finds it
+	}
 	keep := ""
 	if st != "sent" {
 		keep = reply
@@ -864,7 +871,7 @@ func (m *Message) setStatus(addr, status, reply string) {
 		}
 	}
 	if len(m.rcpts) < maxRcptTracked {
-		m.rcpts = append(m.rcpts, rcpt{addr: clip(addr, 320), status: st, reply: clip(keep, 200)})
+		m.rcpts = append(m.rcpts, rcpt{addr: strings.Clone(addr), status: st, reply: clip(keep, 200)})
 		return
 	}
 	if m.moreStatus == nil {

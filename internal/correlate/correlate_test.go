@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,5 +152,27 @@ func TestFailuresCountedOnce(t *testing.T) {
 	}
 	if c.Stats.AuthFailures != 10 {
 		t.Errorf("stats %d", c.Stats.AuthFailures)
+	}
+}
+
+// TestLongRecipientOnce: a recipient longer than the kept length is one
+// recipient across its status lines (it was matched unclipped against its
+// clipped copy, and counted once per line).
+func TestLongRecipientOnce(t *testing.T) {
+	c := New(Config{})
+	long := strings.Repeat("x", 400) + "@example.net"
+	c.Add(&event.Event{Time: t0, Host: "mx1", PID: 7, Kind: event.Client, QID: "AB12", Login: "alice@lab.test", ClientIP: "198.51.100.7"})
+	c.Add(&event.Event{Time: t0, Host: "mx1", Kind: event.From, QID: "AB12", Sender: "alice@lab.test", Nrcpt: 1})
+	for i, st := range []string{"deferred", "deferred", "sent"} {
+		c.Add(&event.Event{Time: t0.Add(time.Duration(i) * time.Minute), Host: "mx1", Kind: event.Delivery, QID: "AB12",
+			Recipient: long, Status: st, Relay: "mx.example.net[192.0.2.1]:25"})
+	}
+	c.Add(&event.Event{Time: t0.Add(time.Hour), Host: "mx1", Kind: event.Removed, QID: "AB12"})
+	a := c.Account("alice@lab.test")
+	if a == nil {
+		t.Fatal("no account")
+	}
+	if a.Sent != 1 || a.Deferred != 0 {
+		t.Errorf("sent %d deferred %d, want 1 and 0", a.Sent, a.Deferred)
 	}
 }
