@@ -587,6 +587,11 @@ func (s *State) evaluate(cfg *Config, now time.Time) bool {
 		// daemon alerts then, and a replay must agree with it.
 		snap.Start = s.start
 		snap.recountBefore(s)
+		if !changed {
+			// and so does what the login did before it: the snapshot that
+			// fixed the start counted it (the window has moved on since)
+			snap.MessagesBefore, snap.IPsBefore, snap.HoursBefore = s.best.MessagesBefore, s.best.IPsBefore, s.best.HoursBefore
+		}
 	}
 	s.best = snap
 	if sc > s.score {

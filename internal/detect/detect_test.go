@@ -194,3 +194,37 @@ func TestTrustedNetworkNeverNew(t *testing.T) {
 		t.Errorf("%d new IPs from a trusted network", n)
 	}
 }
+
+// TestBeforeFiguresStayWithTheStart: once a takeover's start is fixed, the
+// evidence keeps describing the login's activity before that start, however
+// long the spam goes on ("before 14:02 it sent 3 messages/hour from 1 IP").
+// Later snapshots used to count the spam itself as the activity "before".
+func TestBeforeFiguresStayWithTheStart(t *testing.T) {
+	f := newFeed()
+	f.cfg.Window = 2 * time.Hour // so that the window soon moves past the start
+	at := f.baseline(7)
+	start := at.Add(time.Minute)
+	// hours of spam, heavier every hour, from new addresses each hour
+	for h := 0; h < 8; h++ {
+		for i := 0; i < 60*(h+1); i++ {
+			f.msg(start.Add(time.Duration(h)*time.Hour+time.Duration(i)*time.Second),
+				fmt.Sprintf("203.0.%d.%d", 113+h%100, i%12), fmt.Sprintf("spam%d.example", i%61), true)
+		}
+	}
+	if v := f.s.Verdict(); v != Compromised {
+		t.Fatalf("verdict %v, want compromised", v)
+	}
+	b := f.s.Best()
+	if !b.Start.Equal(start) {
+		t.Fatalf("start %v, want %v", b.Start, start)
+	}
+	if !b.At.After(start.Add(f.cfg.Window)) {
+		t.Fatalf("best snapshot taken at %v: the test wants one after the window moved on", b.At)
+	}
+	if b.MessagesBefore != 21 || b.IPsBefore != 1 {
+		t.Errorf("before the start: %d messages from %d IPs, want 21 from 1", b.MessagesBefore, b.IPsBefore)
+	}
+	if want := start.Sub(t0).Hours(); b.HoursBefore != want {
+		t.Errorf("hours before %.2f, want %.2f", b.HoursBefore, want)
+	}
+}
