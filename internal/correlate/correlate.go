@@ -126,6 +126,9 @@ type Message struct {
 
 const maxRcptTracked = 64
 
+// maxAddrs caps the client addresses counted across all logins.
+const maxAddrs = 200000
+
 // maxAddr caps the length of a kept address (RFC 5321 allows 256 octets in
 // a path; what is longer is hostile).
 const maxAddr = 320
@@ -149,9 +152,9 @@ type Correlator struct {
 	hosts    map[uint64]string   // host names by hash
 	accounts map[string]*Account // by lower-case login
 	sessions map[skey]*session
-	ipFail   map[string]int32
-	ipLogins map[string]int32 // how many logins used each client IP
-	spare    []*Message       // finished messages, for reuse
+	ipFail   addrCounts // failed logins from each client IP
+	ipLogins addrCounts // how many logins used each client IP
+	spare    []*Message // finished messages, for reuse
 
 	failCur, failPrev map[failKey]*failSeen
 	failGen           int64
@@ -198,8 +201,8 @@ func New(cfg Config) *Correlator {
 		hosts:    map[uint64]string{},
 		accounts: map[string]*Account{},
 		sessions: map[skey]*session{},
-		ipFail:   map[string]int32{},
-		ipLogins: map[string]int32{},
+		ipFail:   newAddrCounts(maxAddrs),
+		ipLogins: newAddrCounts(maxAddrs),
 	}
 	for _, d := range cfg.OwnDomains {
 		c.own[strings.ToLower(strings.TrimSpace(d))] = true
@@ -402,14 +405,9 @@ func (c *Correlator) client(ev *event.Event) {
 	}
 	if isNew {
 		m.newIP = true
-		n, ok := c.ipLogins[ev.ClientIP]
-		m.sharedIP = n >= 3
-		if ok {
-			c.ipLogins[ev.ClientIP] = n + 1
-		} else if len(c.ipLogins) < 200000 {
-			c.ipLogins[ip] = 1 // the counter's copy
-		}
-		m.priorFailures = int(c.ipFail[ev.ClientIP])
+		m.sharedIP = c.ipLogins.add(ev.ClientIP, 1) >= 3
+		pf, _ := c.ipFail.get(ev.ClientIP)
+		m.priorFailures = int(pf)
 		if m.priorFailures > 0 {
 			a.FailuresFromItsIPs += m.priorFailures
 		}
@@ -676,11 +674,7 @@ func (c *Correlator) authFailure(ev *event.Event) {
 	}
 	c.Stats.AuthFailures += n
 	if ev.ClientIP != "" {
-		if v, ok := c.ipFail[ev.ClientIP]; ok {
-			c.ipFail[ev.ClientIP] = v + int32(min(n, 1<<20))
-		} else if len(c.ipFail) < 200000 {
-			c.ipFail[strings.Clone(ev.ClientIP)] = int32(min(n, 1<<20))
-		}
+		c.ipFail.add(ev.ClientIP, int32(min(n, 1<<20)))
 	}
 	if ev.Login == "" {
 		c.Stats.NamelessFailure += n

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/saslguard/saslguard/internal/detect"
 	"github.com/saslguard/saslguard/internal/event"
@@ -174,5 +175,34 @@ func TestLongRecipientOnce(t *testing.T) {
 	}
 	if a.Sent != 1 || a.Deferred != 0 {
 		t.Errorf("sent %d deferred %d, want 1 and 0", a.Sent, a.Deferred)
+	}
+}
+
+// TestKeysAreCopies: event strings may point into a read buffer that is
+// reused once the event is consumed (the scan's chunks, watch's line
+// buffer). What the correlator keeps must not: failed logins counted from
+// an address are found again after the buffer held other lines. (A Go map
+// assigned an existing key keeps the new key's string, so m[k] += n with
+// such a k used to leave the key in the buffer.)
+func TestKeysAreCopies(t *testing.T) {
+	c := New(Config{})
+	buf := []byte("203.0.113.77")
+	view := unsafe.String(&buf[0], len(buf))
+	for i := 0; i < 3; i++ {
+		c.Add(&event.Event{Time: t0.Add(time.Duration(i) * time.Second), Kind: event.AuthFailure,
+			Login: "mallory@lab.test", ClientIP: view, Count: 1})
+	}
+	copy(buf, "198.51.100.1") // the buffer now holds another line
+	c.Add(&event.Event{Time: t0.Add(time.Minute), Host: "mx1", PID: 9, Kind: event.Client, QID: "C0FFEE",
+		Login: "alice@lab.test", ClientIP: "203.0.113.77"})
+	c.Add(&event.Event{Time: t0.Add(time.Minute), Host: "mx1", Kind: event.From, QID: "C0FFEE", Sender: "alice@lab.test", Nrcpt: 1})
+	if a := c.Account("alice@lab.test"); a == nil || a.FailuresFromItsIPs != 3 {
+		t.Errorf("failures from alice's IP before her login: %+v, want 3", a)
+	}
+	if n, _ := c.ipFail.get("203.0.113.77"); n != 3 {
+		t.Errorf("failures counted for 203.0.113.77: %d", n)
+	}
+	if _, ok := c.ipFail.get("198.51.100.1"); ok {
+		t.Error("the buffer's new content became a key")
 	}
 }

@@ -253,8 +253,8 @@ func (c *Correlator) snapState() *snapState {
 		}
 		return a.PID < b.PID
 	})
-	st.IPFail = int32Data(c.ipFail)
-	st.IPLogins = int32Data(c.ipLogins)
+	st.IPFail = c.ipFail.data()
+	st.IPLogins = c.ipLogins.data()
 	st.FailCur = failData(c.failCur)
 	st.FailPrev = failData(c.failPrev)
 	return st
@@ -293,14 +293,6 @@ func counterData(c *Counter) snapCounter {
 		sc.Counts = append(sc.Counts, kc.Count)
 	}
 	return sc
-}
-
-func int32Data(m map[string]int32) []snapInt32 {
-	out := make([]snapInt32, 0, len(m))
-	for _, k := range sortedKeys(m) {
-		out = append(out, snapInt32{k, m[k]})
-	}
-	return out
 }
 
 func failData(m map[failKey]*failSeen) []snapFail {
@@ -459,10 +451,10 @@ func restoreState(st *snapState, cfg Config) (*Correlator, error) {
 		c.sessions[skey{hostHash(s.Host), s.PID}] = &session{host: s.Host, acct: a, ip: s.IP, last: s.Last}
 	}
 	for _, x := range st.IPFail {
-		c.ipFail[x.Key] = x.N
+		c.ipFail.add(x.Key, x.N)
 	}
 	for _, x := range st.IPLogins {
-		c.ipLogins[x.Key] = x.N
+		c.ipLogins.add(x.Key, x.N)
 	}
 	c.failCur = restoreFail(st.FailCur)
 	if c.failCur == nil {
