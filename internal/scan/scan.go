@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -317,7 +318,8 @@ type merger struct {
 	st     *Stats
 	free   batches
 	groups []groupQueue
-	ended  int // groups whose reader has finished
+	ended  int               // groups whose reader has finished
+	names  map[string]string // program names of the statistics (see name)
 }
 
 type groupQueue struct {
@@ -342,7 +344,7 @@ func (q *groupQueue) fixHead() {
 }
 
 func newMerger(n int, corr *correlate.Correlator, st *Stats, free batches) *merger {
-	m := &merger{corr: corr, st: st, free: free, groups: make([]groupQueue, n)}
+	m := &merger{corr: corr, st: st, free: free, groups: make([]groupQueue, n), names: map[string]string{}}
 	for i := range m.groups {
 		m.groups[i] = groupQueue{pending: map[int64]*batch{}, total: -1}
 	}
@@ -443,11 +445,11 @@ func (m *merger) finishBatch(b *batch) {
 	st.Parsed += b.parsed
 	st.NoEnvelope += b.noEnv
 	for k, v := range b.unparsed {
-		st.Unparsed[k] += v
+		st.Unparsed[m.name(k)] += v
 	}
 	for k, v := range b.other {
 		if _, ok := st.OtherPrograms[k]; ok || len(st.OtherPrograms) < maxOtherPrograms {
-			st.OtherPrograms[k] += v
+			st.OtherPrograms[m.name(k)] += v
 		} else {
 			st.OtherPrograms["(others)"] += v
 		}
@@ -456,6 +458,18 @@ func (m *merger) finishBatch(b *batch) {
 	b.chunk, b.lines, b.parsed, b.noEnv = nil, 0, 0, 0
 	b.unparsed, b.other = nil, nil
 	m.free.put(b)
+}
+
+// name returns the merger's copy of a program name. The batch's names point
+// into its chunk, which is given back after the batch: the statistics'
+// keys must not (and m[k] += v with an existing key would store k).
+func (m *merger) name(k string) string {
+	if s, ok := m.names[k]; ok {
+		return s
+	}
+	s := strings.Clone(k)
+	m.names[s] = s
+	return s
 }
 
 // release gives back what an error left unconsumed.

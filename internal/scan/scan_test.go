@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -272,5 +273,28 @@ func TestSideBySideLogs(t *testing.T) {
 		if res.Stats.Lines != 6 || !res.Stats.LastEvent.Equal(time.Date(2026, 11, 20, 11, 59, 0, 0, time.UTC)) {
 			t.Errorf("%v: %d lines, last event %v", order, res.Stats.Lines, res.Stats.LastEvent)
 		}
+	}
+}
+
+// TestProgramNamesKept: the statistics' program names are copies, not views
+// of a read buffer that is reused (they turned into fragments of later
+// lines on logs of more than a few chunks).
+func TestProgramNamesKept(t *testing.T) {
+	var b strings.Builder
+	for i := 0; b.Len() < 12<<20; i++ {
+		fmt.Fprintf(&b, "Mar  1 10:%02d:%02d mx1 CRON[%d]: (root) CMD (run-parts /etc/cron.hourly)\n", i/60%60, i%60, 1000+i%5000)
+		fmt.Fprintf(&b, "Mar  1 10:%02d:%02d mx1 postfix/smtpd[%d]: %010X: this line means nothing but has status=weird\n", i/60%60, i%60, 2000+i%5000, i)
+		fmt.Fprintf(&b, "Mar  1 10:%02d:%02d mx1 kernel: [%d.000] eth0 link up, padding padding padding\n", i/60%60, i%60, i)
+	}
+	path := filepath.Join(t.TempDir(), "mail.log")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st := runScan(t, scan.Options{}, path).Stats
+	if len(st.OtherPrograms) != 2 || st.OtherPrograms["CRON"] == 0 || st.OtherPrograms["kernel"] == 0 {
+		t.Errorf("other programs %v, want CRON and kernel", st.OtherPrograms)
+	}
+	if len(st.Unparsed) != 1 || st.Unparsed["smtpd"] == 0 {
+		t.Errorf("unparsed %v, want smtpd", st.Unparsed)
 	}
 }
