@@ -784,6 +784,15 @@ func (c *Correlator) sweep() {
 			delete(c.sessions, k)
 		}
 	}
+	// once a day (of event time; the last sweep was an hour before
+	// nextSweep): the detector windows of logins gone quiet, see
+	// detect.State.Trim
+	if last := c.nextSweep.Add(-time.Hour); last.Unix()/86400 != c.now.Unix()/86400 {
+		tcut := c.now.Add(-time.Hour)
+		for _, a := range c.accounts {
+			a.state.Trim(&c.cfg.Detect, tcut)
+		}
+	}
 }
 
 // Finish tallies the messages still open at the end of the log. The

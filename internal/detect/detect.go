@@ -388,6 +388,18 @@ func (s *State) drop() {
 	}
 }
 
+// Trim lets go of what has left the window by now, for a login that may
+// have gone quiet: its memory follows its window, not its busiest day. The
+// correlator trims every login now and then, an hour behind its clock, so
+// that a line that comes a little late sees the same window as without the
+// trim (a later event's own expiry would have dropped the same entries).
+func (s *State) Trim(cfg *Config, now time.Time) {
+	if len(s.win)+len(s.newIPs)+len(s.rej)+len(s.bnc)+len(s.fail) == 0 {
+		return
+	}
+	s.expire(cfg, now)
+}
+
 // expire moves the window's heads past entries older than it.
 func (s *State) expire(cfg *Config, now time.Time) {
 	cut := now.Add(-cfg.Window)
@@ -436,8 +448,10 @@ func compact(w []obs, head *int, h, m int) ([]obs, int, int) {
 	return w, h - d, m - d
 }
 
+// compactSimple moves the live entries of w (from *head on) to its start
+// once at least half of it is dead: each entry dropped pays for one copy.
 func compactSimple[T any](w []T, head *int) []T {
-	if *head < 1024 || *head < len(w)/2 {
+	if *head < 16 || *head < len(w)/2 {
 		return w
 	}
 	live := w[*head:]
@@ -445,7 +459,10 @@ func compactSimple[T any](w []T, head *int) []T {
 	if cap(w) > 4*len(live) {
 		// far below its peak (a burst has left the window): let the
 		// peak's array go, so that memory follows the window
-		return append(make([]T, 0, max(2*len(live), 64)), live...)
+		if len(live) == 0 {
+			return nil
+		}
+		return append(make([]T, 0, max(2*len(live), 8)), live...)
 	}
 	n := copy(w, live)
 	clear(w[n:])

@@ -228,3 +228,35 @@ func TestBeforeFiguresStayWithTheStart(t *testing.T) {
 		t.Errorf("hours before %.2f, want %.2f", b.HoursBefore, want)
 	}
 }
+
+// TestTrimFollowsTheWindow: a login that sent a burst and went quiet gives
+// its window's memory back when trimmed, and trimming changes nothing the
+// detector decides afterwards.
+func TestTrimFollowsTheWindow(t *testing.T) {
+	a, b := newFeed(), newFeed()
+	for _, f := range []*feed{a, b} {
+		at := f.baseline(3)
+		for i := 0; i < 3000; i++ {
+			f.msg(at.Add(time.Duration(i)*time.Second), fmt.Sprintf("203.0.113.%d", i%20), fmt.Sprintf("spam%d.example", i%50), true)
+		}
+	}
+	quiet := t0.Add(10 * 24 * time.Hour)
+	a.s.Trim(&a.cfg, quiet)
+	if n := cap(a.s.win) + cap(a.s.newIPs) + cap(a.s.fail); n != 0 {
+		t.Errorf("after a quiet week the trimmed state holds %d entries", n)
+	}
+	if cap(b.s.win) < 3000 {
+		t.Fatalf("the untrimmed window holds %d: the test does not show the trim", cap(b.s.win))
+	}
+	for _, f := range []*feed{a, b} {
+		for i := 0; i < 50; i++ {
+			f.msg(quiet.Add(time.Duration(i)*time.Minute), "198.51.100.10", "corp.example", false)
+		}
+	}
+	if a.s.Verdict() != b.s.Verdict() || a.s.Score() != b.s.Score() || !a.s.Start().Equal(b.s.Start()) {
+		t.Errorf("trimmed %v/%d/%v, untrimmed %v/%d/%v", a.s.Verdict(), a.s.Score(), a.s.Start(), b.s.Verdict(), b.s.Score(), b.s.Start())
+	}
+	if fmt.Sprint(a.s.Best()) != fmt.Sprint(b.s.Best()) || fmt.Sprint(a.s.counts(&a.cfg, quiet.Add(time.Hour))) != fmt.Sprint(b.s.counts(&b.cfg, quiet.Add(time.Hour))) {
+		t.Errorf("trimmed and untrimmed states differ:\n%+v\n%+v", a.s.Best(), b.s.Best())
+	}
+}
