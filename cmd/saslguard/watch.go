@@ -440,6 +440,11 @@ func replayFiles(ctx context.Context, cmd *cobra.Command, eng *watch.Engine, arg
 	err = set.Read(ctx, func(c *logsrc.Chunk) error {
 		defer c.Release()
 		if c.Index != last {
+			// the previous file ended without a newline: its last line
+			// is whole all the same
+			if len(partial) > 0 {
+				eng.Line(files[last].Name, trimCR(partial))
+			}
 			partial, last = partial[:0], c.Index
 		}
 		data := c.Data
