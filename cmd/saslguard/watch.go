@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,7 +30,6 @@ import (
 	"github.com/saslguard/saslguard/internal/queue/postfixq"
 	"github.com/saslguard/saslguard/internal/report"
 	"github.com/saslguard/saslguard/internal/respond"
-	"github.com/saslguard/saslguard/internal/scan"
 	"github.com/saslguard/saslguard/internal/store"
 	"github.com/saslguard/saslguard/internal/watch"
 )
@@ -77,7 +75,8 @@ Alerts go to standard output (text or one JSON object per line) and, with
 
 --once replays the files to their end and exits: it raises the alerts a live
 daemon would have raised, with the same compromise start as scan (exit status 1
-when a login was found compromised).
+when a login was found compromised). Logs written side by side (mail.log and
+dovecot.log, two servers' logs) are merged by time, as scan merges them.
 
 'saslguard status' shows a running daemon's suspects, recent alerts and how far
 behind the log it is; --metrics serves Prometheus metrics on loopback.
@@ -279,7 +278,7 @@ func runWatch(cmd *cobra.Command, args []string, f watchFlags) error {
 		return errors.New("--once reads files; to replay the journal: journalctl -o json ... | saslguard watch --once -")
 	}
 	if f.once {
-		if err := replayFiles(ctx, cmd, eng, args, f.year, loc); err != nil {
+		if err := replayFiles(ctx, cmd, eng, args, f.year); err != nil {
 			return err
 		}
 		if compromised > 0 {
@@ -423,58 +422,14 @@ func newContainment(ctx context.Context, f watchFlags, out io.Writer, log *slog.
 	return c, func() { st.Close() }, nil
 }
 
-// replayFiles reads a set of files in order, line by line, as the daemon
-// would have seen them.
-func replayFiles(ctx context.Context, cmd *cobra.Command, eng *watch.Engine, args []string, year int, loc *time.Location) error {
+// replayFiles reads a set of files to its end, as the daemon would have
+// seen them written (Engine.Replay: side-by-side logs merged by time).
+func replayFiles(ctx context.Context, cmd *cobra.Command, eng *watch.Engine, args []string, year int) error {
 	set, err := logsrc.Open(args, logsrc.Options{Stdin: cmd.InOrStdin()})
 	if err != nil {
 		return err
 	}
-	years, _ := scan.InferYears(set, year, loc)
-	files := set.Files()
-	for i, f := range files {
-		eng.SetYear(f.Name, years[i])
-	}
-	var partial []byte
-	last := -1
-	err = set.Read(ctx, func(c *logsrc.Chunk) error {
-		defer c.Release()
-		if c.Index != last {
-			// the previous file ended without a newline: its last line
-			// is whole all the same
-			if len(partial) > 0 {
-				eng.Line(files[last].Name, trimCR(partial))
-			}
-			partial, last = partial[:0], c.Index
-		}
-		data := c.Data
-		for len(data) > 0 {
-			n := bytes.IndexByte(data, '\n')
-			if n < 0 {
-				partial = append(partial, data...)
-				break
-			}
-			line := data[:n]
-			if len(partial) > 0 {
-				line = append(partial, line...)
-				partial = partial[:0]
-			}
-			eng.Line(files[c.Index].Name, trimCR(line))
-			data = data[n+1:]
-		}
-		return nil
-	})
-	if len(partial) > 0 {
-		eng.Line(files[last].Name, trimCR(partial))
-	}
-	return err
-}
-
-func trimCR(b []byte) []byte {
-	if len(b) > 0 && b[len(b)-1] == '\r' {
-		return b[:len(b)-1]
-	}
-	return b
+	return eng.Replay(ctx, set, year)
 }
 
 // serveMetrics serves /metrics on a loopback address.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -130,5 +131,59 @@ func TestWatchOnceReadsUnterminatedLastLine(t *testing.T) {
 	// the last message's qmgr line, the file's last line, raised it
 	if want := time.Date(2026, 11, 20, 10, 6, 0, 0, time.UTC); !alerts[0].At.Equal(want) {
 		t.Errorf("alert at %v, want %v", alerts[0].At, want)
+	}
+}
+
+// TestWatchOnceMergesSideBySideLogs: with mail.log (rotated once) and
+// dovecot.log given side by side, in any order and whichever was written
+// last, --once raises the alerts it raises on the one merged log: the
+// Dovecot failures count before the forged mail, and the IMAP login dates
+// the start.
+func TestWatchOnceMergesSideBySideLogs(t *testing.T) {
+	dir := t.TempDir()
+	var all, rotated, postfix, dovecot []string
+	split := time.Date(2026, 11, 19, 0, 0, 0, 0, time.UTC)
+	for _, l := range takeover() {
+		all = append(all, l.text)
+		switch {
+		case l.dovecot:
+			dovecot = append(dovecot, l.text)
+		case strings.HasPrefix(l.text, "Nov 18 "):
+			rotated = append(rotated, l.text)
+		default:
+			postfix = append(postfix, l.text)
+		}
+	}
+	end := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	merged := writeLog(t, dir, "merged.log", end, true, all...)
+	code, want := watchOnce(t, merged)
+	if code != 1 || len(want) != 1 || want[0].Login != "dora@corp.example" || want[0].Verdict != "compromised" {
+		t.Fatalf("merged log: exit %d, alerts %+v; want dora@corp.example compromised", code, want)
+	}
+	if start := time.Date(2026, 11, 20, 9, 5, 0, 0, time.UTC); !want[0].Start.Equal(start) {
+		t.Errorf("merged log: start %v, want the IMAP login at %v", want[0].Start, start)
+	}
+	if !strings.Contains(strings.Join(want[0].Reasons, "\n"), "failed logins") {
+		t.Errorf("merged log: reasons %q name no failed logins", want[0].Reasons)
+	}
+
+	for _, dovecotLast := range []bool{false, true} {
+		sub := filepath.Join(dir, fmt.Sprint(dovecotLast))
+		if err := os.Mkdir(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		mailEnd, doveEnd := end, end.Add(time.Second)
+		if !dovecotLast {
+			mailEnd, doveEnd = doveEnd, mailEnd
+		}
+		old := writeLog(t, sub, "mail.log.1", split, true, rotated...)
+		mail := writeLog(t, sub, "mail.log", mailEnd, true, postfix...)
+		dove := writeLog(t, sub, "dovecot.log", doveEnd, false, dovecot...)
+		for _, args := range [][]string{{old, mail, dove}, {dove, mail, old}} {
+			code, got := watchOnce(t, args...)
+			if code != 1 || !reflect.DeepEqual(got, want) {
+				t.Errorf("dovecot.log written last %v, %v: exit %d, alerts\n%+v\nwant\n%+v", dovecotLast, args, code, got, want)
+			}
+		}
 	}
 }
