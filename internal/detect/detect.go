@@ -149,21 +149,24 @@ type hourSlot struct {
 
 // Snapshot is what the detector saw when it reached its strongest verdict.
 type Snapshot struct {
-	At               time.Time
-	Score            int
-	WindowMessages   int
-	ForeignMessages  int
-	ForeignDomains   int
-	NewIPs           int
-	NewIPList        []string
-	LastHour         int
-	BaselinePerHour  int
-	HasHistory       bool
-	Rejections       int
-	Bounces          int
-	Failures         int
-	FailureIPs       int
-	PriorFailures    int
+	At              time.Time
+	Score           int
+	WindowMessages  int
+	ForeignMessages int
+	ForeignDomains  int
+	NewIPs          int
+	NewIPList       []string
+	LastHour        int
+	BaselinePerHour int
+	HasHistory      bool
+	Rejections      int
+	Bounces         int
+	Failures        int
+	FailureIPs      int
+	PriorFailures   int
+	// PriorOwn is the part of PriorFailures that tried this login's name
+	// (those are in Failures too).
+	PriorOwn         int
 	FirstNewIP       string
 	FirstNewIPAt     time.Time
 	Start            time.Time
@@ -662,12 +665,25 @@ func (s *State) snapshot(cfg *Config, now time.Time) Snapshot {
 	snap.FailureIPs = len(ips)
 	// the likely start: the first use of a new IP in the window; the first
 	// foreign message when no IP is new.
+	var firstUse map[string]time.Time
 	for _, f := range s.newIPs[s.newHead:] {
-		snap.PriorFailures += s.priorFor[f.ip]
+		if p := s.priorFor[f.ip]; p > 0 {
+			snap.PriorFailures += p
+			if firstUse == nil {
+				firstUse = map[string]time.Time{}
+			}
+			firstUse[f.ip] = f.t
+		}
 		if len(snap.NewIPList) < 20 {
 			snap.NewIPList = append(snap.NewIPList, f.ip)
 		}
 	}
+	for _, f := range s.fail[s.failHd:] {
+		if t, ok := firstUse[f.ip]; ok && f.t.Before(t) {
+			snap.PriorOwn++
+		}
+	}
+	snap.PriorOwn = min(snap.PriorOwn, snap.PriorFailures)
 	// The likely start: the first use of a new IP that sent forged mail or
 	// had failed logins before; else the first new IP; else the first
 	// forged message; else the window's first message.
@@ -785,7 +801,9 @@ func Reasons(sn Snapshot, loc *time.Location) []string {
 	if sn.HasHistory && sn.LastHour > 0 {
 		r = append(r, fmt.Sprintf("%d messages in the last hour against a baseline of at most %d/hour", sn.LastHour, sn.BaselinePerHour))
 	}
-	if f := sn.Failures + sn.PriorFailures; f > 0 {
+	// failed logins for this name, and for other names from the
+	// addresses that then logged in as it (each attempt once)
+	if f := sn.Failures + sn.PriorFailures - sn.PriorOwn; f > 0 {
 		s := fmt.Sprintf("%d failed logins", f)
 		if sn.FailureIPs > 0 {
 			s += fmt.Sprintf(" from %d IP%s", sn.FailureIPs, plural(sn.FailureIPs))

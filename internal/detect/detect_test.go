@@ -2,6 +2,7 @@ package detect
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -258,5 +259,30 @@ func TestTrimFollowsTheWindow(t *testing.T) {
 	}
 	if fmt.Sprint(a.s.Best()) != fmt.Sprint(b.s.Best()) || fmt.Sprint(a.s.counts(&a.cfg, quiet.Add(time.Hour))) != fmt.Sprint(b.s.counts(&b.cfg, quiet.Add(time.Hour))) {
 		t.Errorf("trimmed and untrimmed states differ:\n%+v\n%+v", a.s.Best(), b.s.Best())
+	}
+}
+
+// TestFailuresCountedOnceInReasons: failed logins for this name from the
+// address that then logged in are both the name's failures and the
+// address's prior failures; the reasons count each attempt once, and add
+// the address's attempts at other names.
+func TestFailuresCountedOnceInReasons(t *testing.T) {
+	f := newFeed()
+	at := f.baseline(7)
+	for i := 0; i < 12; i++ {
+		f.s.Failure(&f.cfg, at.Add(time.Duration(i)*time.Second), "203.0.113.5")
+	}
+	// the correlator reports 12 + 5 failures from the address: 5 tried
+	// other names
+	for i := 0; i < 120; i++ {
+		f.s.Message(&f.cfg, Message{Time: at.Add(time.Minute + time.Duration(i)*time.Second), IP: "203.0.113.5",
+			Domain: fmt.Sprintf("spam%d.example", i%40), Foreign: true, PriorFailures: 17})
+	}
+	if f.s.Verdict() != Compromised {
+		t.Fatalf("verdict %v", f.s.Verdict())
+	}
+	r := strings.Join(Reasons(f.s.Best(), time.UTC), "\n")
+	if !strings.Contains(r, "17 failed logins from 1 IP, then success from 203.0.113.5") {
+		t.Errorf("reasons:\n%s\nwant 17 failed logins (12 for the name, 5 for others)", r)
 	}
 }
