@@ -169,7 +169,7 @@ func (e *Engine) Correlator() *correlate.Correlator { return e.corr }
 // Alerts returns the alerts raised so far (the last 1,000).
 func (e *Engine) Alerts() []Alert { return e.alerts }
 
-// Behind returns the time of the newest event read.
+// Newest returns the time of the newest event read.
 func (e *Engine) Newest() time.Time { return e.lastAt }
 
 func (e *Engine) onVerdict(a *correlate.Account, from, to detect.Verdict, at time.Time) {
