@@ -51,6 +51,7 @@ func (c *Config) normalize() {
 	if c.Expire <= 0 {
 		c.Expire = 10 * 24 * time.Hour
 	}
+	c.Expire = max(c.Expire, time.Hour) // a Skipper relies on it
 	if c.MaxNames <= 0 {
 		c.MaxNames = 50000
 	}
@@ -348,7 +349,7 @@ func (c *Correlator) client(ev *event.Event) {
 		// a short queue id reused: the old message's end was not logged
 		c.finish(old)
 	}
-	if ev.Login == "" && ev.OrigQID == "" && !ev.LoopbackClient {
+	if isLight(ev) {
 		c.Unauth.Messages++
 		c.Unauth.TopClients.Add(ev.ClientIP, 1)
 		c.light[k] = ev.Time.Unix()
@@ -503,7 +504,7 @@ func (c *Correlator) ownDomain(d string, a *Account) bool {
 func (c *Correlator) delivery(ev *event.Event) {
 	m := c.lookup(ev)
 	if m == nil {
-		if ev.Status != "" && ev.Relay != "none" && !ev.LocalRelay {
+		if unauthOutbound(ev) {
 			if _, ok := c.light[ev.QKey]; ok {
 				c.Unauth.Outbound++
 			}

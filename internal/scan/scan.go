@@ -149,9 +149,10 @@ func Run(ctx context.Context, set *logsrc.Set, opts Options) (*Result, error) {
 		go func() {
 			defer wg.Done()
 			p := logline.New(0, opts.Loc)
+			sk := correlate.NewSkipper()
 			for b := range work {
 				p.Env.Year = yearOf[b.chunk.File]
-				parseChunk(p, b)
+				parseChunk(p, sk, b)
 				done <- b
 			}
 		}()
@@ -248,9 +249,15 @@ func Run(ctx context.Context, set *logsrc.Set, opts Options) (*Result, error) {
 }
 
 // parseChunk reads every line of the batch's chunk.
-func parseChunk(p *logline.Parser, b *batch) {
+func parseChunk(p *logline.Parser, sk *correlate.Skipper, b *batch) {
 	data := b.chunk.Data
 	b.events = b.events[:0]
+	sk.Reset()
+	// the time of the last event the skipper dropped, when no event was
+	// kept after it: the statistics' last event and the correlator's
+	// clock must not lose the log's last line
+	var tailAt time.Time
+	var tailGuessed, hasTail bool
 	for len(data) > 0 {
 		n := bytes.IndexByte(data, '\n')
 		var line []byte
@@ -284,6 +291,11 @@ func parseChunk(p *logline.Parser, b *batch) {
 				}
 			default:
 				correlate.Prepare(ev)
+				if sk.Skip(ev) {
+					tailAt, tailGuessed, hasTail = ev.Time, ev.YearGuessed, true
+					continue
+				}
+				hasTail = false
 				b.events = b.events[:len(b.events)+1]
 			}
 		case logline.NoEnvelope:
@@ -299,6 +311,10 @@ func parseChunk(p *logline.Parser, b *batch) {
 			}
 			b.other[r.Program]++
 		}
+	}
+	if hasTail {
+		// a time-only event (kind None), which the correlator passes over
+		b.events = append(b.events, event.Event{Time: tailAt, YearGuessed: tailGuessed, Prepared: true})
 	}
 	// Slots past the end (and all of them once the batch is consumed) keep
 	// pointers into chunk buffers, which logsrc recycles: they hold no
