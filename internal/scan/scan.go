@@ -101,10 +101,12 @@ func (f batches) put(b *batch) {
 
 // ReaderOptions returns the logsrc options that suit Run: few chunks in
 // flight (each parsed chunk holds its events until the sequencer takes it),
-// so that memory stays flat whatever the size of the input.
+// so that memory stays flat whatever the size of the input, and a short
+// read-ahead for compressed files (with the default of 16, scanning a
+// rotated set peaked at 100-106 MiB instead of 82, in the same time).
 func ReaderOptions() logsrc.Options {
 	n := runtime.GOMAXPROCS(0)
-	return logsrc.Options{MaxInFlight: 2*n + 2, ChunkSize: 1 << 20}
+	return logsrc.Options{MaxInFlight: 2*n + 2, ChunkSize: 1 << 20, ReadAhead: 4}
 }
 
 // Run scans the set. Its groups of files (logsrc.Set.Groups: a rotated
