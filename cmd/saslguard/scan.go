@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"time"
 
@@ -121,11 +120,7 @@ func runScan(cmd *cobra.Command, args []string, f scanFlags) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if os.Getenv("GOGC") == "" {
-		// the live heap is small and steady (windows and open queue ids):
-		// a tighter GC keeps peak memory flat for the same CPU, measured
-		debug.SetGCPercent(50)
-	}
+	defer tuneGC()()
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 	defer stop()
 	allow := cfg.Allow()

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"math"
+	"runtime/debug"
+	"testing"
+)
+
+func TestGCLimit(t *testing.T) {
+	for _, c := range []struct {
+		live uint64
+		want int64
+	}{
+		{0, gcFloor},
+		{40 << 20, gcFloor},               // the bench's logs: the floor binds
+		{200 << 20, 200<<20 + gcHeadroom}, // many logins: room to allocate between cycles
+		{math.MaxUint64, math.MaxInt64/4 + gcHeadroom},
+	} {
+		if got := gcLimit(c.live); got != c.want {
+			t.Errorf("gcLimit(%d) = %d, want %d", c.live, got, c.want)
+		}
+	}
+}
+
+// TestTuneGCRestores: the limit applies while a scan runs and is given back.
+func TestTuneGCRestores(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "")
+	before := debug.SetMemoryLimit(-1)
+	stop := tuneGC()
+	if got := debug.SetMemoryLimit(-1); got < gcFloor || got == before {
+		t.Errorf("limit during the scan %d", got)
+	}
+	stop()
+	if got := debug.SetMemoryLimit(-1); got != before {
+		t.Errorf("limit after the scan %d, want %d", got, before)
+	}
+}
