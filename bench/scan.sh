@@ -242,6 +242,30 @@ scaled() { # result bytes -> estimated seconds for bytes at the result's MB/s
 
 mib() { awk -v b="$1" 'BEGIN { printf "%.0f MiB", b / 1048576 }'; }
 
+# targets: the scan issue's targets, judged on this run (the big log's
+# median-of-rounds ratios; peak RSS as the largest of the runs).
+targets() {
+	local speed pf rs rb
+	speed=$(paired scan.big "$BB" pipeutf.big "$BB")
+	pf=$(paired scan.big "$BB" pflog.big "$PBB")
+	rs=$(awk 'NF == 4 && $2 > m { m = $2 } END { print m / 1024 }' "$OUT/runs.scan.small" 2>/dev/null)
+	rb=$(awk 'NF == 4 && $2 > m { m = $2 } END { print m / 1024 }' "$OUT/runs.scan.big" 2>/dev/null)
+	verdict() { # value op limit
+		awk -v v="${1%x}" -v l="$3" -v op="$2" 'BEGIN {
+			if (v == "" || v == "n/a") { print "n/a"; exit }
+			ok = (op == ">=") ? v + 0 >= l : v + 0 <= l
+			print ok ? "met" : "NOT met"
+		}'
+	}
+	echo "| target (scan issue), on this run | value | |"
+	echo "|---|---:|---|"
+	echo "| at least as fast as the C.UTF-8 pipeline on $BIG (median of rounds) | $speed | $(verdict "$speed" ">=" 1) |"
+	echo "| at least 20x pflogsumm on $BIG (median of rounds) | $pf | $(verdict "$pf" ">=" 20) |"
+	echo "| peak RSS under 200 MB ($SMALL / $BIG) | ${rs%.*} / ${rb%.*} MiB | $(verdict "$(awk -v a="$rs" -v b="$rb" 'BEGIN { print (a > b ? a : b) * 1048576 / 1e6 }')" "<=" 200) |"
+	echo "| peak RSS flat from $SMALL to $BIG (within 10%) | $(awk -v a="$rs" -v b="$rb" 'BEGIN { if (a > 0) printf "%+.0f%%", (b / a - 1) * 100; else print "n/a" }') | $(verdict "$(awk -v a="$rs" -v b="$rb" 'BEGIN { if (a > 0) print b / a; else print "n/a" }')" "<=" 1.10) |"
+	echo "| aim: peak RSS 64 MB ($BIG) | ${rb%.*} MiB | $(verdict "$(awk -v b="$rb" 'BEGIN { print b * 1048576 / 1e6 }')" "<=" 64) |"
+}
+
 {
 	echo "Seed $SEED; logs: $(mib "$SB") ($SMALL_LOG), $(mib "$BB") ($BIG_LOG); rotated set: 5 files, $(mib "$RB") on disk ($(mib "$RBU") uncompressed, 3 gzip -6)."
 	echo "Host: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM; $(uname -sr); page cache warm;"
@@ -272,4 +296,6 @@ mib() { awk -v b="$1" 'BEGIN { printf "%.0f MiB", b / 1048576 }'; }
 	echo "| scan / C.UTF-8 grep pipeline, median of rounds | $(paired scan.small "$SB" pipeutf.small "$SB") | $(paired scan.big "$BB" pipeutf.big "$BB") |"
 	echo "| scan / pflogsumm, best runs | $(ratio "${R[scan.small]}" "${R[pflog.small]}") | $(ratio "${R[scan.big]}" "${R[pflog.big]}") |"
 	echo "| scan / pflogsumm, median of rounds | $(paired scan.small "$SB" pflog.small "$PSB") | $(paired scan.big "$BB" pflog.big "$PBB") |"
+	echo
+	targets
 } | tee "$OUT/results.md"
