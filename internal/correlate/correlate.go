@@ -51,7 +51,6 @@ func (c *Config) normalize() {
 	if c.Expire <= 0 {
 		c.Expire = 10 * 24 * time.Hour
 	}
-	c.Expire = max(c.Expire, time.Hour) // a Skipper relies on it
 	if c.MaxNames <= 0 {
 		c.MaxNames = 50000
 	}
@@ -220,11 +219,16 @@ func (c *Correlator) Add(ev *event.Event) {
 	if ev.Time.After(c.now) {
 		c.now = ev.Time
 	}
+	// the working set is swept once an hour of event time, as of the hour
+	// that began: what a sweep drops depends on which hour the log has
+	// reached, not on which line took it there (the scan's parse stage
+	// leaves out lines the correlator would ignore; see Skipper)
 	if c.nextSweep.IsZero() {
-		c.nextSweep = c.now.Add(time.Hour)
-	} else if c.now.After(c.nextSweep) {
-		c.sweep()
-		c.nextSweep = c.now.Add(time.Hour)
+		c.nextSweep = c.now.Truncate(time.Hour).Add(time.Hour)
+	} else if !c.now.Before(c.nextSweep) {
+		at := c.now.Truncate(time.Hour)
+		c.sweep(at)
+		c.nextSweep = at.Add(time.Hour)
 	}
 	switch ev.Kind {
 	case event.Client:
@@ -763,9 +767,10 @@ func (m *Message) tally() {
 	m.rcpts, m.moreStatus = m.rcpts[:0], nil
 }
 
-// sweep expires messages that have gone quiet, and old sessions.
-func (c *Correlator) sweep() {
-	cut := c.now.Add(-c.cfg.Expire)
+// sweep expires messages that have gone quiet, and old sessions, as of the
+// hour at.
+func (c *Correlator) sweep(at time.Time) {
+	cut := at.Add(-c.cfg.Expire)
 	for _, m := range c.msgs {
 		if m.Last.Before(cut) {
 			c.Stats.Expired++
@@ -779,7 +784,7 @@ func (c *Correlator) sweep() {
 			delete(c.light, k)
 		}
 	}
-	scut := c.now.Add(-24 * time.Hour)
+	scut := at.Add(-24 * time.Hour)
 	for k, s := range c.sessions {
 		if s.last.Before(scut) {
 			delete(c.sessions, k)
@@ -788,8 +793,8 @@ func (c *Correlator) sweep() {
 	// once a day (of event time; the last sweep was an hour before
 	// nextSweep): the detector windows of logins gone quiet, see
 	// detect.State.Trim
-	if last := c.nextSweep.Add(-time.Hour); last.Unix()/86400 != c.now.Unix()/86400 {
-		tcut := c.now.Add(-time.Hour)
+	if last := c.nextSweep.Add(-time.Hour); last.Unix()/86400 != at.Unix()/86400 {
+		tcut := at.Add(-time.Hour)
 		for _, a := range c.accounts {
 			a.state.Trim(&c.cfg.Detect, tcut)
 		}

@@ -40,7 +40,7 @@ func BenchmarkParse(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	p := logline.New(2026, time.UTC)
 	bt := &batch{events: make([]event.Event, 0, 1<<16)}
-	sk := correlate.NewSkipper()
+	sk := correlate.New(correlate.Config{}).NewSkipper()
 	cpuMBps(b, len(data), func() {
 		for off := 0; off < len(data); {
 			end := min(off+1<<20, len(data))

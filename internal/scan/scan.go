@@ -148,10 +148,10 @@ func Run(ctx context.Context, set *logsrc.Set, opts Options) (*Result, error) {
 	var wg sync.WaitGroup
 	for i := 0; i < workers; i++ {
 		wg.Add(1)
+		sk := corr.NewSkipper() // before the sequencer uses corr
 		go func() {
 			defer wg.Done()
 			p := logline.New(0, opts.Loc)
-			sk := correlate.NewSkipper()
 			for b := range work {
 				p.Env.Year = yearOf[b.chunk.File]
 				parseChunk(p, sk, b)
@@ -287,10 +287,10 @@ func parseChunk(p *logline.Parser, sk *correlate.Skipper, b *batch) {
 			case event.Ignored, event.Hold, event.Release:
 				// nothing the scan uses: keep the sequential stage lean
 			case event.Disconnect:
-				if ev.AuthTotal > 0 { // only a session that tried AUTH can end a login's session
-					correlate.Prepare(ev)
-					b.events = b.events[:len(b.events)+1]
+				if ev.AuthTotal == 0 {
+					break // only a session that tried AUTH can end a login's session
 				}
+				fallthrough
 			default:
 				correlate.Prepare(ev)
 				if sk.Skip(ev) {
