@@ -679,7 +679,7 @@ func (s *State) snapshot(cfg *Config, now time.Time) Snapshot {
 		}
 	}
 	for _, f := range s.fail[s.failHd:] {
-		if t, ok := firstUse[f.ip]; ok && f.t.Before(t) {
+		if t, ok := firstUse[f.ip]; ok && !f.t.After(t) {
 			snap.PriorOwn++
 		}
 	}

@@ -286,3 +286,22 @@ func TestFailuresCountedOnceInReasons(t *testing.T) {
 		t.Errorf("reasons:\n%s\nwant 17 failed logins (12 for the name, 5 for others)", r)
 	}
 }
+
+// TestFailureInTheLoginsSecond: a failure logged in the same second as the
+// login that follows it is counted once too.
+func TestFailureInTheLoginsSecond(t *testing.T) {
+	f := newFeed()
+	at := f.baseline(7)
+	for i := 0; i < 12; i++ {
+		f.s.Failure(&f.cfg, at.Add(time.Duration(i)*time.Second), "203.0.113.5")
+	}
+	first := at.Add(11 * time.Second) // the last failure's second
+	for i := 0; i < 120; i++ {
+		f.s.Message(&f.cfg, Message{Time: first.Add(time.Duration(i) * time.Second), IP: "203.0.113.5",
+			Domain: fmt.Sprintf("spam%d.example", i%40), Foreign: true, PriorFailures: 12})
+	}
+	r := strings.Join(Reasons(f.s.Best(), time.UTC), "\n")
+	if !strings.Contains(r, "12 failed logins from 1 IP") {
+		t.Errorf("reasons:\n%s\nwant 12 failed logins", r)
+	}
+}
