@@ -84,7 +84,7 @@ func TargetFrom(c *correlate.Correlator, login string) Target {
 	if c == nil {
 		return t
 	}
-	a := c.Account(strings.ToLower(login))
+	a := c.Account(login) // in any case: Account lower-cases as the correlator does
 	if a == nil {
 		return t
 	}
@@ -96,7 +96,7 @@ func TargetFrom(c *correlate.Correlator, login string) Target {
 		}
 	}
 	seenPID := map[int]bool{}
-	for _, m := range c.Open(strings.ToLower(login)) {
+	for _, m := range c.Open(login) {
 		id := m.ID()
 		switch m.Origin {
 		case correlate.FilterCopy:
