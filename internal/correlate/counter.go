@@ -26,9 +26,26 @@ type Counter struct {
 
 type centry struct {
 	h    uint64
-	key  string
 	n    int
 	next int32 // the next older entry with the same hash (idx's chain), -1 for none
+	// a key of up to inlineKey bytes is also kept here, beside its hash,
+	// so that confirming a match reads no other memory (IPs, most domains)
+	klen uint8 // the key's length, if at most inlineKey; else inlineKey+1
+	inl  [inlineKey]byte
+	key  string
+}
+
+const inlineKey = 32
+
+// is tells whether the entry's key is key (whose hash is h).
+func (e *centry) is(key string, h uint64) bool {
+	if e.h != h {
+		return false
+	}
+	if int(e.klen) <= inlineKey {
+		return int(e.klen) == len(key) && string(e.inl[:e.klen]) == key
+	}
+	return e.key == key
 }
 
 // linearMax is how many entries are searched by a scan of the slice before
@@ -41,7 +58,7 @@ func NewCounter(limit int) *Counter { return &Counter{limit: limit} }
 func (c *Counter) find(key string, h uint64) int {
 	if c.idx == nil {
 		for i := range c.ents {
-			if e := &c.ents[i]; e.h == h && e.key == key {
+			if c.ents[i].is(key, h) {
 				return i
 			}
 		}
@@ -52,7 +69,7 @@ func (c *Counter) find(key string, h uint64) int {
 		return -1
 	}
 	for i >= 0 {
-		if c.ents[i].key == key {
+		if c.ents[i].is(key, h) {
 			return int(i)
 		}
 		i = c.ents[i].next
@@ -62,7 +79,10 @@ func (c *Counter) find(key string, h uint64) int {
 
 func (c *Counter) insert(key string, h uint64, n int) {
 	i := int32(len(c.ents))
-	c.ents = append(c.ents, centry{h: h, key: key, n: n, next: -1})
+	c.ents = append(c.ents, centry{h: h, key: key, n: n, next: -1, klen: inlineKey + 1})
+	if e := &c.ents[i]; len(key) <= inlineKey {
+		e.klen = uint8(copy(e.inl[:], key))
+	}
 	c.live++
 	if c.idx != nil {
 		c.link(i)
