@@ -15,6 +15,11 @@ func TestCounterAgainstMap(t *testing.T) {
 	overflow := 0
 	for i := 0; i < 2000; i++ {
 		k := fmt.Sprintf("192.0.2.%d", (i*7919)%53)
+		if x := (i * 7919) % 53; x%3 == 1 {
+			// keys kept beside the hash, and longer ones (32 bytes
+			// and more: the same first 32 bytes, then the number)
+			k = fmt.Sprintf("%030d-%d", 0, x)
+		}
 		n := 1 + i%3
 		if i%11 == 0 {
 			n = -2 // falls to zero now and then: no longer tracked
@@ -67,13 +72,19 @@ func TestCounterAgainstMap(t *testing.T) {
 // TestCounterHashCollisions checks that keys sharing a hash stay apart, in
 // the linear scan and in the index's chains.
 func TestCounterHashCollisions(t *testing.T) {
+	key := func(i int) string {
+		if i%3 == 0 {
+			return fmt.Sprintf("%032d%d", 0, i) // longer than what is kept beside the hash
+		}
+		return fmt.Sprint("k", i)
+	}
 	for _, n := range []int{3, 30} {
 		c := NewCounter(100)
 		for i := 0; i < n; i++ {
-			c.insert(fmt.Sprint("k", i), uint64(i%2), i+1) // two hashes for all keys
+			c.insert(key(i), uint64(i%2), i+1) // two hashes for all keys
 		}
 		for i := 0; i < n; i++ {
-			k := fmt.Sprint("k", i)
+			k := key(i)
 			if i := c.find(k, uint64(i%2)); i < 0 || c.ents[i].key != k {
 				t.Fatalf("%d keys: %q not found", n, k)
 			}
