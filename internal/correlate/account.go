@@ -51,6 +51,8 @@ type Account struct {
 	recent     []timedQID           // recent suspicious message ids, before a verdict
 	otherFirst map[string]time.Time // first IMAP/POP3 login per IP
 	state      detect.State         // part of the account for the same reason as the counters
+
+	sameHash *Account // the next account whose login has the same hash (Correlator.byHash)
 }
 
 type timedQID struct {

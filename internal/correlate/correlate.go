@@ -151,6 +151,10 @@ type Correlator struct {
 	light    map[qkey]int64
 	hosts    map[uint64]string   // host names by hash
 	accounts map[string]*Account // by lower-case login
+	// byHash finds accounts by the hash of the login that Prepare made in
+	// the parallel stage, chained through Account.sameHash: a lookup in
+	// the sequential stage hashes no string
+	byHash   map[uint64]*Account
 	sessions map[skey]*session
 	ipFail   addrCounts // failed logins from each client IP
 	ipLogins addrCounts // how many logins used each client IP
@@ -200,6 +204,7 @@ func New(cfg Config) *Correlator {
 		light:    map[qkey]int64{},
 		hosts:    map[uint64]string{},
 		accounts: map[string]*Account{},
+		byHash:   map[uint64]*Account{},
 		sessions: map[skey]*session{},
 		ipFail:   newAddrCounts(maxAddrs),
 		ipLogins: newAddrCounts(maxAddrs),
@@ -263,7 +268,7 @@ func (c *Correlator) Add(ev *event.Event) {
 		// SMTP (the first access of an attacker who reads, then sends);
 		// mailbox users who never send are not tracked
 		if ev.Login != "" {
-			if a := c.existing(ev.Login); a != nil {
+			if a := c.find(ev.Login, ev.LoginHash); a != nil {
 				a.OtherLogins += max(ev.Count, 1)
 				a.touch(ev.Time)
 				if ip, isNew := a.OtherIPs.Add(ev.ClientIP, 1); isNew && len(a.otherFirst) < 1000 {
@@ -386,7 +391,7 @@ func (c *Correlator) client(ev *event.Event) {
 		}
 		return
 	}
-	a := c.account(ev.Login, ev.Time)
+	a := c.account(ev.Login, ev.LoginHash, ev.Time)
 	if a == nil {
 		return
 	}
@@ -685,7 +690,7 @@ func (c *Correlator) authFailure(ev *event.Event) {
 		c.Stats.NamelessFailure += n
 		return
 	}
-	a := c.account(ev.Login, ev.Time)
+	a := c.account(ev.Login, ev.LoginHash, ev.Time)
 	if a == nil {
 		return
 	}
@@ -709,28 +714,40 @@ func (c *Correlator) reject(ev *event.Event) {
 	s.acct.touch(ev.Time)
 }
 
-// account returns the account of a login (creating it), or nil when the
-// name is unusable or the tracking cap is reached.
-func (c *Correlator) account(login string, t time.Time) *Account {
+// account returns the account of a login (in lower case, whose hash is h),
+// creating it, or nil when the name is unusable or the tracking cap is
+// reached.
+func (c *Correlator) account(login string, h uint64, t time.Time) *Account {
 	if login == "" || len(login) > 512 {
 		return nil
 	}
-	key := login // in lower case: Prepare made it so
-	if a := c.accounts[key]; a != nil {
+	if a := c.find(login, h); a != nil {
 		return a
 	}
 	if len(c.accounts) >= c.cfg.MaxNames {
 		c.Stats.UntrackedNames++
 		return nil
 	}
-	a := newAccount(strings.Clone(key), t)
-	c.accounts[a.Login] = a
+	a := newAccount(strings.Clone(login), t)
+	c.insertAccount(a, h)
 	return a
 }
 
-// existing returns the account of login if it is tracked, else nil.
-func (c *Correlator) existing(login string) *Account {
-	return c.accounts[login] // in lower case: Prepare made it so
+// find returns the account of login (in lower case, whose hash is h) if it
+// is tracked, else nil.
+func (c *Correlator) find(login string, h uint64) *Account {
+	for a := c.byHash[h]; a != nil; a = a.sameHash {
+		if a.Login == login {
+			return a
+		}
+	}
+	return nil
+}
+
+func (c *Correlator) insertAccount(a *Account, h uint64) {
+	c.accounts[a.Login] = a
+	a.sameHash = c.byHash[h]
+	c.byHash[h] = a
 }
 
 // finish tallies a message's recipients and drops it from the working set.
@@ -833,7 +850,10 @@ func (c *Correlator) Accounts() []*Account {
 }
 
 // Account returns the account of login, or nil.
-func (c *Correlator) Account(login string) *Account { return c.accounts[lower(login)] }
+func (c *Correlator) Account(login string) *Account {
+	l := lower(login)
+	return c.find(l, loginHash(l))
+}
 
 // Open returns the messages still open (queued when the log ends) that
 // belong to login: its own, their filter copies and the bounces they caused.

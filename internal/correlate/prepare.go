@@ -10,6 +10,11 @@ var hostSeed = maphash.MakeSeed()
 
 func hostHash(host string) uint64 { return maphash.String(hostSeed, host) }
 
+var loginSeed = maphash.MakeSeed()
+
+// loginHash is the hash that finds a login's account (Correlator.byHash).
+func loginHash(login string) uint64 { return maphash.String(loginSeed, login) }
+
 // Prepare fills the event's derived fields (lower-case login and sender
 // domain, host hash, what the relay and reply say). It depends on the event
 // alone, so the parallel parse stage runs it and the sequential correlator
@@ -25,6 +30,7 @@ func Prepare(ev *event.Event) {
 	}
 	if ev.Login != "" {
 		ev.Login = lower(ev.Login)
+		ev.LoginHash = loginHash(ev.Login)
 	}
 	switch ev.Kind {
 	case event.Client:

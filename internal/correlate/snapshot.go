@@ -399,7 +399,7 @@ func restoreState(st *snapState, cfg Config) (*Correlator, error) {
 			return nil, fmt.Errorf("login %q twice", a.Login)
 		}
 		accts[i] = a
-		c.accounts[a.Login] = a
+		c.insertAccount(a, loginHash(a.Login))
 	}
 	acct := func(i int) (*Account, error) {
 		if i < 0 || i > len(accts) {

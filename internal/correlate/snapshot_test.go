@@ -166,7 +166,7 @@ func compareCorrelators(t *testing.T, name string, want, got *Correlator) {
 		}
 		ca, cb := *a, *b
 		for _, x := range []*Account{&ca, &cb} {
-			x.state = detect.State{}
+			x.state, x.sameHash = detect.State{}, nil
 			x.IPs, x.Nets, x.SenderDomains, x.ForeignDomains, x.FailureIPs, x.OtherIPs = Counter{}, Counter{}, Counter{}, Counter{}, Counter{}, Counter{}
 		}
 		if fmt.Sprint(ca) != fmt.Sprint(cb) {

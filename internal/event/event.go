@@ -119,6 +119,7 @@ type Event struct {
 	// stage, so that the sequential correlator does less).
 	Prepared       bool
 	HostHash       uint64 // hash of Host
+	LoginHash      uint64 // hash of Login (in lower case)
 	QKey           QKey   // HostHash and QID: the correlator's key for the message
 	SenderDomain   string // lower case
 	Spam           bool   // a deferral or bounce that speaks of spam or reputation
