@@ -261,9 +261,9 @@ targets() {
 	echo "|---|---:|---|"
 	echo "| at least as fast as the C.UTF-8 pipeline on $BIG (median of rounds) | $speed | $(verdict "$speed" ">=" 1) |"
 	echo "| at least 20x pflogsumm on $BIG (median of rounds) | $pf | $(verdict "$pf" ">=" 20) |"
-	echo "| peak RSS under 200 MB ($SMALL / $BIG) | ${rs%.*} / ${rb%.*} MiB | $(verdict "$(awk -v a="$rs" -v b="$rb" 'BEGIN { print (a > b ? a : b) * 1048576 / 1e6 }')" "<=" 200) |"
+	echo "| peak RSS under 200 MB ($SMALL / $BIG) | $(printf '%.0f / %.0f' "$rs" "$rb") MiB | $(verdict "$(awk -v a="$rs" -v b="$rb" 'BEGIN { print (a > b ? a : b) * 1048576 / 1e6 }')" "<=" 200) |"
 	echo "| peak RSS flat from $SMALL to $BIG (within 10%) | $(awk -v a="$rs" -v b="$rb" 'BEGIN { if (a > 0) printf "%+.0f%%", (b / a - 1) * 100; else print "n/a" }') | $(verdict "$(awk -v a="$rs" -v b="$rb" 'BEGIN { if (a > 0) print b / a; else print "n/a" }')" "<=" 1.10) |"
-	echo "| aim: peak RSS 64 MB ($BIG) | ${rb%.*} MiB | $(verdict "$(awk -v b="$rb" 'BEGIN { print b * 1048576 / 1e6 }')" "<=" 64) |"
+	echo "| aim: peak RSS 64 MB ($BIG) | $(printf '%.0f' "$rb") MiB | $(verdict "$(awk -v b="$rb" 'BEGIN { print b * 1048576 / 1e6 }')" "<=" 64) |"
 }
 
 {
