@@ -1,15 +1,20 @@
 package correlate
 
 import (
+	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/saslguard/saslguard/internal/detect"
 )
 
 // Account is what one SMTP AUTH login did, as far as the log tells.
 type Account struct {
-	Login  string // lower case
-	Method string
+	Login string // lower case
+	// loginBuf holds Login when it is short (most are): finding an account
+	// compares the login without a cache miss on another allocation
+	loginBuf [loginInline]byte
+	Method   string
 
 	First, Last time.Time
 
@@ -61,12 +66,27 @@ type timedQID struct {
 }
 
 func newAccount(login string, t time.Time) *Account {
-	return &Account{
-		Login: login, First: t, Last: t,
+	a := &Account{
+		First: t, Last: t,
 		IPs: Counter{limit: 10000}, Nets: Counter{limit: 10000},
 		SenderDomains: Counter{limit: 10000}, ForeignDomains: Counter{limit: 10000},
 		FailureIPs: Counter{limit: 10000}, OtherIPs: Counter{limit: 1000},
 	}
+	a.setLogin(login)
+	return a
+}
+
+const loginInline = 48
+
+// setLogin sets the account's own copy of login (in loginBuf when it fits;
+// the string never changes, and it keeps the account alive).
+func (a *Account) setLogin(login string) {
+	if len(login) == 0 || len(login) > loginInline {
+		a.Login = strings.Clone(login)
+		return
+	}
+	n := copy(a.loginBuf[:], login)
+	a.Login = unsafe.String(&a.loginBuf[0], n)
 }
 
 // Detector returns the detector's state for this login.

@@ -728,7 +728,7 @@ func (c *Correlator) account(login string, h uint64, t time.Time) *Account {
 		c.Stats.UntrackedNames++
 		return nil
 	}
-	a := newAccount(strings.Clone(login), t)
+	a := newAccount(login, t)
 	c.insertAccount(a, h)
 	return a
 }

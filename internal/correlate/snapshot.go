@@ -516,7 +516,7 @@ func restoreAccount(sa *snapAccount) (*Account, error) {
 		return nil, fmt.Errorf("login %q: %w", sa.Login, err)
 	}
 	a := &Account{
-		Login: sa.Login, Method: sa.Method, First: sa.First, Last: sa.Last,
+		Method: sa.Method, First: sa.First, Last: sa.Last,
 		Sessions: sa.Sessions, Messages: sa.Messages, Recipients: sa.Recipients, FilterCopies: sa.FilterCopies,
 		Bounces: sa.Bounces, Sent: sa.Sent, Deferred: sa.Deferred, Bounced: sa.Bounced, Expired: sa.Expired,
 		RemoteRejections: sa.RemoteRejections, Refused: sa.Refused, ForeignMessages: sa.ForeignMessages,
@@ -525,6 +525,7 @@ func restoreAccount(sa *snapAccount) (*Account, error) {
 		RejectionExamples: sa.RejectionExamples, QueueIDs: sa.QueueIDs, QueueIDCount: sa.QueueIDCount,
 		state: *st,
 	}
+	a.setLogin(sa.Login)
 	for _, x := range []struct {
 		dst *Counter
 		src *snapCounter
