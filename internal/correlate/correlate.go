@@ -11,6 +11,7 @@ package correlate
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -149,11 +150,11 @@ type Correlator struct {
 	// light holds unauthenticated messages (but loopback re-injections),
 	// which need no detail: queue key to first time (unix seconds)
 	light    map[qkey]int64
-	hosts    map[uint64]string   // host names by hash
-	accounts map[string]*Account // by lower-case login
-	// byHash finds accounts by the hash of the login that Prepare made in
-	// the parallel stage, chained through Account.sameHash: a lookup in
-	// the sequential stage hashes no string
+	hosts    map[uint64]string // host names by hash
+	accounts []*Account        // in the order they were first seen
+	// byHash finds accounts by the hash of the (lower-case) login that
+	// Prepare made in the parallel stage, chained through Account.sameHash:
+	// a lookup in the sequential stage hashes no string
 	byHash   map[uint64]*Account
 	sessions map[skey]*session
 	ipFail   addrCounts // failed logins from each client IP
@@ -203,7 +204,6 @@ func New(cfg Config) *Correlator {
 		msgs:     map[qkey]*Message{},
 		light:    map[qkey]int64{},
 		hosts:    map[uint64]string{},
-		accounts: map[string]*Account{},
 		byHash:   map[uint64]*Account{},
 		sessions: map[skey]*session{},
 		ipFail:   newAddrCounts(maxAddrs),
@@ -745,7 +745,7 @@ func (c *Correlator) find(login string, h uint64) *Account {
 }
 
 func (c *Correlator) insertAccount(a *Account, h uint64) {
-	c.accounts[a.Login] = a
+	c.accounts = append(c.accounts, a)
 	a.sameHash = c.byHash[h]
 	c.byHash[h] = a
 }
@@ -842,11 +842,7 @@ func (c *Correlator) Reconfigure(ownDomains []string, d detect.Config) {
 
 // Accounts returns every tracked account, in no particular order.
 func (c *Correlator) Accounts() []*Account {
-	out := make([]*Account, 0, len(c.accounts))
-	for _, a := range c.accounts {
-		out = append(out, a)
-	}
-	return out
+	return slices.Clone(c.accounts)
 }
 
 // Account returns the account of login, or nil.

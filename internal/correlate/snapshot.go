@@ -9,7 +9,9 @@ import (
 	"hash/crc32"
 	"hash/maphash"
 	"io"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/saslguard/saslguard/internal/detect"
@@ -190,11 +192,10 @@ func (c *Correlator) snapState() *snapState {
 	}
 	sort.Strings(st.Hosts)
 
-	logins := sortedKeys(c.accounts)
-	index := make(map[*Account]int, len(logins))
-	st.Accounts = make([]snapAccount, len(logins))
-	for i, l := range logins {
-		a := c.accounts[l]
+	accts := slices.SortedFunc(slices.Values(c.accounts), func(a, b *Account) int { return strings.Compare(a.Login, b.Login) })
+	index := make(map[*Account]int, len(accts))
+	st.Accounts = make([]snapAccount, len(accts))
+	for i, a := range accts {
 		index[a] = i + 1
 		st.Accounts[i] = accountData(a)
 	}
@@ -395,11 +396,12 @@ func restoreState(st *snapState, cfg Config) (*Correlator, error) {
 		if err != nil {
 			return nil, err
 		}
-		if c.accounts[a.Login] != nil {
+		h := loginHash(a.Login)
+		if c.find(a.Login, h) != nil {
 			return nil, fmt.Errorf("login %q twice", a.Login)
 		}
 		accts[i] = a
-		c.insertAccount(a, loginHash(a.Login))
+		c.insertAccount(a, h)
 	}
 	acct := func(i int) (*Account, error) {
 		if i < 0 || i > len(accts) {

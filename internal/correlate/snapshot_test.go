@@ -153,8 +153,9 @@ func compareCorrelators(t *testing.T, name string, want, got *Correlator) {
 	if len(want.accounts) != len(got.accounts) {
 		t.Errorf("%s: %d accounts, want %d", name, len(got.accounts), len(want.accounts))
 	}
-	for login, a := range want.accounts {
-		b := got.accounts[login]
+	for _, a := range want.accounts {
+		login := a.Login
+		b := got.find(login, loginHash(login))
 		if b == nil {
 			t.Errorf("%s: %s missing", name, login)
 			continue
