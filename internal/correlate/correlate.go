@@ -994,49 +994,23 @@ func network(ip string) string {
 // become one; s itself is returned when it has no capital.
 func lower(s string) string {
 	i := 0
-	for ; i < len(s); i++ {
-		c := s[i]
-		if c >= 'A' && c <= 'Z' || c >= utf8.RuneSelf {
-			break
-		}
+	for i < len(s) && s[i] < utf8.RuneSelf && (s[i] < 'A' || s[i] > 'Z') {
+		i++
 	}
 	if i == len(s) {
 		return s
 	}
-	var b []byte
-	for j := i; j < len(s); {
-		c := s[j]
-		if c < utf8.RuneSelf {
-			if c >= 'A' && c <= 'Z' {
-				if b == nil {
-					b = append(make([]byte, 0, len(s)), s[:j]...)
-				}
-				c += 'a' - 'A'
-			}
-			if b != nil {
-				b = append(b, c)
-			}
-			j++
-			continue
+	b := append(make([]byte, 0, len(s)+utf8.UTFMax), s[:i]...)
+	for i < len(s) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			b = append(b, s[i])
+		} else {
+			b = utf8.AppendRune(b, unicode.ToLower(r))
 		}
-		r, n := utf8.DecodeRuneInString(s[j:])
-		l := r
-		if r != utf8.RuneError || n > 1 {
-			l = unicode.ToLower(r)
-		}
-		if l != r && b == nil {
-			b = append(make([]byte, 0, len(s)+4), s[:j]...)
-		}
-		if b != nil {
-			if l != r {
-				b = utf8.AppendRune(b, l)
-			} else {
-				b = append(b, s[j:j+n]...)
-			}
-		}
-		j += n
+		i += n
 	}
-	if b == nil {
+	if string(b) == s {
 		return s
 	}
 	return string(b)
