@@ -162,10 +162,7 @@ func (e *Engine) lineTime(q *cursor, line []byte) (time.Time, bool) {
 	if len(line) == 0 {
 		return time.Time{}, false
 	}
-	q.env.Year = q.year
-	if q.env.Year == 0 && !e.lastAt.IsZero() {
-		q.env.Year = e.lastAt.In(e.cfg.Loc).Year()
-	}
+	q.env.Year = e.yearOf(q.year)
 	if err := q.env.ParseInto(unsafe.String(&line[0], len(line)), &q.envl); err != nil {
 		return time.Time{}, false
 	}

@@ -125,6 +125,15 @@ func (e *Engine) file(path string) *fileState {
 	return fs
 }
 
+// yearOf is the year for classic syslog stamps of a file whose year is
+// year: when it is unknown (0), that of the newest event read.
+func (e *Engine) yearOf(year int) int {
+	if year == 0 && !e.lastAt.IsZero() {
+		return e.lastAt.In(e.cfg.Loc).Year()
+	}
+	return year
+}
+
 // Line reads one line (without its newline) from path.
 func (e *Engine) Line(path string, data []byte) {
 	e.Stats.Lines++
@@ -132,11 +141,7 @@ func (e *Engine) Line(path string, data []byte) {
 		return
 	}
 	fs := e.file(path)
-	year := fs.year
-	if year == 0 && !e.lastAt.IsZero() {
-		year = e.lastAt.In(e.cfg.Loc).Year()
-	}
-	e.parser.Env.Year = year
+	e.parser.Env.Year = e.yearOf(fs.year)
 	r := e.parser.Parse(unsafe.String(&data[0], len(data)), &e.ev)
 	switch r.Status {
 	case logline.NoEnvelope:
