@@ -97,15 +97,20 @@ var qidClass = func() (t [256]uint8) {
 	return t
 }()
 
+// maxQIDLen is the length of the longest queue id splitQID accepts.
+const maxQIDLen = 23
+
 // splitQID splits "QID: rest". NOQUEUE gives an empty id and ok. A short
 // queue id is upper-case hex; a long one (enable_long_queue_ids) is a time
 // stamp in an alphabet without vowels, a 'z', and the inode number.
 func splitQID(msg string) (qid, rest string, ok bool) {
-	i := 0 // a queue id is short: look no further than its longest form
-	for i < len(msg) && i <= 20 && msg[i] != ':' {
+	// A queue id is short: look no further than its longest form, a long
+	// id with a 64-bit inode number (10 + 1 + 12 characters).
+	i := 0
+	for i < len(msg) && i <= maxQIDLen && msg[i] != ':' {
 		i++
 	}
-	if i < 5 || i > 20 || i+1 >= len(msg) || msg[i+1] != ' ' {
+	if i < 5 || i > maxQIDLen || i+1 >= len(msg) || msg[i+1] != ' ' {
 		return "", "", false
 	}
 	if i == 7 && msg[:7] == "NOQUEUE" {

@@ -1,8 +1,16 @@
 package postfixq
 
-// longIDAlphabet is the digit set of Postfix long queue ids (base 51: digits
-// and consonants); 'z' separates the time part from the inode part.
-const longIDAlphabet = "0123456789BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxy"
+import "strings"
+
+// safeChars is Postfix's "safe" alphabet for long queue ids: digits and
+// consonants, in value order. The time part is in base 52 (all of it, 'z'
+// included); the inode part is in base 51, which leaves out 'z' so that
+// the last 'z' of an id separates the two.
+const safeChars = "0123456789BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz"
+
+// longTimePad is the least width of a long id's time part: six characters
+// of seconds and four of microseconds.
+const longTimePad = 10
 
 // ValidQueueID reports whether id has the form of a Postfix queue id: a short
 // id (upper-case hex) or a long id (enable_long_queue_ids). Only valid ids
@@ -22,26 +30,20 @@ func ValidQueueID(id string) bool {
 	if hex {
 		return len(id) <= 20
 	}
-	// Long: 10 characters of time, 'z', at least one of inode number.
-	if len(id) < 12 || id[10] != 'z' {
+	// Long: the time in base 52 (at least 10 characters, and it may hold
+	// 'z'), the last 'z', and the inode number in base 51.
+	sep := strings.LastIndexByte(id, 'z')
+	if sep < longTimePad || sep == len(id)-1 {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
-		if i == 10 {
+		if i == sep {
 			continue
 		}
-		if !inAlphabet(id[i]) {
+		j := strings.IndexByte(safeChars, id[i])
+		if j < 0 || i > sep && j >= 51 {
 			return false
 		}
 	}
 	return true
-}
-
-func inAlphabet(c byte) bool {
-	for i := 0; i < len(longIDAlphabet); i++ {
-		if longIDAlphabet[i] == c {
-			return true
-		}
-	}
-	return false
 }

@@ -21,6 +21,11 @@ func TestValidQueueID(t *testing.T) {
 		{"8A1A2B830F", true},
 		{"92B919843A2", true},
 		{"4PbC4x469Jz3tBr", true},
+		{"4jbZ9q5z6cz1SPd3", true}, // 'z' is a digit of the time part (seen in CI)
+		{"4jbZ9qzzzzz1SPd3", true},
+		{"4PbC4x469JbXz3tBr", true},     // a wider time part
+		{"4PbC4x469Jz3tBrQwXyZ9", true}, // a 64-bit inode number
+		{"4jbZ9q5z6z1SPd3", false},      // the separator before the 10th character
 		{"", false},
 		{"ABC", false},
 		{"8a1a2b830f", false},   // short ids are upper case
