@@ -139,6 +139,9 @@ type firstSeen struct {
 	// which dates the access itself
 	viaOther bool
 	shared   bool
+	// msg is when IP first sent a message: the correlator counts its
+	// prior failures up to then, even when t is an earlier IMAP login
+	msg time.Time
 }
 
 // hourSlot is one hour of the baseline ring.
@@ -300,7 +303,7 @@ func (s *State) Message(cfg *Config, m Message) (changed bool) {
 					ft, via = e, true
 				}
 				s.ipFirst[m.IP] = ft
-				s.newIPs = append(s.newIPs, firstSeen{ft, m.IP, via, m.SharedIP})
+				s.newIPs = append(s.newIPs, firstSeen{ft, m.IP, via, m.SharedIP, t})
 				s.priorFor[m.IP] = m.PriorFailures
 				s.priorSum += m.PriorFailures
 			}
@@ -672,7 +675,7 @@ func (s *State) snapshot(cfg *Config, now time.Time) Snapshot {
 			if firstUse == nil {
 				firstUse = map[string]time.Time{}
 			}
-			firstUse[f.ip] = f.t
+			firstUse[f.ip] = f.msg
 		}
 		if len(snap.NewIPList) < 20 {
 			snap.NewIPList = append(snap.NewIPList, f.ip)

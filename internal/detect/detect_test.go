@@ -287,6 +287,36 @@ func TestFailuresCountedOnceInReasons(t *testing.T) {
 	}
 }
 
+// TestFailuresCountedOnceAfterIMAPLogin: when the address first logged in
+// through IMAP, its failures between that login and its first message are
+// in the correlator's prior failures and the name's own; they count once.
+func TestFailuresCountedOnceAfterIMAPLogin(t *testing.T) {
+	f := newFeed()
+	at := f.baseline(7)
+	for i := 0; i < 5; i++ { // before the IMAP login
+		f.s.Failure(&f.cfg, at.Add(time.Duration(i)*time.Second), "203.0.113.5")
+	}
+	imap := at.Add(time.Minute)
+	for i := 0; i < 3; i++ { // after it, before the first message
+		f.s.Failure(&f.cfg, imap.Add(time.Duration(i+1)*time.Minute), "203.0.113.5")
+	}
+	first := imap.Add(10 * time.Minute)
+	for i := 0; i < 120; i++ {
+		f.s.Message(&f.cfg, Message{Time: first.Add(time.Duration(i) * time.Second), IP: "203.0.113.5",
+			Domain: fmt.Sprintf("spam%d.example", i%40), Foreign: true, PriorFailures: 8, EarlierLogin: imap})
+	}
+	if f.s.Verdict() != Compromised {
+		t.Fatalf("verdict %v", f.s.Verdict())
+	}
+	if got := f.s.Best().Start; !got.Equal(imap) {
+		t.Errorf("start %v, want the IMAP login %v", got, imap)
+	}
+	r := strings.Join(Reasons(f.s.Best(), time.UTC), "\n")
+	if !strings.Contains(r, "8 failed logins from 1 IP") {
+		t.Errorf("reasons:\n%s\nwant 8 failed logins", r)
+	}
+}
+
 // TestFailureInTheLoginsSecond: a failure logged in the same second as the
 // login that follows it is counted once too.
 func TestFailureInTheLoginsSecond(t *testing.T) {

@@ -59,6 +59,9 @@ type NewIP struct {
 	IP       string
 	ViaOther bool
 	Shared   bool
+	// Msg is the IP's first message; zero in states saved before it was
+	// kept, which read it as T.
+	Msg time.Time
 }
 
 // KeyCount is a key with a count.
@@ -95,7 +98,7 @@ func (s *State) Data() StateData {
 		}
 	}
 	for _, f := range s.newIPs[s.newHead:] {
-		d.NewIPs = append(d.NewIPs, NewIP{f.t, f.ip, f.viaOther, f.shared})
+		d.NewIPs = append(d.NewIPs, NewIP{f.t, f.ip, f.viaOther, f.shared, f.msg})
 	}
 	d.PriorFor = sortedCounts(s.priorFor)
 	if n := len(s.win) - s.winHead; n > 0 {
@@ -199,7 +202,11 @@ func (d *StateData) State() (*State, error) {
 	if len(d.NewIPs) > 0 {
 		s.newIPs = make([]firstSeen, len(d.NewIPs))
 		for i, f := range d.NewIPs {
-			s.newIPs[i] = firstSeen{f.T, f.IP, f.ViaOther, f.Shared}
+			msg := f.Msg
+			if msg.IsZero() {
+				msg = f.T
+			}
+			s.newIPs[i] = firstSeen{f.T, f.IP, f.ViaOther, f.Shared, msg}
 		}
 	}
 	if n > 0 {
