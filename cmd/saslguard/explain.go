@@ -48,7 +48,7 @@ why it was not understood.`,
 			return nil
 		},
 	}
-	cmd.Flags().IntVar(&year, "year", 0, "year for stamps without one (default: this year)")
+	yearFlag(cmd.Flags(), &year, "year for stamps without one (default: this year)")
 	cmd.Flags().StringVar(&tz, "tz", "", "zone for stamps without one (default: local)")
 	return cmd
 }

@@ -109,7 +109,7 @@ contained (the map is not effective, mail left on hold), 2 error.`,
 	addMailFlags(cmd, &f.mail)
 	fl := cmd.Flags()
 	fl.StringSliceVar(&f.logs, "log", nil, "mail log to scan for the logins and their evidence (repeatable; default: scan.logs)")
-	fl.IntVar(&f.year, "year", 0, "year of the log's newest line, for stamps without a year")
+	yearFlag(fl, &f.year, "year of the log's newest line, for stamps without a year")
 	fl.StringVar(&f.tz, "tz", "", "zone of log stamps without one")
 	fl.BoolVar(&f.yes, "yes", false, "do it (default: print the plan only)")
 	fl.BoolVar(&f.holdAll, "hold-all", false, "hold every queued message until the login's are out, then release the rest")

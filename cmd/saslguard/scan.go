@@ -66,7 +66,7 @@ Exit status: 0 when no login is compromised, 1 when some are (so cron can act),
 	fl := cmd.Flags()
 	fl.StringVarP(&f.config, "config", "c", "", "configuration file (see 'saslguard config example')")
 	fl.StringVarP(&f.format, "format", "o", "text", "output format: text or json")
-	fl.IntVar(&f.year, "year", 0, "year of the newest line, for stamps without a year (default: from the newest file's mtime)")
+	yearFlag(fl, &f.year, "year of the newest line, for stamps without a year (default: from the newest file's mtime)")
 	fl.StringVar(&f.tz, "tz", "", "zone of stamps without one, e.g. Europe/Berlin (default: the configuration's, else local)")
 	fl.StringSliceVar(&f.domains, "domain", nil, "the organisation's mail domain (repeatable; overrides the configuration's own_domains)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "list every login, not only the busiest ok ones")

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -116,10 +117,40 @@ func TestScanErrorsExitTwo(t *testing.T) {
 		{"scan", "/nonexistent/mail.log"},
 		{"scan", "--format", "xml", example},
 		{"scan", "--tz", "Mars/Olympus", example},
+		{"scan", "--year", "26", example}, // a typo for 2026: was a panic
+		{"scan", "--year", "-5", example},
+		{"scan", "--year", "1969", example},
+		{"watch", "--once", "--year", "0x7e9", example},
+		{"explain", "--year", "1", "Nov 27 10:00:00 mx postfix/smtpd[1]: connect from a[192.0.2.1]"},
 	} {
-		if code, _, _ := runCmd(t, "", args...); code != 2 {
+		code, _, stderr := runCmd(t, "", args...)
+		if code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)
 		}
+		if slices.Contains(args, "--year") && !strings.Contains(stderr, "want a year from 1970 to 9999") {
+			t.Errorf("%v: stderr %q does not say what --year takes", args, stderr)
+		}
+	}
+}
+
+// TestScanBadClockLine: a line stamped before 1970 (a bad clock) is read
+// like any other; it once crashed the detector's hourly baseline.
+func TestScanBadClockLine(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "mail.log")
+	if err := os.WriteFile(log, []byte(
+		"1969-12-31T22:00:00Z mx1 postfix/submission/smtpd[101]: 1A2B3C4D5E: client=unknown[198.51.100.7], sasl_method=PLAIN, sasl_username=a@example.org\n"+
+			"1969-12-31T22:00:01Z mx1 postfix/qmgr[50]: 1A2B3C4D5E: from=<a@example.org>, size=100, nrcpt=1 (queue active)\n"+
+			"0001-01-01T00:00:00Z mx1 postfix/qmgr[50]: 1A2B3C4D5F: from=<b@example.org>, size=100, nrcpt=1 (queue active)\n"+
+			"9999-12-31T23:59:59Z mx1 postfix/submission/smtpd[101]: 1A2B3C4D60: client=unknown[198.51.100.7], sasl_method=PLAIN, sasl_username=b@example.org\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := runCmd(t, "", "scan", "--format", "json", log)
+	if code != 0 {
+		t.Fatalf("exit %d, want 0; stderr %s", code, stderr)
+	}
+	if !strings.Contains(out, `"login": "a@example.org"`) {
+		t.Errorf("output does not list a@example.org:\n%s", out)
 	}
 }
 

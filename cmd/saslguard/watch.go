@@ -108,7 +108,7 @@ The durable cursor across restarts is not built yet.`,
 	fl.StringVarP(&f.config, "config", "c", "", "configuration file (see 'saslguard config example')")
 	fl.StringVarP(&f.format, "format", "o", "text", "alert format on standard output: text or json")
 	fl.StringVar(&f.tz, "tz", "", "zone of stamps without one (default: the configuration's, else local)")
-	fl.IntVar(&f.year, "year", 0, "with --once: year of the newest line for stamps without a year")
+	yearFlag(fl, &f.year, "with --once: year of the newest line for stamps without a year")
 	fl.StringVar(&f.webhook, "webhook", "", "also POST each alert as JSON to this http(s) URL")
 	fl.StringVar(&f.level, "level", "compromised", "lowest verdict that alerts: compromised or suspicious")
 	fl.BoolVar(&f.once, "once", false, "replay the files to their end and exit")

@@ -342,7 +342,11 @@ func (s *State) Message(cfg *Config, m Message) (changed bool) {
 
 func (s *State) countHour(t time.Time) {
 	h := int32(t.Unix() / 3600)
-	slot := &s.hours[int(h)%len(s.hours)]
+	i := int(h) % len(s.hours)
+	if i < 0 {
+		i += len(s.hours) // a stamp before 1970 (a bad clock)
+	}
+	slot := &s.hours[i]
 	if slot.hour != h {
 		*slot = hourSlot{hour: h}
 	}
