@@ -13,72 +13,86 @@ var errStream = errors.New("not a regular file (standard input or a pipe is read
 // Head returns up to max bytes of the decompressed beginning of f, with
 // leading NUL bytes stripped. The data may end in the middle of a line. A
 // file that fails to decompress part way returns what decoded and the error.
-// Head fails for standard input and other streams.
+// Head fails for pipes and other streams; standard input redirected from a
+// regular file is read from where the stream starts, without moving it.
 func (s *Set) Head(f *File, max int) ([]byte, error) {
-	if f.isStdin {
-		return nil, fmt.Errorf("head of %s: %w", displayName(f.Name), errStream)
-	}
 	if max <= 0 {
 		return nil, nil
 	}
 	r, closeFn, err := s.openLocal(f)
 	if err != nil {
-		return nil, fmt.Errorf("head of %s: %w", f.Name, err)
+		return nil, fmt.Errorf("head of %s: %w", displayName(f.Name), err)
 	}
 	defer closeFn()
 	// ReadAll grows its buffer: a big max costs nothing for a small file.
 	buf, err := io.ReadAll(io.LimitReader(r, int64(max)))
 	buf = bytes.TrimLeft(buf, "\x00")
 	if err != nil {
-		return buf, fmt.Errorf("head of %s: %w", f.Name, err)
+		return buf, fmt.Errorf("head of %s: %w", displayName(f.Name), err)
 	}
 	return buf, nil
 }
 
 // Tail returns up to max bytes of the decompressed end of f, starting at a
-// line boundary. A plain file is read from a seek near its end; a compressed
-// one is decompressed whole, keeping its last max bytes. A file that fails to
+// line boundary. A plain file is read from near its end; a compressed one is
+// decompressed whole, keeping its last max bytes. A file that fails to
 // decompress part way returns the end of what decoded and the error. Tail
-// fails for standard input and other streams.
+// fails for pipes and other streams, as Head does.
 func (s *Set) Tail(f *File, max int) ([]byte, error) {
-	if f.isStdin {
-		return nil, fmt.Errorf("tail of %s: %w", displayName(f.Name), errStream)
-	}
 	if max <= 0 {
 		return nil, nil
 	}
-	fh, err := os.Open(f.Name)
+	sec, closeFn, err := section(f)
 	if err != nil {
-		return nil, fmt.Errorf("tail of %s: %w", f.Name, err)
+		return nil, fmt.Errorf("tail of %s: %w", displayName(f.Name), err)
 	}
-	defer fh.Close()
+	defer closeFn()
 	var magic [sniffLen]byte
-	m, _ := fh.ReadAt(magic[:], 0)
+	m, _ := sec.ReadAt(magic[:], 0)
 	if format := detect(magic[:m]); format != None {
-		zr, closeZ, err := decoder(fh, format)
+		zr, closeZ, err := decoder(sec, format)
 		if err != nil {
-			return nil, fmt.Errorf("tail of %s: %w", f.Name, err)
+			return nil, fmt.Errorf("tail of %s: %w", displayName(f.Name), err)
 		}
 		defer closeZ()
 		// One byte more than asked tells whether the window starts a line.
 		buf, err := lastBytes(zr, max+1)
 		buf = trimToLine(buf, len(buf) > max)
 		if err != nil {
-			return buf, fmt.Errorf("tail of %s: %w", f.Name, err)
+			return buf, fmt.Errorf("tail of %s: %w", displayName(f.Name), err)
 		}
 		return buf, nil
 	}
-	info, err := fh.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("tail of %s: %w", f.Name, err)
-	}
-	off := max64(0, info.Size()-int64(max)-1)
-	buf := make([]byte, min64(info.Size(), int64(max)+1))
-	n, err := fh.ReadAt(buf, off)
+	size := sec.Size()
+	off := max64(0, size-int64(max)-1)
+	buf := make([]byte, min64(size, int64(max)+1))
+	n, err := sec.ReadAt(buf, off)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("tail of %s: %w", f.Name, err)
+		return nil, fmt.Errorf("tail of %s: %w", displayName(f.Name), err)
 	}
 	return trimToLine(buf[:n], n > max), nil
+}
+
+// section gives random access to a regular file's bytes: a named file is
+// opened again; standard input redirected from a file is read with pread
+// from the offset its stream started at, so the stream is left where it is.
+func section(f *File) (*io.SectionReader, func(), error) {
+	if f.isStdin {
+		if f.ra == nil {
+			return nil, nil, errStream
+		}
+		return io.NewSectionReader(f.ra, f.raOff, max64(0, f.Size-f.raOff)), func() {}, nil
+	}
+	fh, err := os.Open(f.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	info, err := fh.Stat()
+	if err != nil {
+		fh.Close()
+		return nil, nil, err
+	}
+	return io.NewSectionReader(fh, 0, info.Size()), func() { fh.Close() }, nil
 }
 
 func min64(a, b int64) int64 {
@@ -150,16 +164,16 @@ func lastBytes(r io.Reader, max int) ([]byte, error) {
 
 // openLocal opens a regular file and its decompressor.
 func (s *Set) openLocal(f *File) (io.Reader, func(), error) {
-	fh, err := os.Open(f.Name)
+	sec, closeFn, err := section(f)
 	if err != nil {
 		return nil, nil, err
 	}
 	var magic [sniffLen]byte
-	m, _ := fh.ReadAt(magic[:], 0)
-	zr, closeZ, err := decoder(fh, detect(magic[:m]))
+	m, _ := sec.ReadAt(magic[:], 0)
+	zr, closeZ, err := decoder(sec, detect(magic[:m]))
 	if err != nil {
-		fh.Close()
+		closeFn()
 		return nil, nil, err
 	}
-	return zr, func() { closeZ(); fh.Close() }, nil
+	return zr, func() { closeZ(); closeFn() }, nil
 }

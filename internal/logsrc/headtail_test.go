@@ -2,6 +2,11 @@ package logsrc
 
 import (
 	"bytes"
+	"compress/gzip"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -111,5 +116,50 @@ func TestTailLongLine(t *testing.T) {
 	tail, err := s.Tail(s.Files()[0], 100)
 	if err != nil || len(tail) != 0 {
 		t.Errorf("Tail inside one long line = %q, %v; want nothing (no line starts in the window)", tail, err)
+	}
+}
+
+// TestHeadTailOfRedirectedStdin: standard input redirected from a regular
+// file (here gzip'ed, and partly read before) has a head and a tail, taken
+// from where the stream starts, and reading them does not move the stream.
+func TestHeadTailOfRedirectedStdin(t *testing.T) {
+	dir := t.TempDir()
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	zw.Write([]byte("first\nsecond\nthird\n"))
+	zw.Close()
+	p := filepath.Join(dir, "in")
+	if err := os.WriteFile(p, append([]byte("skipped by the caller\n"), z.Bytes()...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fh, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	if _, err := fh.Seek(int64(len("skipped by the caller\n")), io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open([]string{"-"}, Options{Stdin: fh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := s.Files()[0]
+	if h, err := s.Head(f, 6); err != nil || string(h) != "first\n" {
+		t.Errorf("Head = %q, %v", h, err)
+	}
+	if tl, err := s.Tail(f, 8); err != nil || string(tl) != "third\n" {
+		t.Errorf("Tail = %q, %v", tl, err)
+	}
+	var got []byte
+	if err := s.Read(context.Background(), func(c *Chunk) error {
+		got = append(got, c.Data...)
+		c.Release()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "first\nsecond\nthird\n" {
+		t.Errorf("stream read %q after Head and Tail", got)
 	}
 }

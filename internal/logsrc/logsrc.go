@@ -77,6 +77,8 @@ type File struct {
 
 	rot     rotation
 	isStdin bool          // standard input or another non-seekable stream (a pipe, a FIFO)
+	ra      io.ReaderAt   // a stream redirected from a regular file, for Head and Tail
+	raOff   int64         // where in ra the stream started
 	stream  *bufio.Reader // the stream, already sniffed; nil for regular files
 	closer  io.Closer     // closes the stream's file, if any
 	info    fs.FileInfo   // stat of a regular file, to spot duplicates
@@ -343,6 +345,10 @@ func openStream(name string, r io.Reader) (*File, error) {
 			f.ModTime = info.ModTime()
 			if info.Mode().IsRegular() {
 				f.Size = info.Size()
+				// redirected from a file: Head and Tail may pread it
+				if off, err := sf.Seek(0, io.SeekCurrent); err == nil && off <= f.Size {
+					f.ra, f.raOff = sf, off
+				}
 			}
 		}
 		if name != "-" {
