@@ -93,6 +93,8 @@ const maxFailuresOnly = 100
 // Build turns a scan result into the document.
 func Build(res *scan.Result, allow map[string]bool, loc *time.Location) Document {
 	doc := Document{Version: 1, Accounts: []Account{}, FailuresOnly: []FailureOnly{}, Stats: res.Stats}
+	doc.Stats.FirstEvent = shiftYears(doc.Stats.FirstEvent, res.YearShift)
+	doc.Stats.LastEvent = shiftYears(doc.Stats.LastEvent, res.YearShift)
 	for _, a := range res.Accounts {
 		if a.Messages == 0 && a.Detector().Verdict() == detect.OK && a.Refused == 0 {
 			if a.FailedLogins > 0 {
@@ -100,7 +102,15 @@ func Build(res *scan.Result, allow map[string]bool, loc *time.Location) Document
 			}
 			continue
 		}
-		doc.Accounts = append(doc.Accounts, account(a, allow, loc))
+		acc := account(a, allow, loc)
+		if n := res.YearShift; n != 0 {
+			acc.FirstSeen, acc.LastSeen = shiftYears(acc.FirstSeen, n), shiftYears(acc.LastSeen, n)
+			if acc.CompromiseStart != nil {
+				t := shiftYears(*acc.CompromiseStart, n)
+				acc.CompromiseStart = &t
+			}
+		}
+		doc.Accounts = append(doc.Accounts, acc)
 	}
 	// the most-tried failure-only names, most first; the rest are counted
 	fo := doc.FailuresOnly
@@ -117,6 +127,14 @@ func Build(res *scan.Result, allow map[string]bool, loc *time.Location) Document
 	u := res.Correlator.Unauth
 	doc.Unauthenticated = Unauth{Messages: u.Messages, Local: u.Local, Outbound: u.Outbound, TopClients: top(u.TopClients, 10)}
 	return doc
+}
+
+// shiftYears moves t by n years (scan.Result.YearShift); zero stays zero.
+func shiftYears(t time.Time, n int) time.Time {
+	if n == 0 || t.IsZero() {
+		return t
+	}
+	return t.AddDate(n, 0, 0)
 }
 
 func account(a *correlate.Account, allow map[string]bool, loc *time.Location) Account {

@@ -64,6 +64,30 @@ type Result struct {
 	Accounts   []*correlate.Account // flagged first, then by score and volume
 	Correlator *correlate.Correlator
 	Stats      Stats
+	// YearShift is how many years a report adds to the times it shows. A
+	// pipe of classic stamps is read with years counted forward from its
+	// first line; only its end says which year its newest line is in.
+	YearShift int
+}
+
+// pipeYearShift is the Result's YearShift: for a set that is one pipe of
+// classic stamps only, the years that put its newest line in opts' year, or
+// else in the twelve months up to now (a pipe has no modification time).
+func pipeYearShift(set *logsrc.Set, q *groupQueue, opts Options) int {
+	files := set.Files()
+	last := q.fx.Last()
+	if len(files) != 1 || files[0].Seekable() || files[0].Size >= 0 || q.exact || last.IsZero() {
+		return 0
+	}
+	target := opts.Year
+	if target == 0 {
+		now := time.Now().In(opts.Loc)
+		target = now.Year()
+		if monthDay(last, opts.Loc) > monthDay(now, opts.Loc)+86400 {
+			target--
+		}
+	}
+	return target - last.In(opts.Loc).Year()
 }
 
 // batch is the parse result of one chunk.
@@ -126,8 +150,10 @@ func Run(ctx context.Context, set *logsrc.Set, opts Options) (*Result, error) {
 	// group); a chunk names its file
 	years, note := InferYears(set, opts.Year, opts.Loc)
 	yearOf := map[*logsrc.File]int{}
+	fileEnds := make([]time.Time, len(years))
 	for i, f := range set.Files() {
-		yearOf[f] = years[i]
+		yearOf[f] = years[i].Year
+		fileEnds[i] = years[i].End
 	}
 	groups := set.Groups()
 	total := set.TotalSize()
@@ -200,7 +226,7 @@ func Run(ctx context.Context, set *logsrc.Set, opts Options) (*Result, error) {
 
 	// the sequencer: puts each group's batches back in order and feeds
 	// the correlator, merging the groups by event time
-	m := newMerger(len(groups), corr, st, free)
+	m := newMerger(len(groups), corr, st, free, fileEnds)
 	var readErr error
 	progress := func() {
 		if opts.Progress != nil {
@@ -237,6 +263,7 @@ func Run(ctx context.Context, set *logsrc.Set, opts Options) (*Result, error) {
 		return nil, readErr
 	}
 	corr.Finish()
+	res.YearShift = pipeYearShift(set, &m.groups[0], opts)
 	ls := logsrc.SumStats(groups...)
 	st.Bytes, st.InputBytes = ls.Bytes, ls.InputBytes
 	st.Duplicates, st.NULBytes, st.OverlongLines = ls.DuplicateLines, ls.NULBytes, ls.OverlongLines
@@ -338,6 +365,7 @@ type merger struct {
 	groups []groupQueue
 	ended  int               // groups whose reader has finished
 	names  map[string]string // program names of the statistics (see name)
+	ends   []time.Time       // by file index: bounds of the files' stamps (InferYears)
 }
 
 type groupQueue struct {
@@ -348,6 +376,7 @@ type groupQueue struct {
 	pos     int // the next event of cur to feed
 	fixed   int // events of cur whose classic-syslog year is fixed
 	fx      logline.YearFixer
+	exact   bool // a stamp with its year was seen (one group only)
 }
 
 // fixHead fixes the year of the group's current event, in the file's own
@@ -361,8 +390,8 @@ func (q *groupQueue) fixHead() {
 	}
 }
 
-func newMerger(n int, corr *correlate.Correlator, st *Stats, free batches) *merger {
-	m := &merger{corr: corr, st: st, free: free, groups: make([]groupQueue, n), names: map[string]string{}}
+func newMerger(n int, corr *correlate.Correlator, st *Stats, free batches, ends []time.Time) *merger {
+	m := &merger{corr: corr, st: st, free: free, groups: make([]groupQueue, n), names: map[string]string{}, ends: ends}
 	for i := range m.groups {
 		m.groups[i] = groupQueue{pending: map[int64]*batch{}, total: -1}
 	}
@@ -391,7 +420,7 @@ func (m *merger) head(q *groupQueue) (ok, finished bool) {
 		delete(q.pending, q.next)
 		q.next++
 		q.cur, q.pos, q.fixed = b, 0, 0
-		q.fx.File(b.chunk.Index)
+		q.fx.File(b.chunk.Index, m.ends[b.chunk.Index])
 	}
 	return true, false
 }
@@ -411,6 +440,8 @@ func (m *merger) run() bool {
 				ev := &evs[i]
 				if ev.YearGuessed {
 					q.fx.Fix(ev)
+				} else {
+					q.exact = true
 				}
 				m.feed(ev)
 			}
@@ -539,72 +570,119 @@ func Verdict(a *correlate.Account, allow map[string]bool) detect.Verdict {
 	return a.Detector().Verdict()
 }
 
-// InferYears returns the year of the first line of each file, for classic
-// syslog stamps: the newest line's year is opts' year or the newest file's
-// modification year, and the years of older files follow backwards through
-// the set (each file's first stamp against the next file's first stamp).
-func InferYears(set *logsrc.Set, year int, loc *time.Location) ([]int, string) {
+// FileYear is what InferYears finds for one file of a set.
+type FileYear struct {
+	// Year is the year of the file's first classic syslog stamp.
+	Year int
+	// End bounds the file's last stamp: its last line (the newest file),
+	// or the next file's first line; zero when nothing tells.
+	End time.Time
+}
+
+// InferYears works out the year of classic syslog stamps, for each file of
+// the set. The newest line's year is year, or the newest file's
+// modification year (a year less when its month and day are later in the
+// year than the modification time). Older files follow backwards: each
+// ends where the next one starts, and starts a year earlier when its first
+// stamp falls later in the year than that. Stamps that carry their year
+// (RFC 3339, the journal) are taken as they are.
+func InferYears(set *logsrc.Set, year int, loc *time.Location) ([]FileYear, string) {
 	files := set.Files()
-	years := make([]int, len(files))
+	out := make([]FileYear, len(files))
 	if len(files) == 0 {
-		return years, ""
+		return out, ""
 	}
 	var p logline.Parser
 	p.Env.Loc = loc
 	p.Env.Year = 2000 // a leap year, so that Feb 29 survives
-	firsts := make([]time.Time, len(files))
+	firsts := make([]stamp, len(files))
 	for i, f := range files {
-		if f.Name == "-" {
-			continue
-		}
 		if head, err := set.Head(f, 64<<10); err == nil {
 			firsts[i] = firstStamp(&p, head)
 		}
 	}
-	newest := files[len(files)-1]
+	n := len(files) - 1
+	newest := files[n]
 	note := ""
-	var last time.Time
-	if newest.Name != "-" {
-		if tail, err := set.Tail(newest, 64<<10); err == nil {
-			last = lastStamp(&p, tail)
-		}
+	var last stamp
+	if tail, err := set.Tail(newest, 64<<10); err == nil {
+		last = lastStamp(&p, tail)
 	}
 	anchor := year
 	if anchor == 0 {
 		mt := newest.ModTime
-		if mt.IsZero() {
+		if mt.IsZero() || newest.Size < 0 && !newest.Seekable() {
 			mt = time.Now() // standard input from a pipe: nothing else to go by
-			note = "classic syslog stamps without a year: assumed the current year (use --year)"
+			note = "classic syslog stamps without a year on a pipe: the newest line taken to be within the last twelve months by the clock (use --year)"
 		}
 		mt = mt.In(loc)
 		anchor = mt.Year()
-		if !last.IsZero() && monthDay(last) > monthDay(time.Date(2000, mt.Month(), mt.Day(), mt.Hour(), mt.Minute(), mt.Second(), 0, time.UTC))+86400 {
+		if !last.t.IsZero() && !last.exact && monthDay(last.t, loc) > monthDay(mt, loc)+86400 {
 			anchor-- // the newest line is later in the year than the file's mtime
 		}
 	}
-	// the newest file: its first line is a year earlier if it is later in
-	// the year than its last line
-	n := len(files) - 1
-	years[n] = anchor
-	if !firsts[n].IsZero() && !last.IsZero() && monthDay(firsts[n]) > monthDay(last)+86400 {
-		years[n] = anchor - 1
+	// end: where the file being looked at ends (zero: unknown)
+	var end time.Time
+	switch {
+	case last.exact:
+		end = last.t
+	case !last.t.IsZero():
+		end = inYear(last.t, anchor, loc)
 	}
-	for i := n - 1; i >= 0; i-- {
-		years[i] = years[i+1]
-		if !firsts[i].IsZero() && !firsts[i+1].IsZero() && monthDay(firsts[i]) > monthDay(firsts[i+1])+30*86400 {
-			years[i]--
+	for i := n; i >= 0; i-- {
+		// the newest file's bound is its own last line; an older one's is
+		// the next file's first line, which its own lines may overlap
+		slack := int64(86400)
+		if i < n {
+			slack = 30 * 86400
 		}
+		y := anchor
+		if !end.IsZero() {
+			y = end.In(loc).Year()
+		}
+		f := firsts[i]
+		start := end
+		switch {
+		case f.t.IsZero():
+		case f.exact:
+			y, start = f.t.In(loc).Year(), f.t
+		default:
+			if !end.IsZero() && monthDay(f.t, loc) > monthDay(end, loc)+slack {
+				y--
+			}
+			start = inYear(f.t, y, loc)
+		}
+		out[i] = FileYear{Year: y, End: end}
+		if !start.IsZero() {
+			end = start
+		}
+		anchor = y
 	}
-	return years, note
+	return out, note
 }
 
-// monthDay returns seconds since the start of the (leap) year 2000 for the
-// month, day and clock of t, which the parser stamped in 2000.
-func monthDay(t time.Time) int64 {
-	return t.Unix() - time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+// stamp is the time of a line, and whether the line carried its year.
+type stamp struct {
+	t     time.Time
+	exact bool
 }
 
-func firstStamp(p *logline.Parser, data []byte) time.Time {
+// monthDay returns the seconds from the start of a (leap) year to t's
+// month, day and clock in loc.
+func monthDay(t time.Time, loc *time.Location) int64 {
+	t = t.In(loc)
+	h, m, s := t.Clock()
+	return time.Date(2000, t.Month(), t.Day(), h, m, s, 0, time.UTC).Unix() - time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+}
+
+// inYear moves t (a classic stamp, which the parser put in 2000) to year y.
+func inYear(t time.Time, y int, loc *time.Location) time.Time {
+	t = t.In(loc)
+	h, m, s := t.Clock()
+	return time.Date(y, t.Month(), t.Day(), h, m, s, t.Nanosecond(), loc)
+}
+
+func firstStamp(p *logline.Parser, data []byte) stamp {
 	var ev event.Event
 	for len(data) > 0 {
 		n := bytes.IndexByte(data, '\n')
@@ -614,28 +692,28 @@ func firstStamp(p *logline.Parser, data []byte) time.Time {
 		} else {
 			data = nil
 		}
-		if r := p.Parse(string(line), &ev); r.Status != logline.NoEnvelope && ev.YearGuessed {
-			return ev.Time
+		if r := p.Parse(string(line), &ev); r.Status != logline.NoEnvelope && !ev.Time.IsZero() {
+			return stamp{ev.Time, !ev.YearGuessed}
 		}
 	}
-	return time.Time{}
+	return stamp{}
 }
 
-func lastStamp(p *logline.Parser, data []byte) time.Time {
+func lastStamp(p *logline.Parser, data []byte) stamp {
 	var ev event.Event
 	for len(data) > 0 {
 		data = bytes.TrimRight(data, "\n")
 		n := bytes.LastIndexByte(data, '\n')
 		line := data[n+1:]
 		data = data[:max(n, 0)]
-		if r := p.Parse(string(line), &ev); r.Status != logline.NoEnvelope && ev.YearGuessed {
-			return ev.Time
+		if r := p.Parse(string(line), &ev); r.Status != logline.NoEnvelope && !ev.Time.IsZero() {
+			return stamp{ev.Time, !ev.YearGuessed}
 		}
 		if n < 0 {
 			break
 		}
 	}
-	return time.Time{}
+	return stamp{}
 }
 
 // String describes a stats block briefly, for logs.

@@ -298,3 +298,167 @@ func TestProgramNamesKept(t *testing.T) {
 		t.Errorf("unparsed %v, want smtpd", st.Unparsed)
 	}
 }
+
+// msgLines is one submitted message of login at stamp (a classic or RFC
+// 3339 stamp), with queue id qid.
+func msgLines(stamp, qid, login string) string {
+	return fmt.Sprintf("%s mx1 postfix/submission/smtpd[101]: %s: client=unknown[198.51.100.7], sasl_method=PLAIN, sasl_username=%s\n"+
+		"%s mx1 postfix/qmgr[50]: %s: from=<%s>, size=100, nrcpt=1 (queue active)\n", stamp, qid, login, stamp, qid, login)
+}
+
+// writeLog writes a log file with the given modification time.
+func writeLog(t *testing.T, path, data string, mt time.Time) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, mt, mt); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func firstSeen(t *testing.T, res *scan.Result) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, a := range report.Build(res, nil, time.UTC).Accounts {
+		out[a.Login] = a.FirstSeen.Format(time.RFC3339)
+	}
+	return out
+}
+
+// TestYearInference: cases the year of classic stamps once came out wrong.
+func TestYearInference(t *testing.T) {
+	mt := func(s string) time.Time {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			panic(err)
+		}
+		return t
+	}
+	type file struct {
+		name, data string
+		mtime      time.Time
+	}
+	for _, tc := range []struct {
+		name  string
+		files []file
+		want  map[string]string
+	}{{
+		// a rotated set whose newest file has RFC 3339 stamps: the
+		// classic file before it ends where it starts, in 2027
+		name: "mixed formats across New Year",
+		files: []file{
+			{"mail.log.1", msgLines("Dec 31 23:00:00", "1A2B3C4D5E", "a@example.org"), mt("2027-01-01T00:00:00Z")},
+			{"mail.log", msgLines("2027-01-01T01:00:00+00:00", "1A2B3C4D5F", "b@example.org"), mt("2027-01-01T02:00:00Z")},
+		},
+		want: map[string]string{"a@example.org": "2026-12-31T23:00:00Z", "b@example.org": "2027-01-01T01:00:00Z"},
+	}, {
+		// a reboot logged before the clock was set: the stray January
+		// stamps must not move the rest of the file a year on
+		name: "clock reset at boot",
+		files: []file{{"mail.log", msgLines("Nov 20 10:00:00", "1A2B3C4D5E", "a@example.org") +
+			msgLines("Jan  1 00:00:09", "1A2B3C4D60", "c@example.org") +
+			msgLines("Nov 21 10:00:00", "1A2B3C4D5F", "b@example.org"), mt("2026-11-22T00:00:00Z")}},
+		want: map[string]string{"a@example.org": "2026-11-20T10:00:00Z", "b@example.org": "2026-11-21T10:00:00Z",
+			"c@example.org": "2026-01-01T00:00:09Z"},
+	}, {
+		// the same in a file that does cross New Year: the stray stamp's
+		// wrap is undone, the real one kept
+		name: "clock reset in a file across New Year",
+		files: []file{{"mail.log", msgLines("Nov 20 10:00:00", "1A2B3C4D5E", "a@example.org") +
+			msgLines("Jan  1 00:00:09", "1A2B3C4D60", "c@example.org") +
+			msgLines("Nov 21 10:00:00", "1A2B3C4D5F", "b@example.org") +
+			msgLines("Jan  3 10:00:00", "1A2B3C4D61", "d@example.org"), mt("2027-01-03T11:00:00Z")}},
+		want: map[string]string{"a@example.org": "2026-11-20T10:00:00Z", "b@example.org": "2026-11-21T10:00:00Z",
+			"c@example.org": "2027-01-01T00:00:09Z", "d@example.org": "2027-01-03T10:00:00Z"},
+	}, {
+		// a quiet stretch of more than half a year
+		name: "long gap",
+		files: []file{{"mail.log", msgLines("Feb 28 10:00:00", "1A2B3C4D5E", "a@example.org") +
+			msgLines("Mar  1 10:00:00", "1A2B3C4D5F", "b@example.org") +
+			msgLines("Jan  5 10:00:00", "1A2B3C4D60", "c@example.org"), mt("2029-01-06T00:00:00Z")}},
+		want: map[string]string{"a@example.org": "2028-02-28T10:00:00Z", "b@example.org": "2028-03-01T10:00:00Z",
+			"c@example.org": "2029-01-05T10:00:00Z"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var paths []string
+			for _, f := range tc.files {
+				p := filepath.Join(dir, f.name)
+				writeLog(t, p, f.data, f.mtime)
+				paths = append(paths, p)
+			}
+			set, err := logsrc.Open(paths, logsrc.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := scan.Run(context.Background(), set, scan.Options{Loc: time.UTC})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, firstSeen(t, res)); diff != "" {
+				t.Errorf("first seen (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestYearOfStandardInput: standard input redirected from a file is anchored
+// on the file's mtime as a named file is; a pipe is read forward and its
+// years are set so that its newest line is in --year.
+func TestYearOfStandardInput(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "mail.log")
+	data := msgLines("Dec 30 10:00:00", "1A2B3C4D5E", "a@example.org") + msgLines("Jan  2 05:00:00", "1A2B3C4D5F", "b@example.org")
+	writeLog(t, p, data, time.Date(2027, 1, 2, 6, 0, 0, 0, time.UTC))
+	want := map[string]string{"a@example.org": "2026-12-30T10:00:00Z", "b@example.org": "2027-01-02T05:00:00Z"}
+
+	// redirected: the mtime, and --year naming the newest line
+	for _, year := range []int{0, 2027} {
+		fh, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		set, err := logsrc.Open([]string{"-"}, logsrc.Options{Stdin: fh})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := scan.Run(context.Background(), set, scan.Options{Loc: time.UTC, Year: year})
+		fh.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, firstSeen(t, res)); diff != "" {
+			t.Errorf("redirected stdin, year %d (-want +got):\n%s", year, diff)
+		}
+		if res.Stats.Lines != 4 {
+			t.Errorf("redirected stdin: %d lines read, want 4 (Head and Tail must not move the stream)", res.Stats.Lines)
+		}
+	}
+
+	// a pipe, with --year
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		w.WriteString(data)
+		w.Close()
+	}()
+	set, err := logsrc.Open([]string{"-"}, logsrc.Options{Stdin: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := scan.Run(context.Background(), set, scan.Options{Loc: time.UTC, Year: 2027})
+	r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, firstSeen(t, res)); diff != "" {
+		t.Errorf("pipe (-want +got):\n%s", diff)
+	}
+	doc := report.Build(res, nil, time.UTC)
+	if got := doc.Stats.LastEvent.Format(time.RFC3339); got != "2027-01-02T05:00:00Z" {
+		t.Errorf("pipe: last event %s, want 2027-01-02T05:00:00Z", got)
+	}
+}

@@ -63,6 +63,7 @@ type fixerSnap struct {
 	Init   bool
 	Last   time.Time
 	Offset int
+	End    time.Time // zero in states saved before it was kept: unbounded
 }
 
 // Save writes the engine's whole state to w: what Load needs to continue as
@@ -73,7 +74,7 @@ func (e *Engine) Save(w io.Writer) error {
 	for path, fs := range e.files {
 		yf := fs.fix.State()
 		st.Files = append(st.Files, fileSnap{Path: path, Index: fs.index, Year: fs.year,
-			Fixer: fixerSnap{yf.Index, yf.Init, yf.Last, yf.Offset}})
+			Fixer: fixerSnap{yf.Index, yf.Init, yf.Last, yf.Offset, yf.End}})
 	}
 	sort.Slice(st.Files, func(i, j int) bool { return st.Files[i].Path < st.Files[j].Path })
 	var head bytes.Buffer
@@ -140,7 +141,7 @@ func Load(r io.Reader, cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("read watch state: file %q twice", f.Path)
 		}
 		fs := &fileState{index: f.Index, year: f.Year}
-		fs.fix.SetState(logline.YearFixerState{Index: f.Fixer.Index, Init: f.Fixer.Init, Last: f.Fixer.Last, Offset: f.Fixer.Offset})
+		fs.fix.SetState(logline.YearFixerState{Index: f.Fixer.Index, Init: f.Fixer.Init, Last: f.Fixer.Last, Offset: f.Fixer.Offset, End: f.Fixer.End})
 		e.files[f.Path] = fs
 	}
 	return e, nil

@@ -35,7 +35,8 @@ import (
 func (e *Engine) Replay(ctx context.Context, set *logsrc.Set, year int) error {
 	years, _ := scan.InferYears(set, year, e.cfg.Loc)
 	for i, f := range set.Files() {
-		e.SetYear(f.Name, years[i])
+		e.SetYear(f.Name, years[i].Year)
+		e.file(f.Name).end = years[i].End
 	}
 	groups := set.Groups()
 	ctx, cancel := context.WithCancel(ctx)
@@ -128,8 +129,9 @@ func (e *Engine) head(q *cursor) {
 				return
 			}
 			q.chunk, q.rest = c, c.Data
-			q.fx.File(c.Index)
-			q.year = e.file(c.File.Name).year
+			fs := e.file(c.File.Name)
+			q.fx.File(c.Index, fs.end)
+			q.year = fs.year
 		}
 		// a chunk holds whole lines; the last line of a file may lack
 		// its newline

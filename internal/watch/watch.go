@@ -80,6 +80,7 @@ type Engine struct {
 type fileState struct {
 	index int
 	year  int
+	end   time.Time // bounds the file's stamps (a replay's InferYears); zero when live
 	fix   logline.YearFixer
 }
 
@@ -158,7 +159,7 @@ func (e *Engine) Line(path string, data []byte) {
 		return
 	}
 	if e.ev.YearGuessed {
-		fs.fix.File(fs.index)
+		fs.fix.File(fs.index, fs.end)
 		fs.fix.Fix(&e.ev)
 	}
 	if e.ev.Time.After(e.lastAt) {
