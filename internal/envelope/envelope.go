@@ -177,6 +177,10 @@ func monthOf(s string) time.Month {
 // with a space or not padded at all. A line with no host ("Nov 27 05:39:22
 // auth: Info: ...", Dovecot's log_path with a BSD log_timestamp) is
 // accepted too.
+// monthDays is the length of each month, February's in a leap year (the
+// year of a classic stamp is not known yet).
+var monthDays = [13]int{0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}
+
 func (p *Parser) parseBSD(line string, e *Envelope) error {
 	mon := monthOf(line)
 	if mon == 0 || len(line) < 15 || line[3] != ' ' {
@@ -191,8 +195,8 @@ func (p *Parser) parseBSD(line string, e *Envelope) error {
 		day = day*10 + int(line[i]-'0')
 		i++
 	}
-	if day < 1 || day > 31 || i >= len(line) || line[i] != ' ' {
-		return ErrBadTime
+	if day < 1 || day > monthDays[mon] || i >= len(line) || line[i] != ' ' {
+		return ErrBadTime // Feb 30 would roll into March
 	}
 	i++
 	h, m, s, ok := clock(line, i)

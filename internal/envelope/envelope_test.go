@@ -79,13 +79,24 @@ func TestParse(t *testing.T) {
 func TestParseErrors(t *testing.T) {
 	for _, line := range []string{
 		"", "hello world", "Foo 27 05:39:22 mx1 x: y", "Nov 32 05:39:22 mx1 x: y", "Nov 27 25:39:22 mx1 x: y",
-		"Nov 27 05:39:22", "Nov 27 05:39:22 mx1", "Nov 27 05:39:22 mx1 tag-without-colon",
+		"Feb 30 05:39:22 mx1 x: y", "Apr 31 05:39:22 mx1 x: y", "Nov 27 05:39:22", "Nov 27 05:39:22 mx1", "Nov 27 05:39:22 mx1 tag-without-colon",
 		"2026-13-01T00:00:00Z h t: m", "2026-11-27T05:39:22 h t: m", "{not json", `{"MESSAGE":"x"}`,
 		"<22>1 - h app - - - msg", "<999999>Nov 27 05:39:22 h t: m", "Nov 27 05:39:22 mx1 tag[12: x",
 	} {
 		p := Parser{Year: 2026, Loc: time.UTC}
 		if e, err := p.Parse(line); err == nil {
 			t.Errorf("Parse(%q) = %+v, want an error", line, e)
+		}
+	}
+}
+
+// TestMonthLengths: a classic stamp's day must exist in its month; Feb 29
+// does (the year is not known while the line is parsed).
+func TestMonthLengths(t *testing.T) {
+	p := Parser{Year: 2028, Loc: time.UTC}
+	for _, line := range []string{"Feb 29 05:39:22 mx1 x: y", "Apr 30 05:39:22 mx1 x: y", "Dec 31 23:59:59 mx1 x: y"} {
+		if _, err := p.Parse(line); err != nil {
+			t.Errorf("Parse(%q): %v", line, err)
 		}
 	}
 }
