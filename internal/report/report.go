@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/saslguard/saslguard/internal/correlate"
 	"github.com/saslguard/saslguard/internal/detect"
@@ -387,15 +388,39 @@ func Safe(s string, n int) string {
 	return b.String()
 }
 
-// ShellQuote quotes s for a POSIX shell, so that a suggested command line
-// cannot run anything the login name holds.
+// ShellQuote quotes s for a shell, so that a suggested command line names
+// the login exactly and cannot run anything it holds. A name a terminal
+// shows as it is goes in single quotes; one with control characters or
+// invalid UTF-8 in bash's $'...' with those bytes escaped, so that the line
+// is safe to print and still names the login.
 func ShellQuote(s string) string {
 	if s != "" && strings.IndexFunc(s, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@._+-=:/", r))
 	}) < 0 && s[0] != '-' {
 		return s
 	}
-	return "'" + strings.ReplaceAll(Safe(s, 200), "'", `'\''`) + "'"
+	if Safe(s, len(s)) == s {
+		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	}
+	var b strings.Builder
+	b.WriteString("$'")
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == '\\' || r == '\'':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case Safe(s[i:i+n], 1) == s[i:i+n]:
+			b.WriteString(s[i : i+n])
+		default:
+			for _, c := range []byte(s[i : i+n]) {
+				fmt.Fprintf(&b, "\\x%02x", c)
+			}
+		}
+		i += n
+	}
+	b.WriteByte('\'')
+	return b.String()
 }
 
 type errWriter struct {

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -33,10 +34,39 @@ func TestShellQuote(t *testing.T) {
 		"-rf":               `'-rf'`,
 		"$(reboot)":         `'$(reboot)'`,
 		"":                  `''`,
-		"new\nline":         `'new\u000aline'`,
+		"new\nline":         `$'new\x0aline'`,
+		"a\x1b[2Jb'\\":      `$'a\x1b[2Jb\'\\'`,
+		"\xffbad":           `$'\xffbad'`,
 	} {
 		if got := ShellQuote(in); got != want {
 			t.Errorf("ShellQuote(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestShellQuoteNamesTheLogin: bash reads each quoted name back as the very
+// bytes of the login, and the quoted form holds nothing a terminal acts on.
+func TestShellQuoteNamesTheLogin(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	for _, login := range []string{
+		"alice@example.org", "a b", "x'; rm -rf / #", "-rf", "$(reboot)", "`id`", "new\nline",
+		"esc\x1b]0;title\x07", "rlo\u202etxt.exe", "bad\xff\xfeutf8", "back\\slash'quote", "tab\there", "ünïcode@exämple.org",
+		strings.Repeat("long", 100),
+	} {
+		q := ShellQuote(login)
+		if Safe(q, len(q)) != q {
+			t.Errorf("ShellQuote(%q) = %q: not safe to print", login, q)
+		}
+		out, err := exec.Command(bash, "-c", "printf %s "+q).Output()
+		if err != nil {
+			t.Errorf("bash on %q: %v", q, err)
+			continue
+		}
+		if string(out) != login {
+			t.Errorf("bash reads %q as %q, want %q", q, out, login)
 		}
 	}
 }
