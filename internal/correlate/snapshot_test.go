@@ -25,7 +25,7 @@ func generatedEvents(t testing.TB, cfg loggen.Config) []event.Event {
 	text := buf.String()
 	p := logline.New(2026, time.UTC)
 	var fix logline.YearFixer
-	fix.File(0, time.Time{})
+	fix.File(0, time.Time{}, time.UTC)
 	var evs []event.Event
 	for line := range strings.Lines(text) {
 		var ev event.Event

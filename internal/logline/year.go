@@ -13,21 +13,63 @@ import (
 // stamp a year past the bound undoes a wrap that a stray stamp made (a
 // clock reset at boot). The repeated hour at the end of daylight saving
 // time goes back only an hour and is left alone.
+//
+// A wall-clock time in the hour that repeats at the end of daylight saving
+// time has two instants; the fixer takes the earlier while the log has not
+// yet passed it, so that both passes keep their order.
 type YearFixer struct {
 	index  int
 	init   bool
 	last   time.Time
 	offset int
 	end    time.Time // a bound on the file's last stamp; zero when unknown
+
+	loc     *time.Location // the zone of the stamps
+	dstSlot int64          // the half hour (of Unix time) dstOther was found for
+	dstOK   bool           // dstSlot is set
+	// dstOther: the other instant of a stamp in dstHour is this far from
+	// the one the parser gave; 0 when the hour does not repeat
+	dstOther time.Duration
 }
 
 // File starts the file numbered i (state is kept while i stays the same),
-// whose stamps end by end (zero when that is not known).
-func (f *YearFixer) File(i int, end time.Time) {
+// whose stamps end by end (zero when that is not known) and are in zone loc.
+func (f *YearFixer) File(i int, end time.Time, loc *time.Location) {
 	if !f.init || i != f.index {
 		*f = YearFixer{index: i, init: true, end: end}
 	}
+	if loc != f.loc {
+		f.loc, f.dstOK = loc, false
+	}
 }
+
+// otherInstant returns the other instant with t's wall clock in f.loc, if
+// t is in an hour that repeats (found once a half hour of Unix time: zone
+// changes fall on a whole or half hour).
+func (f *YearFixer) otherInstant(t time.Time) (time.Time, bool) {
+	if f.loc == nil || f.loc == time.UTC {
+		return time.Time{}, false
+	}
+	if h := t.Unix() / 1800; !f.dstOK || h != f.dstSlot {
+		f.dstSlot, f.dstOK, f.dstOther = h, true, 0
+		w := t.In(f.loc)
+		for _, d := range [...]time.Duration{-time.Hour, time.Hour, -30 * time.Minute, 30 * time.Minute} {
+			o := t.Add(d).In(f.loc)
+			if o.Hour() == w.Hour() && o.Minute() == w.Minute() && o.YearDay() == w.YearDay() {
+				f.dstOther = d
+				break
+			}
+		}
+	}
+	if f.dstOther == 0 {
+		return time.Time{}, false
+	}
+	return t.Add(f.dstOther), true
+}
+
+// dstSlack: lines of a log may be this much out of order without making
+// the fixer think the repeated hour's first pass is over.
+const dstSlack = 10 * time.Minute
 
 const (
 	halfYear = 183 * 24 * time.Hour
@@ -58,6 +100,17 @@ func (f *YearFixer) Fix(ev *event.Event) {
 				f.offset++
 				t = w
 			}
+		}
+	}
+	if o, ok := f.otherInstant(t); ok {
+		early, late := t, o
+		if o.Before(t) {
+			early, late = o, t
+		}
+		if f.last.IsZero() || !early.Before(f.last.Add(-dstSlack)) {
+			t = early
+		} else {
+			t = late
 		}
 	}
 	if t.After(f.last) {

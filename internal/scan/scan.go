@@ -227,6 +227,7 @@ func Run(ctx context.Context, set *logsrc.Set, opts Options) (*Result, error) {
 	// the sequencer: puts each group's batches back in order and feeds
 	// the correlator, merging the groups by event time
 	m := newMerger(len(groups), corr, st, free, fileEnds)
+	m.loc = opts.Loc
 	var readErr error
 	progress := func() {
 		if opts.Progress != nil {
@@ -366,6 +367,7 @@ type merger struct {
 	ended  int               // groups whose reader has finished
 	names  map[string]string // program names of the statistics (see name)
 	ends   []time.Time       // by file index: bounds of the files' stamps (InferYears)
+	loc    *time.Location    // the zone of classic stamps
 }
 
 type groupQueue struct {
@@ -420,7 +422,7 @@ func (m *merger) head(q *groupQueue) (ok, finished bool) {
 		delete(q.pending, q.next)
 		q.next++
 		q.cur, q.pos, q.fixed = b, 0, 0
-		q.fx.File(b.chunk.Index, m.ends[b.chunk.Index])
+		q.fx.File(b.chunk.Index, m.ends[b.chunk.Index], m.loc)
 	}
 	return true, false
 }

@@ -462,3 +462,37 @@ func TestYearOfStandardInput(t *testing.T) {
 		t.Errorf("pipe: last event %s, want 2027-01-02T05:00:00Z", got)
 	}
 }
+
+// TestRepeatedDSTHour: the hour that repeats when daylight saving time ends
+// is read in order, its first pass in summer time and its second in winter
+// time, so that a log's time never runs back an hour.
+func TestRepeatedDSTHour(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skip("no zone data:", err)
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "mail.log")
+	data := msgLines("Oct 25 01:50:00", "1A2B3C4D5E", "a@example.org") +
+		msgLines("Oct 25 02:10:00", "1A2B3C4D5F", "b@example.org") +
+		msgLines("Oct 25 02:50:00", "1A2B3C4D60", "c@example.org") +
+		msgLines("Oct 25 02:05:00", "1A2B3C4D61", "d@example.org") + // the second pass
+		msgLines("Oct 25 02:40:00", "1A2B3C4D62", "e@example.org") +
+		msgLines("Oct 25 03:10:00", "1A2B3C4D63", "f@example.org")
+	writeLog(t, p, data, time.Date(2026, 10, 25, 4, 0, 0, 0, time.UTC))
+	set, err := logsrc.Open([]string{p}, logsrc.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := scan.Run(context.Background(), set, scan.Options{Loc: berlin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"a@example.org": "2026-10-24T23:50:00Z", "b@example.org": "2026-10-25T00:10:00Z", "c@example.org": "2026-10-25T00:50:00Z",
+		"d@example.org": "2026-10-25T01:05:00Z", "e@example.org": "2026-10-25T01:40:00Z", "f@example.org": "2026-10-25T02:10:00Z",
+	}
+	if diff := cmp.Diff(want, firstSeen(t, res)); diff != "" {
+		t.Errorf("first seen (-want +got):\n%s", diff)
+	}
+}

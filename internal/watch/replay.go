@@ -130,7 +130,7 @@ func (e *Engine) head(q *cursor) {
 			}
 			q.chunk, q.rest = c, c.Data
 			fs := e.file(c.File.Name)
-			q.fx.File(c.Index, fs.end)
+			q.fx.File(c.Index, fs.end, e.cfg.Loc)
 			q.year = fs.year
 		}
 		// a chunk holds whole lines; the last line of a file may lack

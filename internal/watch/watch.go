@@ -159,7 +159,7 @@ func (e *Engine) Line(path string, data []byte) {
 		return
 	}
 	if e.ev.YearGuessed {
-		fs.fix.File(fs.index, fs.end)
+		fs.fix.File(fs.index, fs.end, e.cfg.Loc)
 		fs.fix.Fix(&e.ev)
 	}
 	if e.ev.Time.After(e.lastAt) {
