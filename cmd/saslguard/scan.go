@@ -53,7 +53,9 @@ logs named in the configuration (default /var/log/mail.log).
 Classic syslog stamps carry no year: it is inferred backwards from the newest
 line, anchored on the newest file's modification time (never the clock), so a
 set that crosses New Year reads right; --year names the newest line's year when
-the files were copied. --tz names their zone.
+the files were copied. A pipe has no modification time: its newest line is
+taken to be within the last twelve months unless --year says otherwise. --tz
+names their zone.
 
 Exit status: 0 when no login is compromised, 1 when some are (so cron can act),
 2 on error.`,
