@@ -488,26 +488,27 @@ func (c *Correlator) notifyVerdict(a *Account, was detect.Verdict, t time.Time) 
 }
 
 // ownDomain tells whether d (lower case) is the login's or the
-// organisation's: configured domains and their subdomains, or, when none
-// are configured, the domains learnt from the log.
+// organisation's: configured domains, or, when none are configured, the
+// domains learnt from the log; and their subdomains (root@web1.example.org).
 func (c *Correlator) ownDomain(d string, a *Account) bool {
 	if ld := domainOf(a.Login); ld != "" && strings.EqualFold(ld, d) {
 		return true
 	}
-	if len(c.own) > 0 {
-		for x := d; x != ""; {
-			if c.own[x] {
-				return true
-			}
-			_, rest, ok := strings.Cut(x, ".")
-			if !ok {
-				break
-			}
-			x = rest
-		}
-		return false
+	set := c.own
+	if len(set) == 0 {
+		set = c.inferred
 	}
-	return c.inferred[d]
+	for x := d; x != ""; {
+		if set[x] {
+			return true
+		}
+		_, rest, ok := strings.Cut(x, ".")
+		if !ok {
+			break
+		}
+		x = rest
+	}
+	return false
 }
 
 func (c *Correlator) delivery(ev *event.Event) {

@@ -206,3 +206,23 @@ func TestKeysAreCopies(t *testing.T) {
 		t.Error("the buffer's new content became a key")
 	}
 }
+
+// TestSubdomainsOfInferredDomainsAreOwn: without configured domains, a
+// sender in a subdomain of a domain learnt from the logins (cron's
+// root@web1.example.org) is the organisation's, as for configured ones.
+func TestSubdomainsOfInferredDomainsAreOwn(t *testing.T) {
+	c := New(Config{})
+	for i, sender := range []string{"root@web1.example.org", "root@db.ldap.example.org", "x@example.org.evil.test", "y@badexample.org"} {
+		qid := fmt.Sprintf("AB%02d", i)
+		at := t0.Add(time.Duration(i) * time.Minute)
+		c.Add(&event.Event{Time: at, Host: "mx1", PID: 7, Kind: event.Client, QID: qid, Login: "cron@example.org", ClientIP: "198.51.100.7"})
+		c.Add(&event.Event{Time: at, Host: "mx1", Kind: event.From, QID: qid, Sender: sender, Nrcpt: 1})
+	}
+	a := c.Account("cron@example.org")
+	if a == nil {
+		t.Fatal("no account")
+	}
+	if got := a.ForeignDomains.Len(); got != 2 || a.ForeignMessages != 2 {
+		t.Errorf("%d foreign domains, %d foreign messages; want 2 and 2 (example.org.evil.test, badexample.org)", got, a.ForeignMessages)
+	}
+}
