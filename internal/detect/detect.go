@@ -188,6 +188,7 @@ type State struct {
 	messages    int
 
 	ipFirst  map[string]time.Time // first use of each IP by this login
+	origin   string               // the IP of the login's first message, if it is never new
 	newIPs   []firstSeen          // IPs first used within the window, oldest first
 	newHead  int
 	priorFor map[string]int // failures before first use, for IPs in newIPs
@@ -303,13 +304,21 @@ func (s *State) Message(cfg *Config, m Message) (changed bool) {
 					ft, via = e, true
 				}
 				s.ipFirst[m.IP] = ft
-				s.newIPs = append(s.newIPs, firstSeen{ft, m.IP, via, m.SharedIP, t})
-				s.priorFor[m.IP] = m.PriorFailures
-				s.priorSum += m.PriorFailures
+				if s.messages == 1 && m.PriorFailures == 0 {
+					// the login's first address in the log is new only
+					// against a history the log does not hold: a login
+					// first seen where the log starts (or a dormant one)
+					// is not judged on it
+					s.origin = m.IP
+				} else {
+					s.newIPs = append(s.newIPs, firstSeen{ft, m.IP, via, m.SharedIP, t})
+					s.priorFor[m.IP] = m.PriorFailures
+					s.priorSum += m.PriorFailures
+				}
 			}
-			isNew = true
+			isNew = m.IP != s.origin
 		} else {
-			isNew = !seen.Before(t.Add(-cfg.Window))
+			isNew = m.IP != s.origin && !seen.Before(t.Add(-cfg.Window))
 		}
 	}
 	o := obs{t: t, domain: m.Domain, foreign: m.Foreign, foreignNew: m.Foreign && isNew}
@@ -572,7 +581,11 @@ func score(cfg *Config, c counts) (score int, sending bool) {
 	}
 	sending = d >= cfg.MinForeignDomains && c.fNew >= 3 ||
 		volume >= 3 && c.newIPs >= 3 ||
-		d >= 2 && c.newIPs >= 3 && c.fNew >= 3
+		d >= 2 && c.newIPs >= 3 && c.fNew >= 3 ||
+		// a burst against the login's own past (or of 100 an hour with
+		// none) mostly with senders of 10 or more domains not its own,
+		// even from its usual address (malware on the user's computer)
+		volume >= 1 && d >= 10 && c.foreign*2 >= c.n
 	return score, sending
 }
 

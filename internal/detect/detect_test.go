@@ -335,3 +335,47 @@ func TestFailureInTheLoginsSecond(t *testing.T) {
 		t.Errorf("reasons:\n%s\nwant 12 failed logins", r)
 	}
 }
+
+// TestFirstAddressIsNotNew: a login whose first message is in the log (the
+// log starts there, or it was dormant) has no history to call its address
+// new: a contact form relaying visitors' addresses from one server, a few
+// an hour, is not a takeover.
+func TestFirstAddressIsNotNew(t *testing.T) {
+	f := newFeed()
+	for i := 0; i < 6*24*6; i++ { // 6 an hour for 6 days
+		f.msg(t0.Add(time.Duration(i)*10*time.Minute), "198.51.100.20", fmt.Sprintf("visitor%d.example", i%200), true)
+	}
+	if v := f.s.Verdict(); v == Compromised {
+		t.Errorf("verdict %v for a steady form relay: %v", v, Reasons(f.s.Best(), time.UTC))
+	}
+	if n := f.s.Best().NewIPs; n != 0 {
+		t.Errorf("%d new IPs, want 0", n)
+	}
+}
+
+// TestDormantLoginBurst: a login first seen in a burst of forged mail from
+// one address (a dormant account's password in the attacker's hands) is
+// still a takeover, though the address is not new.
+func TestDormantLoginBurst(t *testing.T) {
+	f := newFeed()
+	for i := 0; i < 300; i++ {
+		f.msg(t0.Add(time.Duration(i)*6*time.Second), "203.0.113.9", fmt.Sprintf("spam%d.example", i%50), true)
+	}
+	if v := f.s.Verdict(); v != Compromised {
+		t.Errorf("verdict %v, want compromised: %v", v, Reasons(f.s.Best(), time.UTC))
+	}
+}
+
+// TestMalwareOnTheUsersComputer: spam from the login's usual address, far
+// above its own past and mostly with senders of many other domains, is a
+// takeover although no address is new.
+func TestMalwareOnTheUsersComputer(t *testing.T) {
+	f := newFeed()
+	at := f.baseline(7)
+	for i := 0; i < 12*30; i++ { // 30 an hour for 12 hours
+		f.msg(at.Add(time.Duration(i)*2*time.Minute), "198.51.100.10", fmt.Sprintf("spam%d.example", i), true)
+	}
+	if v := f.s.Verdict(); v != Compromised {
+		t.Errorf("verdict %v, want compromised: %v", v, Reasons(f.s.Best(), time.UTC))
+	}
+}

@@ -51,6 +51,7 @@ type StateData struct {
 	BaseHour   int64
 	BaseVal    int
 	BaseHist   bool
+	Origin     string // the login's first address, never new ("" before it was kept)
 }
 
 // NewIP is an IP first used within the window.
@@ -83,7 +84,7 @@ func (s *State) Data() StateData {
 		Foreign: s.foreign, FNew: s.fNew,
 		PeakMinute: s.peakMinute, PeakHour: s.peakHour,
 		Verdict: s.verdict, Score: s.score, Best: s.best, Start: s.start,
-		PriorSum: s.priorSum, BaseHour: s.baseHour, BaseVal: s.baseVal, BaseHist: s.baseHist,
+		PriorSum: s.priorSum, BaseHour: s.baseHour, BaseVal: s.baseVal, BaseHist: s.baseHist, Origin: s.origin,
 	}
 	d.Best.NewIPList = clone(s.best.NewIPList)
 	d.Best.TopForeign = clone(s.best.TopForeign)
@@ -173,7 +174,7 @@ func (d *StateData) State() (*State, error) {
 		foreign: d.Foreign, fNew: d.FNew,
 		peakMinute: d.PeakMinute, peakHour: d.PeakHour,
 		verdict: d.Verdict, score: d.Score, best: d.Best, start: d.Start,
-		priorSum: d.PriorSum, baseHour: d.BaseHour, baseVal: d.BaseVal, baseHist: d.BaseHist,
+		priorSum: d.PriorSum, baseHour: d.BaseHour, baseVal: d.BaseVal, baseHist: d.BaseHist, origin: d.Origin,
 	}
 	s.best.NewIPList = clone(d.Best.NewIPList)
 	s.best.TopForeign = clone(d.Best.TopForeign)
