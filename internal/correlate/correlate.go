@@ -81,6 +81,7 @@ type rcpt struct {
 	addr   string
 	status string
 	reply  string // the remote reply of a deferral or bounce
+	spam   bool   // a remote rejection for spam was counted for it
 }
 
 // Recipient is a recipient of a message and its latest outcome.
@@ -522,8 +523,9 @@ func (c *Correlator) delivery(ev *event.Event) {
 		return
 	}
 	status := ev.Status
+	firstSpam := true
 	if m.Acct != nil {
-		m.setStatus(ev.Recipient, status, ev.Reply)
+		firstSpam = m.setStatus(ev.Recipient, status, ev.Reply, ev.Spam)
 	}
 	local := ev.LocalRelay
 	if status == "sent" && local && len(c.own) == 0 && len(c.inferred) < 10000 {
@@ -534,7 +536,8 @@ func (c *Correlator) delivery(ev *event.Event) {
 	if ev.NewQID != "" && status == "sent" {
 		c.hop(m, ev, local)
 	}
-	if ev.Spam {
+	if ev.Spam && firstSpam {
+		// a recipient refused again on each retry is one rejection
 		if a := m.Acct; a != nil {
 			a.RemoteRejections++
 			if len(a.RejectionExamples) < 3 {
@@ -875,9 +878,12 @@ func (m *Message) ID() string { return m.k.ID() }
 // Now returns the time of the newest event seen.
 func (c *Correlator) Now() time.Time { return c.now }
 
-func (m *Message) setStatus(addr, status, reply string) {
+// setStatus records a recipient's latest outcome. It reports whether spam
+// is the recipient's first spam rejection (always, for recipients past
+// those tracked).
+func (m *Message) setStatus(addr, status, reply string, spam bool) (firstSpam bool) {
 	if status == "" {
-		return
+		return spam
 	}
 	st := statusName(status)
 	if len(addr) > maxAddr {
@@ -888,22 +894,26 @@ func (m *Message) setStatus(addr, status, reply string) {
 		keep = reply
 	}
 	for i := range m.rcpts {
-		if m.rcpts[i].addr == addr {
-			m.rcpts[i].status = st
-			if keep != m.rcpts[i].reply {
-				m.rcpts[i].reply = clip(keep, 200)
+		r := &m.rcpts[i]
+		if r.addr == addr {
+			r.status = st
+			if keep != r.reply {
+				r.reply = clip(keep, 200)
 			}
-			return
+			firstSpam = spam && !r.spam
+			r.spam = r.spam || spam
+			return firstSpam
 		}
 	}
 	if len(m.rcpts) < maxRcptTracked {
-		m.rcpts = append(m.rcpts, rcpt{addr: strings.Clone(addr), status: st, reply: clip(keep, 200)})
-		return
+		m.rcpts = append(m.rcpts, rcpt{addr: strings.Clone(addr), status: st, reply: clip(keep, 200), spam: spam})
+		return spam
 	}
 	if m.moreStatus == nil {
 		m.moreStatus = map[string]int{}
 	}
 	m.moreStatus[st]++
+	return spam
 }
 
 // statusName returns a constant for the common statuses so that no copy of

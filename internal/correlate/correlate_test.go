@@ -226,3 +226,25 @@ func TestSubdomainsOfInferredDomainsAreOwn(t *testing.T) {
 		t.Errorf("%d foreign domains, %d foreign messages; want 2 and 2 (example.org.evil.test, badexample.org)", got, a.ForeignMessages)
 	}
 }
+
+// TestRejectionOncePerRecipient: a recipient whose server refuses the
+// message for spam on every retry is one rejection, not one per attempt.
+func TestRejectionOncePerRecipient(t *testing.T) {
+	c := New(Config{})
+	c.Add(&event.Event{Time: t0, Host: "mx1", PID: 7, Kind: event.Client, QID: "AB12", Login: "alice@lab.test", ClientIP: "198.51.100.7"})
+	c.Add(&event.Event{Time: t0, Host: "mx1", Kind: event.From, QID: "AB12", Sender: "alice@lab.test", Nrcpt: 2})
+	reply := "host mx.example.net[192.0.2.1] said: 421 4.7.0 [TSS04] Messages from 198.51.100.7 temporarily deferred due to unexpected volume or user complaints"
+	for i := 0; i < 6; i++ {
+		c.Add(&event.Event{Time: t0.Add(time.Duration(i) * 10 * time.Minute), Host: "mx1", Kind: event.Delivery, QID: "AB12",
+			Recipient: "bob@example.net", Status: "deferred", DSN: "4.7.0", Reply: reply, Relay: "mx.example.net[192.0.2.1]:25"})
+	}
+	c.Add(&event.Event{Time: t0.Add(time.Hour), Host: "mx1", Kind: event.Delivery, QID: "AB12",
+		Recipient: "carol@example.net", Status: "bounced", DSN: "5.7.1", Reply: "host mx.example.net[192.0.2.1] said: 550 5.7.1 rejected as spam", Relay: "mx.example.net[192.0.2.1]:25"})
+	a := c.Account("alice@lab.test")
+	if a == nil {
+		t.Fatal("no account")
+	}
+	if a.RemoteRejections != 2 {
+		t.Errorf("%d remote rejections, want 2 (one per recipient)", a.RemoteRejections)
+	}
+}

@@ -107,6 +107,7 @@ type snapAccount struct {
 
 type snapRcpt struct {
 	Addr, Status, Reply string
+	Spam                bool // a spam rejection was counted for it
 }
 
 type snapMsg struct {
@@ -210,7 +211,7 @@ func (c *Correlator) snapState() *snapState {
 			NewIP: m.newIP, SharedIP: m.sharedIP, Hopped: m.hopped,
 		}
 		for _, r := range m.rcpts {
-			sm.Rcpts = append(sm.Rcpts, snapRcpt{r.addr, r.status, r.reply})
+			sm.Rcpts = append(sm.Rcpts, snapRcpt{r.addr, r.status, r.reply, r.spam})
 		}
 		for _, k := range sortedKeys(m.moreStatus) {
 			sm.MoreStatus = append(sm.MoreStatus, snapInt32{k, int32(m.moreStatus[k])})
@@ -431,7 +432,7 @@ func restoreState(st *snapState, cfg Config) (*Correlator, error) {
 			newIP: sm.NewIP, sharedIP: sm.SharedIP, hopped: sm.Hopped,
 		}
 		for _, r := range sm.Rcpts {
-			m.rcpts = append(m.rcpts, rcpt{r.Addr, statusName(r.Status), r.Reply})
+			m.rcpts = append(m.rcpts, rcpt{r.Addr, statusName(r.Status), r.Reply, r.Spam})
 		}
 		for _, x := range sm.MoreStatus {
 			if m.moreStatus == nil {
