@@ -98,7 +98,12 @@ func Build(res *scan.Result, allow map[string]bool, loc *time.Location) Document
 	doc.Stats.LastEvent = shiftYears(doc.Stats.LastEvent, res.YearShift)
 	for _, a := range res.Accounts {
 		if a.Messages == 0 && a.Detector().Verdict() == detect.OK && a.Refused == 0 {
-			if a.FailedLogins > 0 {
+			switch {
+			case a.FailedLogins > 0 && a.OtherLogins > 0:
+				// failed, then logged in over IMAP/POP3: it did succeed,
+				// and a guessed password may be in use: show it
+				doc.Accounts = append(doc.Accounts, account(a, allow, loc))
+			case a.FailedLogins > 0:
 				doc.FailuresOnly = append(doc.FailuresOnly, FailureOnly{a.Login, a.FailedLogins, a.FailureIPs.Len()})
 			}
 			continue

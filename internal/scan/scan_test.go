@@ -496,3 +496,35 @@ func TestRepeatedDSTHour(t *testing.T) {
 		t.Errorf("first seen (-want +got):\n%s", diff)
 	}
 }
+
+// TestFailedThenIMAPLoginIsNotFailuresOnly: a name that failed and then
+// logged in over IMAP did succeed: the report lists it among the accounts,
+// not among the names whose logins never succeeded.
+func TestFailedThenIMAPLoginIsNotFailuresOnly(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "mail.log")
+	var b strings.Builder
+	for i := 0; i < 10; i++ {
+		fmt.Fprintf(&b, "Mar  7 08:%02d:00 mx1 dovecot: imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<shared@example.org>, method=PLAIN, rip=203.0.113.4, lip=192.0.2.1\n", i)
+		fmt.Fprintf(&b, "Mar  7 08:%02d:30 mx1 dovecot: imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<nobody@example.org>, method=PLAIN, rip=203.0.113.4, lip=192.0.2.1\n", i)
+	}
+	b.WriteString("Mar  7 09:00:00 mx1 dovecot: imap-login: Login: user=<shared@example.org>, method=PLAIN, rip=203.0.113.4, lip=192.0.2.1, mpid=1, TLS, session=<a>\n")
+	writeLog(t, p, b.String(), time.Date(2026, 3, 7, 10, 0, 0, 0, time.UTC))
+	doc := report.Build(runScan(t, scan.Options{}, p), nil, time.UTC)
+	var only []string
+	for _, f := range doc.FailuresOnly {
+		only = append(only, f.Login)
+	}
+	if diff := cmp.Diff([]string{"nobody@example.org"}, only); diff != "" {
+		t.Errorf("failed logins only (-want +got):\n%s", diff)
+	}
+	found := false
+	for _, a := range doc.Accounts {
+		if a.Login == "shared@example.org" {
+			found = a.FailedLogins == 10 && a.OtherLogins == 1
+		}
+	}
+	if !found {
+		t.Errorf("shared@example.org not among the accounts with 10 failed logins and 1 IMAP login: %+v", doc.Accounts)
+	}
+}
