@@ -469,7 +469,7 @@ func (c *Correlator) observe(m *Message, t time.Time, dom string) {
 	was := a.state.Verdict()
 	changed := a.state.Message(&c.cfg.Detect, detect.Message{
 		Time: t, IP: m.ClientIP, Domain: dom, Foreign: m.Foreign, PriorFailures: m.priorFailures,
-		EarlierLogin: a.otherFirst[m.ClientIP], SharedIP: m.sharedIP,
+		EarlierLogin: a.otherFirst[m.ClientIP], SharedIP: m.sharedIP, Rcpts: m.Nrcpt,
 	})
 	if m.Foreign || m.newIP || a.state.Verdict() == detect.Compromised {
 		a.evidence(m, t, c.cfg.MaxList, changed && was != detect.Compromised && a.state.Verdict() == detect.Compromised)

@@ -15,6 +15,7 @@ package detect
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"strings"
 	"time"
@@ -123,6 +124,8 @@ type Message struct {
 	// SharedIP: several other logins of the organisation use IP (an office
 	// NAT): it never dates the start of a takeover.
 	SharedIP bool
+	// Rcpts is the message's number of recipients (nrcpt); 0 counts as 1.
+	Rcpts int
 }
 
 type obs struct {
@@ -130,6 +133,8 @@ type obs struct {
 	domain     string
 	foreign    bool
 	foreignNew bool
+	fromNew    bool  // from an IP new in the window
+	rcpts      int32 // recipients
 }
 
 type firstSeen struct {
@@ -146,8 +151,9 @@ type firstSeen struct {
 
 // hourSlot is one hour of the baseline ring.
 type hourSlot struct {
-	hour  int32 // hours since 1970
-	count int32
+	hour  int32  // hours since 1970
+	count uint16 // messages (saturating)
+	rcpts uint16 // recipients (saturating)
 }
 
 // Snapshot is what the detector saw when it reached its strongest verdict.
@@ -161,12 +167,14 @@ type Snapshot struct {
 	NewIPList       []string
 	LastHour        int
 	BaselinePerHour int
-	HasHistory      bool
-	Rejections      int
-	Bounces         int
-	Failures        int
-	FailureIPs      int
-	PriorFailures   int
+	// recipients in the last hour, and in the baseline's busiest hour
+	LastHourRcpts, BaselineRcpts int
+	HasHistory                   bool
+	Rejections                   int
+	Bounces                      int
+	Failures                     int
+	FailureIPs                   int
+	PriorFailures                int
 	// PriorOwn is the part of PriorFailures that tried this login's name
 	// (those are in Failures too).
 	PriorOwn         int
@@ -200,6 +208,9 @@ type State struct {
 	domains  map[string]int
 	foreign  int
 	fNew     int
+	// recipients in the window and in its last hour, and messages of the
+	// last hour from IPs new in the window
+	winRcpts, hourRcpts, hourNew int
 
 	rej     []time.Time
 	rejHead int
@@ -222,6 +233,7 @@ type State struct {
 	forgedFrom map[string]bool
 	baseHour   int64
 	baseVal    int
+	baseRcpts  int
 	baseHist   bool
 }
 
@@ -321,7 +333,8 @@ func (s *State) Message(cfg *Config, m Message) (changed bool) {
 			isNew = m.IP != s.origin && !seen.Before(t.Add(-cfg.Window))
 		}
 	}
-	o := obs{t: t, domain: m.Domain, foreign: m.Foreign, foreignNew: m.Foreign && isNew}
+	o := obs{t: t, domain: m.Domain, foreign: m.Foreign, foreignNew: m.Foreign && isNew, fromNew: isNew,
+		rcpts: int32(min(max(m.Rcpts, 1), 1<<20))}
 	if o.foreignNew && len(s.forgedFrom) < cfg.MaxTracked {
 		s.forgedFrom[m.IP] = true
 	}
@@ -329,6 +342,11 @@ func (s *State) Message(cfg *Config, m Message) (changed bool) {
 		s.drop()
 	}
 	s.win = append(s.win, o)
+	s.winRcpts += int(o.rcpts)
+	s.hourRcpts += int(o.rcpts)
+	if o.fromNew {
+		s.hourNew++
+	}
 	if o.foreign {
 		s.foreign++
 		if o.foreignNew {
@@ -338,7 +356,7 @@ func (s *State) Message(cfg *Config, m Message) (changed bool) {
 			s.domains[o.domain]++
 		}
 	}
-	s.countHour(t)
+	s.countHour(t, int(o.rcpts))
 	s.expire(cfg, t)
 	if n := len(s.win) - s.minHead; n > s.peakMinute {
 		s.peakMinute = n
@@ -349,7 +367,15 @@ func (s *State) Message(cfg *Config, m Message) (changed bool) {
 	return s.evaluate(cfg, t)
 }
 
-func (s *State) countHour(t time.Time) {
+// leaveHour takes a message out of the last hour's sums.
+func (s *State) leaveHour(o obs) {
+	s.hourRcpts -= int(o.rcpts)
+	if o.fromNew {
+		s.hourNew--
+	}
+}
+
+func (s *State) countHour(t time.Time, rcpts int) {
 	h := int32(t.Unix() / 3600)
 	i := int(h) % len(s.hours)
 	if i < 0 {
@@ -359,33 +385,37 @@ func (s *State) countHour(t time.Time) {
 	if slot.hour != h {
 		*slot = hourSlot{hour: h}
 	}
-	slot.count++
+	if slot.count < math.MaxUint16 {
+		slot.count++
+	}
+	slot.rcpts = uint16(min(int(slot.rcpts)+rcpts, math.MaxUint16))
 }
 
-// baseline returns the highest hourly count in the BaselineDays before the
-// window, and whether the login has any history before the window.
-func (s *State) baseline(cfg *Config, now time.Time) (int, bool) {
+// baseline returns the highest hourly counts of messages and of recipients
+// in the BaselineDays before the window, and whether the login has any
+// history before the window.
+func (s *State) baseline(cfg *Config, now time.Time) (msgs, rcpts int, hist bool) {
 	winStart := now.Add(-cfg.Window)
-	if s.first.IsZero() || !s.first.Before(winStart) {
-		return 0, false
+	if s.first.IsZero() || !s.first.Before(winStart) || s.hours == nil {
+		return 0, 0, false
 	}
 	hi := winStart.Unix() / 3600
 	lo := hi - int64(cfg.BaselineDays*24)
-	max := 0
-	if s.hours == nil {
-		return 0, false
-	}
 	for _, sl := range s.hours {
-		if int64(sl.hour) >= lo && int64(sl.hour) < hi && int(sl.count) > max {
-			max = int(sl.count)
+		if int64(sl.hour) >= lo && int64(sl.hour) < hi {
+			msgs, rcpts = max(msgs, int(sl.count)), max(rcpts, int(sl.rcpts))
 		}
 	}
-	return max, true
+	return msgs, rcpts, true
 }
 
 // drop removes the oldest window entry.
 func (s *State) drop() {
 	o := s.win[s.winHead]
+	if s.hourHead <= s.winHead {
+		s.leaveHour(o)
+	}
+	s.winRcpts -= int(o.rcpts)
 	s.win[s.winHead] = obs{}
 	s.winHead++
 	if o.foreign {
@@ -427,6 +457,7 @@ func (s *State) expire(cfg *Config, now time.Time) {
 	}
 	hourCut := now.Add(-time.Hour)
 	for s.hourHead < len(s.win) && s.win[s.hourHead].t.Before(hourCut) {
+		s.leaveHour(s.win[s.hourHead])
 		s.hourHead++
 	}
 	minCut := now.Add(-time.Minute)
@@ -488,13 +519,20 @@ func compactSimple[T any](w []T, head *int) []T {
 	return w[:n]
 }
 
-// volumeFloor is the fewest messages in an hour that can score as volume.
-const volumeFloor = 30
+// volumeFloor is the fewest messages in an hour that can score as volume;
+// rcptFloor the fewest recipients.
+const (
+	volumeFloor = 30
+	rcptFloor   = 100
+)
 
 // counts are the window's signals, cheap to compute on every message.
 type counts struct {
 	n, d, foreign, fNew, newIPs, lastHour, base, rej, bnc, fail, prior int
 	hist                                                               bool
+	// recipients in the window, in the last hour and the baseline's
+	// busiest hour; messages of the last hour from IPs new in the window
+	winRcpts, hourRcpts, baseRcpts, hourNew int
 }
 
 func (s *State) counts(cfg *Config, now time.Time) counts {
@@ -502,9 +540,9 @@ func (s *State) counts(cfg *Config, now time.Time) counts {
 	// the baseline (a walk over the hourly counts) matters to the score
 	// only from volumeFloor messages in the last hour: most logins never
 	// get there, and would otherwise walk it at nearly every message
-	if h := now.Unix() / 3600; h != s.baseHour && lastHour >= volumeFloor {
+	if h := now.Unix() / 3600; h != s.baseHour && (lastHour >= volumeFloor || s.hourRcpts >= rcptFloor) {
 		s.baseHour = h
-		s.baseVal, s.baseHist = s.baseline(cfg, now)
+		s.baseVal, s.baseRcpts, s.baseHist = s.baseline(cfg, now)
 	}
 	return counts{
 		n:        len(s.win) - s.winHead,
@@ -519,6 +557,8 @@ func (s *State) counts(cfg *Config, now time.Time) counts {
 		bnc:      len(s.bnc) - s.bncHead,
 		fail:     len(s.fail) - s.failHd,
 		prior:    s.priorSum,
+
+		winRcpts: s.winRcpts, hourRcpts: s.hourRcpts, baseRcpts: s.baseRcpts, hourNew: s.hourNew,
 	}
 }
 
@@ -561,13 +601,36 @@ func score(cfg *Config, c counts) (score int, sending bool) {
 	} else if c.lastHour >= 100 {
 		volume = 1
 	}
+	// the same in recipients: spam sent as the user's own address goes to
+	// many recipients a message
+	br := max(c.baseRcpts, 1)
+	if c.hist {
+		switch {
+		case c.hourRcpts >= 3*rcptFloor && c.hourRcpts >= 20*br:
+			volume = max(volume, 4)
+		case c.hourRcpts >= rcptFloor && c.hourRcpts >= 10*br:
+			volume = max(volume, 3)
+		}
+	} else if c.hourRcpts >= 5*rcptFloor {
+		volume = max(volume, 1)
+	}
 	score += volume
-	switch {
-	case c.rej >= 10:
-		score += 3
-	case c.rej >= 3:
+	// the burst comes from addresses new in the window
+	if volume >= 3 && c.hourNew*5 >= c.lastHour*4 {
 		score += 2
-	case c.rej >= 1:
+	}
+	// remote rejections for spam, unless a sliver of a big mailing (one
+	// in fifty recipients or fewer)
+	rej := c.rej
+	if rej*50 < c.winRcpts {
+		rej = 0
+	}
+	switch {
+	case rej >= 10:
+		score += 3
+	case rej >= 3:
+		score += 2
+	case rej >= 1:
 		score++
 	}
 	if c.bnc >= 10 {
@@ -585,7 +648,9 @@ func score(cfg *Config, c counts) (score int, sending bool) {
 		// a burst against the login's own past (or of 100 an hour with
 		// none) mostly with senders of 10 or more domains not its own,
 		// even from its usual address (malware on the user's computer)
-		volume >= 1 && d >= 10 && c.foreign*2 >= c.n
+		volume >= 1 && d >= 10 && c.foreign*2 >= c.n ||
+		// refused for spam by remote servers, in a burst from new IPs
+		volume >= 3 && rej >= 10 && c.newIPs >= 2
 	return score, sending
 }
 
@@ -659,7 +724,7 @@ func (s *State) windowBefore(t time.Time) int {
 
 func (s *State) snapshot(cfg *Config, now time.Time) Snapshot {
 	n := len(s.win) - s.winHead
-	base, hist := s.baseline(cfg, now)
+	base, baseR, hist := s.baseline(cfg, now)
 	snap := Snapshot{
 		At:               now,
 		WindowMessages:   n,
@@ -668,6 +733,8 @@ func (s *State) snapshot(cfg *Config, now time.Time) Snapshot {
 		NewIPs:           len(s.newIPs) - s.newHead,
 		LastHour:         len(s.win) - s.hourHead,
 		BaselinePerHour:  base,
+		LastHourRcpts:    s.hourRcpts,
+		BaselineRcpts:    baseR,
 		HasHistory:       hist,
 		Rejections:       len(s.rej) - s.rejHead,
 		Bounces:          len(s.bnc) - s.bncHead,
@@ -792,7 +859,7 @@ func Reasons(sn Snapshot, loc *time.Location) []string {
 	if sn.WindowMessages > 0 {
 		msg := fmt.Sprintf("%d messages in %s", sn.MessagesSince, humanSpan(sn.At.Sub(maxTime(sn.Start, sn.WindowStart))))
 		if sn.NewIPs > 0 {
-			msg += fmt.Sprintf(" from %d new IPs", sn.NewIPs)
+			msg += fmt.Sprintf(" from %d new IP%s", sn.NewIPs, plural(sn.NewIPs))
 		}
 		if sn.LastHour > 0 {
 			msg += fmt.Sprintf(" (%d in the last hour)", sn.LastHour)
@@ -800,7 +867,7 @@ func Reasons(sn Snapshot, loc *time.Location) []string {
 		r = append(r, msg)
 	}
 	if sn.ForeignMessages > 0 {
-		s := fmt.Sprintf("%d with sender domains not its own (%d domains", sn.ForeignMessages, sn.ForeignDomains)
+		s := fmt.Sprintf("%d with sender domains not its own (%d domain%s", sn.ForeignMessages, sn.ForeignDomains, plural(sn.ForeignDomains))
 		if len(sn.TopForeign) > 0 {
 			s += ": " + strings.Join(sn.TopForeign, ", ")
 			if sn.ForeignDomains > len(sn.TopForeign) {
@@ -821,6 +888,9 @@ func Reasons(sn Snapshot, loc *time.Location) []string {
 	if sn.HasHistory && sn.LastHour > 0 {
 		r = append(r, fmt.Sprintf("%d messages in the last hour against a baseline of at most %d/hour", sn.LastHour, sn.BaselinePerHour))
 	}
+	if n := sn.LastHourRcpts; sn.HasHistory && n >= rcptFloor && n >= 10*max(sn.BaselineRcpts, 1) {
+		r = append(r, fmt.Sprintf("%d recipients in the last hour against a baseline of at most %d/hour", n, sn.BaselineRcpts))
+	}
 	// failed logins for this name, and for other names from the
 	// addresses that then logged in as it (each attempt once)
 	if f := sn.Failures + sn.PriorFailures - sn.PriorOwn; f > 0 {
@@ -837,7 +907,7 @@ func Reasons(sn Snapshot, loc *time.Location) []string {
 		r = append(r, fmt.Sprintf("%d remote rejections for spam or reputation", sn.Rejections))
 	}
 	if sn.Bounces > 0 {
-		r = append(r, fmt.Sprintf("caused %d bounces", sn.Bounces))
+		r = append(r, fmt.Sprintf("caused %d bounce%s", sn.Bounces, plural(sn.Bounces)))
 	}
 	return r
 }

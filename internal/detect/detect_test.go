@@ -379,3 +379,46 @@ func TestMalwareOnTheUsersComputer(t *testing.T) {
 		t.Errorf("verdict %v, want compromised: %v", v, Reasons(f.s.Best(), time.UTC))
 	}
 }
+
+// rcptMsg is a message with n recipients.
+func (f *feed) rcptMsg(t time.Time, ip, domain string, foreign bool, n int) {
+	f.s.Message(&f.cfg, Message{Time: t, IP: ip, Domain: domain, Foreign: foreign, Rcpts: n})
+}
+
+// TestOwnAddressSpamToManyRecipients: spam sent as the user's own address,
+// in big recipient batches from new IPs, is a takeover though no sender
+// domain is foreign and the message count stays under the volume floor.
+func TestOwnAddressSpamToManyRecipients(t *testing.T) {
+	f := newFeed()
+	at := f.baseline(7)
+	for i := 0; i < 12*15; i++ { // 15 messages of 50 recipients an hour for 12 hours
+		f.rcptMsg(at.Add(time.Duration(i)*4*time.Minute), fmt.Sprintf("203.0.113.%d", 10+i%3), "corp.example", false, 50)
+	}
+	if v := f.s.Verdict(); v != Compromised {
+		t.Errorf("verdict %v, want compromised: %v", v, Reasons(f.s.Best(), time.UTC))
+	}
+}
+
+// TestBulkMailingWithAFewRejections: a campaign from the sender's usual
+// address to thousands of recipients, a handful of whom refuse it as spam,
+// is no takeover, nor suspicious.
+func TestBulkMailingWithAFewRejections(t *testing.T) {
+	f := newFeed()
+	at := t0
+	for d := 0; d < 7; d++ { // 40 an hour, 8 hours a day
+		for i := 0; i < 8*40; i++ {
+			f.rcptMsg(at.Add(time.Duration(d)*24*time.Hour+time.Duration(i)*90*time.Second), "198.51.100.10", "news.example", false, 1)
+		}
+	}
+	at = at.Add(7 * 24 * time.Hour)
+	for i := 0; i < 3*1500; i++ { // 1,500 an hour for 3 hours
+		tm := at.Add(time.Duration(i) * 2400 * time.Millisecond)
+		f.rcptMsg(tm, "198.51.100.10", "news.example", false, 1)
+		if i%900 == 0 {
+			f.s.Rejection(&f.cfg, tm)
+		}
+	}
+	if v := f.s.Verdict(); v != OK {
+		t.Errorf("verdict %v, want ok: %v", v, Reasons(f.s.Best(), time.UTC))
+	}
+}

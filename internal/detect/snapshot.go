@@ -3,6 +3,7 @@ package detect
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"time"
 )
@@ -25,9 +26,10 @@ type StateData struct {
 	WinT       Times
 	WinDomain  []uint32
 	WinDomains []string
-	WinFlags   []uint8
-	HourHead   int // index into the window
-	MinHead    int // index into the window
+	WinFlags   []uint8 // and 4: from an IP new in the window
+	WinRcpts   []int32 // recipients of each message; nil in states saved before they were kept
+	HourHead   int     // index into the window
+	MinHead    int     // index into the window
 	Domains    []KeyCount
 	Foreign    int
 	FNew       int
@@ -74,6 +76,7 @@ type KeyCount struct {
 // HourSlot is one hour of the baseline ring.
 type HourSlot struct {
 	Hour, Count int32
+	Rcpts       int32 // 0 in states saved before recipients were counted
 }
 
 // Data returns the state in serialisable form. It shares no memory with s.
@@ -120,6 +123,10 @@ func (s *State) Data() StateData {
 			if o.foreignNew {
 				d.WinFlags[i] |= 2
 			}
+			if o.fromNew {
+				d.WinFlags[i] |= 4
+			}
+			d.WinRcpts = append(d.WinRcpts, o.rcpts)
 		}
 	}
 	d.Domains = sortedCounts(s.domains)
@@ -136,7 +143,7 @@ func (s *State) Data() StateData {
 	if s.hours != nil {
 		d.Hours = make([]HourSlot, len(s.hours))
 		for i, h := range s.hours {
-			d.Hours[i] = HourSlot{h.hour, h.count}
+			d.Hours[i] = HourSlot{h.hour, int32(h.count), int32(h.rcpts)}
 		}
 	}
 	for ip := range s.forgedFrom {
@@ -156,7 +163,7 @@ func (d *StateData) State() (*State, error) {
 		}
 	}
 	n := d.WinT.Len()
-	if len(d.WinDomain) != n || len(d.WinFlags) != n || len(d.IPFirstIP) != d.IPFirstT.Len() || len(d.FailIP) != d.FailT.Len() {
+	if len(d.WinDomain) != n || len(d.WinFlags) != n || d.WinRcpts != nil && len(d.WinRcpts) != n || len(d.IPFirstIP) != d.IPFirstT.Len() || len(d.FailIP) != d.FailT.Len() {
 		return nil, errors.New("detector state: column lengths differ")
 	}
 	if d.HourHead < 0 || d.HourHead > n || d.MinHead < 0 || d.MinHead > n {
@@ -181,7 +188,7 @@ func (d *StateData) State() (*State, error) {
 	if d.Hours != nil {
 		s.hours = new([24 * 9]hourSlot)
 		for i, h := range d.Hours {
-			s.hours[i] = hourSlot{h.Hour, h.Count}
+			s.hours[i] = hourSlot{h.Hour, uint16(min(max(h.Count, 0), math.MaxUint16)), uint16(min(max(h.Rcpts, 0), math.MaxUint16))}
 		}
 		s.ipFirst, s.domains = map[string]time.Time{}, map[string]int{}
 		s.priorFor, s.forgedFrom = map[string]int{}, map[string]bool{}
@@ -218,7 +225,19 @@ func (d *StateData) State() (*State, error) {
 				return nil, errors.New("detector state: domain index out of range")
 			}
 			f := d.WinFlags[i]
-			s.win[i] = obs{d.WinT.At(i), d.WinDomains[k], f&1 != 0, f&2 != 0}
+			r := int32(1)
+			if d.WinRcpts != nil {
+				r = min(max(d.WinRcpts[i], 1), 1<<20)
+			}
+			o := obs{d.WinT.At(i), d.WinDomains[k], f&1 != 0, f&2 != 0, f&4 != 0, r}
+			s.win[i] = o
+			s.winRcpts += int(r)
+			if i >= d.HourHead { // the last hour's sums
+				s.hourRcpts += int(r)
+				if o.fromNew {
+					s.hourNew++
+				}
+			}
 		}
 	}
 	s.rej = timesSlice(&d.Rej)
