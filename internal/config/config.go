@@ -236,8 +236,9 @@ logs = ["/var/log/mail.log"]
 window = "24h0m0s"
 # How many days before the window the login's hourly baseline looks at.
 baseline_days = 7
-# Score at which a login is compromised (it must also send forged or
-# abnormal mail from new IPs: failed logins alone never flag a login).
+# Score at which a login is compromised (it must also be sending: forged or
+# abnormal mail from new IPs, or a burst far above its own past mostly with
+# foreign sender domains; failed logins alone never flag a login).
 compromised_score = 8
 # Score at which a login is suspicious.
 suspicious_score = 5
