@@ -21,12 +21,15 @@ import (
 
 // Account is one login in the JSON document.
 type Account struct {
-	Login                string     `json:"login"`
-	Verdict              string     `json:"verdict"`
-	Score                int        `json:"score"`
-	Allowlisted          bool       `json:"allowlisted,omitempty"`
-	Reasons              []string   `json:"reasons"`
-	CompromiseStart      *time.Time `json:"compromise_start"`
+	Login           string     `json:"login"`
+	Verdict         string     `json:"verdict"`
+	Score           int        `json:"score"`
+	Allowlisted     bool       `json:"allowlisted,omitempty"`
+	Reasons         []string   `json:"reasons"`
+	CompromiseStart *time.Time `json:"compromise_start"`
+	// EvidenceAt is when the reasons were taken: the moment the login's
+	// strongest verdict was reached (the totals run on to the log's end)
+	EvidenceAt           *time.Time `json:"evidence_at,omitempty"`
 	FirstSeen            time.Time  `json:"first_seen"`
 	LastSeen             time.Time  `json:"last_seen"`
 	Sessions             int        `json:"sessions"`
@@ -115,6 +118,10 @@ func Build(res *scan.Result, allow map[string]bool, loc *time.Location) Document
 				t := shiftYears(*acc.CompromiseStart, n)
 				acc.CompromiseStart = &t
 			}
+			if acc.EvidenceAt != nil {
+				t := shiftYears(*acc.EvidenceAt, n)
+				acc.EvidenceAt = &t
+			}
 		}
 		doc.Accounts = append(doc.Accounts, acc)
 	}
@@ -167,6 +174,9 @@ func account(a *correlate.Account, allow map[string]bool, loc *time.Location) Ac
 	out.PeakPerMinute, out.PeakPerHour = d.Peaks()
 	if v != detect.OK {
 		out.Reasons = detect.Reasons(d.Best(), loc)
+		if at := d.Best().At; !at.IsZero() {
+			out.EvidenceAt = &at
+		}
 	}
 	if v == detect.Compromised {
 		t := d.Start()
@@ -256,6 +266,9 @@ func Text(w io.Writer, doc Document, o TextOptions) error {
 		fmt.Fprintf(ew, "\n%s  %s (score %d)\n", strings.ToUpper(a.Verdict), Safe(a.Login, 200), a.Score)
 		if a.CompromiseStart != nil {
 			fmt.Fprintf(ew, "  likely start: %s\n", a.CompromiseStart.In(o.Loc).Format("2006-01-02 15:04:05 MST"))
+		}
+		if a.EvidenceAt != nil && len(a.Reasons) > 0 {
+			fmt.Fprintf(ew, "  why, as of %s:\n", a.EvidenceAt.In(o.Loc).Format("Jan 2 15:04"))
 		}
 		for _, r := range a.Reasons {
 			fmt.Fprintf(ew, "  - %s\n", Safe(r, 400))
