@@ -522,7 +522,7 @@ func compactSimple[T any](w []T, head *int) []T {
 // volumeFloor is the fewest messages in an hour that can score as volume;
 // rcptFloor the fewest recipients.
 const (
-	volumeFloor = 30
+	volumeFloor = 20
 	rcptFloor   = 100
 )
 

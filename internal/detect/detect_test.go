@@ -126,6 +126,20 @@ func TestLowAndSlow(t *testing.T) {
 	}
 }
 
+// TestLowAndSlowOneForgedDomain: two dozen messages an hour from three new
+// IPs, every one with the same forged sender domain, for a day.
+func TestLowAndSlowOneForgedDomain(t *testing.T) {
+	f := newFeed()
+	at := f.baseline(7)
+	ips := []string{"41.182.250.205", "105.134.29.193", "41.182.250.77"}
+	for i := 0; i < 24*24; i++ {
+		f.msg(at.Add(time.Duration(i)*150*time.Second), ips[i%3], "bank-secure.example", true)
+	}
+	if v := f.s.Verdict(); v != Compromised {
+		t.Errorf("verdict %v, want compromised: %v", v, Reasons(f.s.Best(), time.UTC))
+	}
+}
+
 func TestOwnSenderTakeoverByVolumeAndIPs(t *testing.T) {
 	// spammers that use the login's own address as sender: volume against
 	// the baseline and many new IPs make the case
