@@ -10,8 +10,8 @@ import (
 // in order. A stamp that goes back in time means the log crossed into a new
 // year when the file's end is known and the stamp a year later is still
 // before it; without a bound, when it goes back more than half a year. A
-// stamp a year past the bound undoes a wrap that a stray stamp made (a
-// clock reset at boot). The repeated hour at the end of daylight saving
+// stamp past the bound is a year earlier: it undoes a wrap that a stray
+// stamp made (a clock reset at boot). The repeated hour at the end of daylight saving
 // time goes back only an hour and is left alone.
 //
 // A wall-clock time in the hour that repeats at the end of daylight saving
@@ -24,12 +24,8 @@ type YearFixer struct {
 	offset int
 	end    time.Time // a bound on the file's last stamp; zero when unknown
 
-	loc     *time.Location // the zone of the stamps
-	dstSlot int64          // the half hour (of Unix time) dstOther was found for
-	dstOK   bool           // dstSlot is set
-	// dstOther: the other instant of a stamp in dstHour is this far from
-	// the one the parser gave; 0 when the hour does not repeat
-	dstOther time.Duration
+	loc *time.Location // the zone of the stamps
+	rep Repeats
 }
 
 // File starts the file numbered i (state is kept while i stays the same),
@@ -38,33 +34,37 @@ func (f *YearFixer) File(i int, end time.Time, loc *time.Location) {
 	if !f.init || i != f.index {
 		*f = YearFixer{index: i, init: true, end: end}
 	}
-	if loc != f.loc {
-		f.loc, f.dstOK = loc, false
-	}
+	f.loc = loc
 }
 
-// otherInstant returns the other instant with t's wall clock in f.loc, if
-// t is in an hour that repeats (found once a half hour of Unix time: zone
-// changes fall on a whole or half hour).
-func (f *YearFixer) otherInstant(t time.Time) (time.Time, bool) {
-	if f.loc == nil || f.loc == time.UTC {
-		return time.Time{}, false
+// Repeats finds the stamps of a zone's repeated hour (the end of daylight
+// saving time): those whose wall clock two instants share. It looks once a
+// half hour of Unix time (zone changes fall on a whole or half hour).
+type Repeats struct {
+	loc   *time.Location
+	slot  int64 // the half hour delta was found for
+	ok    bool  // slot is set
+	delta time.Duration
+}
+
+// Other returns how far the other instant with t's wall clock in loc is
+// from t: 0 when t's hour does not repeat.
+func (r *Repeats) Other(t time.Time, loc *time.Location) time.Duration {
+	if loc == nil || loc == time.UTC {
+		return 0
 	}
-	if h := t.Unix() / 1800; !f.dstOK || h != f.dstSlot {
-		f.dstSlot, f.dstOK, f.dstOther = h, true, 0
-		w := t.In(f.loc)
+	if h := t.Unix() / 1800; !r.ok || h != r.slot || loc != r.loc {
+		r.loc, r.slot, r.ok, r.delta = loc, h, true, 0
+		w := t.In(loc)
 		for _, d := range [...]time.Duration{-time.Hour, time.Hour, -30 * time.Minute, 30 * time.Minute} {
-			o := t.Add(d).In(f.loc)
+			o := t.Add(d).In(loc)
 			if o.Hour() == w.Hour() && o.Minute() == w.Minute() && o.YearDay() == w.YearDay() {
-				f.dstOther = d
+				r.delta = d
 				break
 			}
 		}
 	}
-	if f.dstOther == 0 {
-		return time.Time{}, false
-	}
-	return t.Add(f.dstOther), true
+	return r.delta
 }
 
 // dstSlack: lines of a log may be this much out of order without making
@@ -92,9 +92,13 @@ func (f *YearFixer) Fix(ev *event.Event) {
 	} else {
 		limit := f.end.Add(endSlack)
 		switch {
-		case f.offset > 0 && t.After(limit):
+		case t.After(limit):
+			// past the file's end: a stray stamp made an earlier wrap
+			// (undone, and the stray forgotten), or the file began a year
+			// before the year it was given (a pipe, bounded by the clock)
 			f.offset--
 			t = t.AddDate(-1, 0, 0)
+			f.last = t
 		case !f.last.IsZero() && t.Before(f.last.Add(-endSlack)):
 			if w := t.AddDate(1, 0, 0); !w.After(limit) {
 				f.offset++
@@ -102,7 +106,8 @@ func (f *YearFixer) Fix(ev *event.Event) {
 			}
 		}
 	}
-	if o, ok := f.otherInstant(t); ok {
+	if d := f.rep.Other(t, f.loc); d != 0 {
+		o := t.Add(d)
 		early, late := t, o
 		if o.Before(t) {
 			early, late = o, t

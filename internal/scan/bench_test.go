@@ -48,7 +48,7 @@ func BenchmarkParse(b *testing.B) {
 				end += i
 			}
 			bt.chunk = &logsrc.Chunk{Data: data[off:end]}
-			parseChunk(p, sk, bt)
+			parseChunk(p, sk, new(logline.Repeats), bt)
 			bt.events = bt.events[:0]
 			off = end
 		}

@@ -65,29 +65,25 @@ type Result struct {
 	Correlator *correlate.Correlator
 	Stats      Stats
 	// YearShift is how many years a report adds to the times it shows. A
-	// pipe of classic stamps is read with years counted forward from its
-	// first line; only its end says which year its newest line is in.
+	// pipe of classic stamps read with --year has its years counted forward
+	// from its first line; only its end says which year its newest line is
+	// in.
 	YearShift int
 }
 
 // pipeYearShift is the Result's YearShift: for a set that is one pipe of
-// classic stamps only, the years that put its newest line in opts' year, or
-// else in the twelve months up to now (a pipe has no modification time).
+// classic stamps only, read with --year, the years that put its newest line
+// in that year (only its end tells which year its first line is in).
 func pipeYearShift(set *logsrc.Set, q *groupQueue, opts Options) int {
 	files := set.Files()
 	last := q.fx.Last()
 	if len(files) != 1 || files[0].Seekable() || files[0].Size >= 0 || q.exact || last.IsZero() {
 		return 0
 	}
-	target := opts.Year
-	if target == 0 {
-		now := time.Now().In(opts.Loc)
-		target = now.Year()
-		if monthDay(last, opts.Loc) > monthDay(now, opts.Loc)+86400 {
-			target--
-		}
+	if opts.Year == 0 {
+		return 0 // the clock bounded its stamps as they were read
 	}
-	return target - last.In(opts.Loc).Year()
+	return opts.Year - last.In(opts.Loc).Year()
 }
 
 // batch is the parse result of one chunk.
@@ -150,10 +146,10 @@ func Run(ctx context.Context, set *logsrc.Set, opts Options) (*Result, error) {
 	// group); a chunk names its file
 	years, note := InferYears(set, opts.Year, opts.Loc)
 	yearOf := map[*logsrc.File]int{}
-	fileEnds := make([]time.Time, len(years))
+	fileEnds := make(map[*logsrc.File]time.Time, len(years))
 	for i, f := range set.Files() {
 		yearOf[f] = years[i].Year
-		fileEnds[i] = years[i].End
+		fileEnds[f] = years[i].End
 	}
 	groups := set.Groups()
 	total := set.TotalSize()
@@ -178,9 +174,10 @@ func Run(ctx context.Context, set *logsrc.Set, opts Options) (*Result, error) {
 		go func() {
 			defer wg.Done()
 			p := logline.New(0, opts.Loc)
+			var rep logline.Repeats
 			for b := range work {
 				p.Env.Year = yearOf[b.chunk.File]
-				parseChunk(p, sk, b)
+				parseChunk(p, sk, &rep, b)
 				done <- b
 			}
 		}()
@@ -279,7 +276,7 @@ func Run(ctx context.Context, set *logsrc.Set, opts Options) (*Result, error) {
 }
 
 // parseChunk reads every line of the batch's chunk.
-func parseChunk(p *logline.Parser, sk *correlate.Skipper, b *batch) {
+func parseChunk(p *logline.Parser, sk *correlate.Skipper, rep *logline.Repeats, b *batch) {
 	data := b.chunk.Data
 	b.events = b.events[:0]
 	sk.Reset()
@@ -314,8 +311,16 @@ func parseChunk(p *logline.Parser, sk *correlate.Skipper, b *batch) {
 			switch ev.Kind {
 			case event.Ignored, event.Hold, event.Release:
 				// nothing the scan uses: keep the sequential stage lean
+				if timeOnly(ev, rep, p.Env.Loc) {
+					hasTail = false
+					b.events = b.events[:len(b.events)+1]
+				}
 			case event.Disconnect:
 				if ev.AuthTotal == 0 {
+					if timeOnly(ev, rep, p.Env.Loc) {
+						hasTail = false
+						b.events = b.events[:len(b.events)+1]
+					}
 					break // only a session that tried AUTH can end a login's session
 				}
 				fallthrough
@@ -323,6 +328,10 @@ func parseChunk(p *logline.Parser, sk *correlate.Skipper, b *batch) {
 				correlate.Prepare(ev)
 				if sk.Skip(ev) {
 					tailAt, tailGuessed, hasTail = ev.Time, ev.YearGuessed, true
+					if timeOnly(ev, rep, p.Env.Loc) {
+						hasTail = false
+						b.events = b.events[:len(b.events)+1]
+					}
 					continue
 				}
 				hasTail = false
@@ -352,6 +361,19 @@ func parseChunk(p *logline.Parser, sk *correlate.Skipper, b *batch) {
 	// it fills it. Clearing them would cost the sequential stage a pass.
 }
 
+// timeOnly turns an event the scan does not keep into a time-only event
+// (kind None, which the correlator passes over) when its stamp is in the
+// hour that repeats at the end of daylight saving time: which pass such a
+// stamp is in depends on the lines before it, so the year fixer must see
+// them all, as in watch.
+func timeOnly(ev *event.Event, rep *logline.Repeats, loc *time.Location) bool {
+	if !ev.YearGuessed || rep.Other(ev.Time, loc) == 0 {
+		return false
+	}
+	*ev = event.Event{Time: ev.Time, YearGuessed: true, Prepared: true}
+	return true
+}
+
 // maxOtherPrograms caps the keys of the other-programs table.
 const maxOtherPrograms = 200
 
@@ -364,10 +386,10 @@ type merger struct {
 	st     *Stats
 	free   batches
 	groups []groupQueue
-	ended  int               // groups whose reader has finished
-	names  map[string]string // program names of the statistics (see name)
-	ends   []time.Time       // by file index: bounds of the files' stamps (InferYears)
-	loc    *time.Location    // the zone of classic stamps
+	ended  int                        // groups whose reader has finished
+	names  map[string]string          // program names of the statistics (see name)
+	ends   map[*logsrc.File]time.Time // bounds of the files' stamps (InferYears)
+	loc    *time.Location             // the zone of classic stamps
 }
 
 type groupQueue struct {
@@ -392,7 +414,7 @@ func (q *groupQueue) fixHead() {
 	}
 }
 
-func newMerger(n int, corr *correlate.Correlator, st *Stats, free batches, ends []time.Time) *merger {
+func newMerger(n int, corr *correlate.Correlator, st *Stats, free batches, ends map[*logsrc.File]time.Time) *merger {
 	m := &merger{corr: corr, st: st, free: free, groups: make([]groupQueue, n), names: map[string]string{}, ends: ends}
 	for i := range m.groups {
 		m.groups[i] = groupQueue{pending: map[int64]*batch{}, total: -1}
@@ -422,7 +444,7 @@ func (m *merger) head(q *groupQueue) (ok, finished bool) {
 		delete(q.pending, q.next)
 		q.next++
 		q.cur, q.pos, q.fixed = b, 0, 0
-		q.fx.File(b.chunk.Index, m.ends[b.chunk.Index], m.loc)
+		q.fx.File(b.chunk.Index, m.ends[b.chunk.File], m.loc)
 	}
 	return true, false
 }
@@ -577,30 +599,52 @@ type FileYear struct {
 	// Year is the year of the file's first classic syslog stamp.
 	Year int
 	// End bounds the file's last stamp: its last line (the newest file),
-	// or the next file's first line; zero when nothing tells.
+	// or the next file's first line and a margin for overlap; the newest
+	// file's mtime when it has no stamp at its end, the clock for a pipe;
+	// zero when nothing tells.
 	End time.Time
 }
 
 // InferYears works out the year of classic syslog stamps, for each file of
-// the set. The newest line's year is year, or the newest file's
+// the set, group by group (a rotated set, and each log beside it, on its
+// own). A group's newest line's year is year, or its newest file's
 // modification year (a year less when its month and day are later in the
-// year than the modification time). Older files follow backwards: each
-// ends where the next one starts, and starts a year earlier when its first
-// stamp falls later in the year than that. Stamps that carry their year
-// (RFC 3339, the journal) are taken as they are.
+// year than the modification time). Older files follow backwards: each ends
+// where the next one starts, and starts a year earlier when its first stamp
+// falls later in the year than that. Stamps that carry their year (RFC 3339,
+// the journal) are taken as they are. A pipe has no modification time: its
+// stamps are bounded by the clock.
 func InferYears(set *logsrc.Set, year int, loc *time.Location) ([]FileYear, string) {
 	files := set.Files()
 	out := make([]FileYear, len(files))
-	if len(files) == 0 {
-		return out, ""
+	index := make(map[*logsrc.File]int, len(files))
+	for i, f := range files {
+		index[f] = i
 	}
 	var p logline.Parser
 	p.Env.Loc = loc
 	p.Env.Year = 2000 // a leap year, so that Feb 29 survives
+	note := ""
+	for _, g := range set.Groups() {
+		gf := g.Files()
+		ys, n := inferGroup(set, gf, year, loc, &p)
+		if n != "" {
+			note = n
+		}
+		for i, f := range gf {
+			out[index[f]] = ys[i]
+		}
+	}
+	return out, note
+}
+
+// inferGroup is InferYears for the files of one group, oldest first.
+func inferGroup(set *logsrc.Set, files []*logsrc.File, year int, loc *time.Location, p *logline.Parser) ([]FileYear, string) {
+	out := make([]FileYear, len(files))
 	firsts := make([]stamp, len(files))
 	for i, f := range files {
 		if head, err := set.Head(f, 64<<10); err == nil {
-			firsts[i] = firstStamp(&p, head)
+			firsts[i] = firstStamp(p, head)
 		}
 	}
 	n := len(files) - 1
@@ -608,13 +652,15 @@ func InferYears(set *logsrc.Set, year int, loc *time.Location) ([]FileYear, stri
 	note := ""
 	var last stamp
 	if tail, err := set.Tail(newest, 64<<10); err == nil {
-		last = lastStamp(&p, tail)
+		last = lastStamp(p, tail)
 	}
+	pipe := newest.Size < 0 && !newest.Seekable()
 	anchor := year
+	var mt time.Time // when the group was last written, if that is known
 	if anchor == 0 {
-		mt := newest.ModTime
-		if mt.IsZero() || newest.Size < 0 && !newest.Seekable() {
-			mt = time.Now() // standard input from a pipe: nothing else to go by
+		mt = newest.ModTime
+		if mt.IsZero() || pipe {
+			mt = time.Now() // a pipe: nothing else to go by
 			note = "classic syslog stamps without a year on a pipe: the newest line taken to be within the last twelve months by the clock (use --year)"
 		}
 		mt = mt.In(loc)
@@ -630,6 +676,8 @@ func InferYears(set *logsrc.Set, year int, loc *time.Location) ([]FileYear, stri
 		end = last.t
 	case !last.t.IsZero():
 		end = inYear(last.t, anchor, loc)
+	default:
+		end = mt // no stamp at the end (an empty newest file, a pipe)
 	}
 	for i := n; i >= 0; i-- {
 		// the newest file's bound is its own last line; an older one's is
@@ -655,6 +703,10 @@ func InferYears(set *logsrc.Set, year int, loc *time.Location) ([]FileYear, stri
 			start = inYear(f.t, y, loc)
 		}
 		out[i] = FileYear{Year: y, End: end}
+		if i < n && !end.IsZero() {
+			// room for lines past the next file's start (overlap)
+			out[i].End = end.Add(time.Duration(slack-86400) * time.Second)
+		}
 		if !start.IsZero() {
 			end = start
 		}

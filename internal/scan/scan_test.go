@@ -18,6 +18,7 @@ import (
 	"github.com/saslguard/saslguard/internal/logsrc"
 	"github.com/saslguard/saslguard/internal/report"
 	"github.com/saslguard/saslguard/internal/scan"
+	"github.com/saslguard/saslguard/internal/watch"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -379,6 +380,25 @@ func TestYearInference(t *testing.T) {
 			msgLines("Jan  5 10:00:00", "1A2B3C4D60", "c@example.org"), mt("2029-01-06T00:00:00Z")}},
 		want: map[string]string{"a@example.org": "2028-02-28T10:00:00Z", "b@example.org": "2028-03-01T10:00:00Z",
 			"c@example.org": "2029-01-05T10:00:00Z"},
+	}, {
+		// two logs side by side, each across New Year: each is its own
+		// group, bounded by its own end, not by the other's start
+		name: "side by side across New Year",
+		files: []file{
+			{"mail.log", msgLines("Dec 28 10:00:00", "1A2B3C4D01", "a1@example.org") + msgLines("Jan  2 10:00:00", "1A2B3C4D02", "a2@example.org"), mt("2027-01-03T10:00:00Z")},
+			{"dovecot.log", msgLines("Dec 28 10:00:05", "1A2B3C4D03", "b1@example.org") + msgLines("Jan  2 11:00:00", "1A2B3C4D04", "b2@example.org"), mt("2027-01-03T10:00:05Z")},
+		},
+		want: map[string]string{"a1@example.org": "2026-12-28T10:00:00Z", "a2@example.org": "2027-01-02T10:00:00Z",
+			"b1@example.org": "2026-12-28T10:00:05Z", "b2@example.org": "2027-01-02T11:00:00Z"},
+	}, {
+		// right after rotation the newest file is empty: its mtime bounds
+		// the set
+		name: "empty newest file",
+		files: []file{
+			{"mail.log.1", msgLines("Dec 31 10:00:00", "1A2B3C4D5E", "a@example.org"), mt("2027-01-01T00:00:00Z")},
+			{"mail.log", "", mt("2027-01-01T00:10:00Z")},
+		},
+		want: map[string]string{"a@example.org": "2026-12-31T10:00:00Z"},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -495,6 +515,63 @@ func TestRepeatedDSTHour(t *testing.T) {
 	if diff := cmp.Diff(want, firstSeen(t, res)); diff != "" {
 		t.Errorf("first seen (-want +got):\n%s", diff)
 	}
+
+	// the same after a stray boot stamp in a file across New Year: the
+	// undone wrap leaves nothing behind
+	p2 := filepath.Join(dir, "stray.log")
+	writeLog(t, p2, msgLines("Oct 20 10:00:00", "1A2B3C4D70", "s@example.org")+
+		msgLines("Jan  1 00:00:09", "1A2B3C4D71", "stray@example.org")+data+
+		msgLines("Jan  3 10:00:00", "1A2B3C4D72", "n@example.org"), time.Date(2027, 1, 3, 10, 0, 0, 0, time.UTC))
+	set, err = logsrc.Open([]string{p2}, logsrc.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = scan.Run(context.Background(), set, scan.Options{Loc: berlin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := firstSeen(t, res)
+	for login, w := range want {
+		if got[login] != w {
+			t.Errorf("after a stray stamp: %s first seen %s, want %s", login, got[login], w)
+		}
+	}
+}
+
+// TestYearOfAPipeByTheClock: a pipe without --year is bounded by the
+// clock: a stamp later in the year than today is last year's.
+func TestYearOfAPipeByTheClock(t *testing.T) {
+	now := time.Now().UTC()
+	past, future := now.AddDate(0, 0, -2), now.AddDate(0, 0, 2)
+	stamp := func(t time.Time) string { return t.Format("Jan _2 15:04:05") }
+	data := msgLines(stamp(future), "1A2B3C4D5E", "a@example.org") + msgLines(stamp(past), "1A2B3C4D5F", "b@example.org")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		w.WriteString(data)
+		w.Close()
+	}()
+	set, err := logsrc.Open([]string{"-"}, logsrc.Options{Stdin: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := scan.Run(context.Background(), set, scan.Options{Loc: time.UTC})
+	r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"a@example.org": future.AddDate(-1, 0, 0).Format(time.RFC3339),
+		"b@example.org": past.Format(time.RFC3339),
+	}
+	if diff := cmp.Diff(want, firstSeen(t, res)); diff != "" {
+		t.Errorf("first seen (-want +got):\n%s", diff)
+	}
+	if res.Stats.YearNote == "" {
+		t.Error("no note that the clock was used")
+	}
 }
 
 // TestFailedThenIMAPLoginIsNotFailuresOnly: a name that failed and then
@@ -526,5 +603,52 @@ func TestFailedThenIMAPLoginIsNotFailuresOnly(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("shared@example.org not among the accounts with 10 failed logins and 1 IMAP login: %+v", doc.Accounts)
+	}
+}
+
+// TestRepeatedDSTHourAsWatchReadsIt: lines the scan does not keep (here a
+// disconnect without AUTH) still tell the year fixer where the log is in
+// the repeated hour, so scan dates the second pass as watch --once does.
+func TestRepeatedDSTHourAsWatchReadsIt(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skip("no zone data:", err)
+	}
+	p := filepath.Join(t.TempDir(), "mail.log")
+	data := msgLines("Oct 25 01:50:00", "1A2B3C4D5E", "a@example.org") +
+		msgLines("Oct 25 02:10:00", "1A2B3C4D5F", "b@example.org") +
+		"Oct 25 02:50:00 mx1 postfix/smtpd[102]: disconnect from unknown[192.0.2.9] ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4\n" +
+		msgLines("Oct 25 02:15:00", "1A2B3C4D60", "d@example.org") + // the second pass
+		msgLines("Oct 25 03:10:00", "1A2B3C4D61", "f@example.org")
+	writeLog(t, p, data, time.Date(2026, 10, 25, 4, 0, 0, 0, time.UTC))
+	want := map[string]string{
+		"a@example.org": "2026-10-24T23:50:00Z", "b@example.org": "2026-10-25T00:10:00Z",
+		"d@example.org": "2026-10-25T01:15:00Z", "f@example.org": "2026-10-25T02:10:00Z",
+	}
+	set, err := logsrc.Open([]string{p}, logsrc.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := scan.Run(context.Background(), set, scan.Options{Loc: berlin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, firstSeen(t, res)); diff != "" {
+		t.Errorf("scan: first seen (-want +got):\n%s", diff)
+	}
+	set, err = logsrc.Open([]string{p}, logsrc.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := watch.New(watch.Config{Loc: berlin})
+	if err := e.Replay(context.Background(), set, 0); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, a := range e.Correlator().Accounts() {
+		got[a.Login] = a.First.UTC().Format(time.RFC3339)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("watch --once: first seen (-want +got):\n%s", diff)
 	}
 }

@@ -155,12 +155,14 @@ func (e *Engine) Line(path string, data []byte) {
 		return
 	}
 	e.Stats.Parsed++
-	if e.ev.Kind == event.Ignored {
-		return
-	}
+	// every stamp goes through the fixer, ignored lines' too: where the
+	// log is in the hour repeated at the end of DST depends on them
 	if e.ev.YearGuessed {
 		fs.fix.File(fs.index, fs.end, e.cfg.Loc)
 		fs.fix.Fix(&e.ev)
+	}
+	if e.ev.Kind == event.Ignored {
+		return
 	}
 	if e.ev.Time.After(e.lastAt) {
 		e.lastAt = e.ev.Time
