@@ -120,6 +120,7 @@ func TestScanErrorsExitTwo(t *testing.T) {
 		{"scan", "--year", "26", example}, // a typo for 2026: was a panic
 		{"scan", "--year", "-5", example},
 		{"scan", "--year", "1969", example},
+		{"scan", "--year", "10000", example},
 		{"watch", "--once", "--year", "0x7e9", example},
 		{"explain", "--year", "1", "Nov 27 10:00:00 mx postfix/smtpd[1]: connect from a[192.0.2.1]"},
 	} {

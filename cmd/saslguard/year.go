@@ -24,6 +24,10 @@ func (v yearValue) String() string {
 
 func (v yearValue) Set(s string) error {
 	y, err := strconv.Atoi(s)
+	if err == nil && y == 0 {
+		*v.p = 0 // the default: from the files
+		return nil
+	}
 	if err != nil || y < 1970 || y > 9999 {
 		return fmt.Errorf("want a year from 1970 to 9999, such as 2026")
 	}

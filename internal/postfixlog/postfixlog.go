@@ -127,7 +127,7 @@ func splitQID(msg string) (qid, rest string, ok bool) {
 		any |= c
 	}
 	switch {
-	case all&1 == 1: // every byte a digit or A-F
+	case all&1 == 1 && i <= 21: // every byte a digit or A-F: 5 of microseconds, up to 16 of inode
 	case any&4 == 0 && any&8 != 0 && i >= 12: // long id
 	default:
 		return "", "", false

@@ -118,6 +118,7 @@ func TestValidQID(t *testing.T) {
 		"Deleted": false, "warning": false, "NOQUEUE": false, "8A1A-2B": false, "": false,
 		"8A1A2B830F\n": false, "ABC": false,
 		"4jbZ9q5z6cz1SPd3": true, "4PbC4x469Jz3tBrQwXyZ9": true, "4PbC4x469Jz3tBrQwXyZ9bcd": false,
+		"8A1A2B830F0123456789A": true, "8A1A2B830F0123456789AB": false,
 	} {
 		if got := ValidQID(s); got != want {
 			t.Errorf("ValidQID(%q) = %v", s, got)

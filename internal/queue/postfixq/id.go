@@ -28,7 +28,8 @@ func ValidQueueID(id string) bool {
 		}
 	}
 	if hex {
-		return len(id) <= 20
+		// microseconds (5 digits) and the inode number: 64 bits at most
+		return len(id) <= 21
 	}
 	// Long: the time in base 52 (at least 10 characters, and it may hold
 	// 'z'), the last 'z', and the inode number in base 51.

@@ -19,6 +19,8 @@ func TestValidQueueID(t *testing.T) {
 		want bool
 	}{
 		{"8A1A2B830F", true},
+		{"8A1A2B830F0123456789A", true},   // 64-bit inode number: 21 digits
+		{"8A1A2B830F0123456789AB", false}, // longer than any short id
 		{"92B919843A2", true},
 		{"4PbC4x469Jz3tBr", true},
 		{"4jbZ9q5z6cz1SPd3", true}, // 'z' is a digit of the time part (seen in CI)
