@@ -166,6 +166,7 @@ type Correlator struct {
 	failGen           int64
 
 	now, nextSweep time.Time
+	begin          time.Time // the first event's time: where the log's history starts
 
 	Unauth UnauthStats
 	Stats  Stats
@@ -224,6 +225,9 @@ func (c *Correlator) Add(ev *event.Event) {
 	Prepare(ev)
 	if ev.Time.After(c.now) {
 		c.now = ev.Time
+	}
+	if c.begin.IsZero() && ev.Kind != event.None {
+		c.begin = ev.Time
 	}
 	// the working set is swept once an hour of event time, as of the hour
 	// that began: what a sweep drops depends on which hour the log has
@@ -469,7 +473,7 @@ func (c *Correlator) observe(m *Message, t time.Time, dom string) {
 	was := a.state.Verdict()
 	changed := a.state.Message(&c.cfg.Detect, detect.Message{
 		Time: t, IP: m.ClientIP, Domain: dom, Foreign: m.Foreign, PriorFailures: m.priorFailures,
-		EarlierLogin: a.otherFirst[m.ClientIP], SharedIP: m.sharedIP, Rcpts: m.Nrcpt,
+		EarlierLogin: a.otherFirst[m.ClientIP], SharedIP: m.sharedIP, Rcpts: m.Nrcpt, LogStart: c.begin,
 	})
 	if m.Foreign || m.newIP || a.state.Verdict() == detect.Compromised {
 		a.evidence(m, t, c.cfg.MaxList, changed && was != detect.Compromised && a.state.Verdict() == detect.Compromised)

@@ -47,6 +47,7 @@ type snapState struct {
 	FailGen   int64
 	Now       time.Time
 	NextSweep time.Time
+	Begin     time.Time
 	Unauth    snapUnauth
 	Stats     Stats
 }
@@ -163,7 +164,7 @@ func (c *Correlator) Snapshot(w io.Writer) error {
 
 func (c *Correlator) snapState() *snapState {
 	st := &snapState{
-		FailGen: c.failGen, Now: c.now, NextSweep: c.nextSweep, Stats: c.Stats,
+		FailGen: c.failGen, Now: c.now, NextSweep: c.nextSweep, Begin: c.begin, Stats: c.Stats,
 		Unauth: snapUnauth{
 			Messages: c.Unauth.Messages, Local: c.Unauth.Local, Outbound: c.Unauth.Outbound,
 			ForeignSenders: c.Unauth.ForeignSenders,
@@ -385,6 +386,7 @@ func decodeGob(r io.Reader, v any) (err error) {
 func restoreState(st *snapState, cfg Config) (*Correlator, error) {
 	c := New(cfg)
 	c.failGen, c.now, c.nextSweep, c.Stats = st.FailGen, st.Now, st.NextSweep, st.Stats
+	c.begin = st.Begin
 	for _, d := range st.Inferred {
 		c.inferred[d] = true
 	}

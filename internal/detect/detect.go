@@ -126,6 +126,8 @@ type Message struct {
 	SharedIP bool
 	// Rcpts is the message's number of recipients (nrcpt); 0 counts as 1.
 	Rcpts int
+	// LogStart is the time of the log's first event (zero: unknown).
+	LogStart time.Time
 }
 
 type obs struct {
@@ -235,6 +237,9 @@ type State struct {
 	baseVal    int
 	baseRcpts  int
 	baseHist   bool
+	// rcptsFrom: recipients are counted in the hourly baseline from then
+	// (zero: from the first message)
+	rcptsFrom time.Time
 }
 
 type failure struct {
@@ -316,11 +321,12 @@ func (s *State) Message(cfg *Config, m Message) (changed bool) {
 					ft, via = e, true
 				}
 				s.ipFirst[m.IP] = ft
-				if s.messages == 1 && m.PriorFailures == 0 {
-					// the login's first address in the log is new only
-					// against a history the log does not hold: a login
-					// first seen where the log starts (or a dormant one)
-					// is not judged on it
+				if s.messages == 1 && m.PriorFailures == 0 && !m.LogStart.IsZero() && t.Sub(m.LogStart) < cfg.Window {
+					// the first address of a login first seen within a
+					// window of the log's start is new only against a
+					// history the log does not hold: it is not judged on
+					// it (a login first seen later, dormant until then,
+					// is)
 					s.origin = m.IP
 				} else {
 					s.newIPs = append(s.newIPs, firstSeen{ft, m.IP, via, m.SharedIP, t})
@@ -519,12 +525,24 @@ func compactSimple[T any](w []T, head *int) []T {
 	return w[:n]
 }
 
-// volumeFloor is the fewest messages in an hour that can score as volume;
-// rcptFloor the fewest recipients.
+// volumeFloor is the fewest messages in an hour that can score as volume,
+// forgedVolumeFloor when they are mostly forged; rcptFloor the fewest
+// recipients, from rcptMessages messages.
 const (
-	volumeFloor = 20
-	rcptFloor   = 100
+	volumeFloor       = 30
+	forgedVolumeFloor = 20
+	rcptFloor         = 100
+	rcptMessages      = 10
 )
+
+// spamRej is the window's remote rejections for spam, unless they are a
+// sliver of a big mailing (one in fifty recipients or fewer).
+func (c counts) spamRej() int {
+	if c.rej*50 < c.winRcpts {
+		return 0
+	}
+	return c.rej
+}
 
 // counts are the window's signals, cheap to compute on every message.
 type counts struct {
@@ -533,6 +551,8 @@ type counts struct {
 	// recipients in the window, in the last hour and the baseline's
 	// busiest hour; messages of the last hour from IPs new in the window
 	winRcpts, hourRcpts, baseRcpts, hourNew int
+	// rcptHist: the recipient baseline covers a day or more
+	rcptHist bool
 }
 
 func (s *State) counts(cfg *Config, now time.Time) counts {
@@ -540,7 +560,7 @@ func (s *State) counts(cfg *Config, now time.Time) counts {
 	// the baseline (a walk over the hourly counts) matters to the score
 	// only from volumeFloor messages in the last hour: most logins never
 	// get there, and would otherwise walk it at nearly every message
-	if h := now.Unix() / 3600; h != s.baseHour && (lastHour >= volumeFloor || s.hourRcpts >= rcptFloor) {
+	if h := now.Unix() / 3600; h != s.baseHour && (lastHour >= forgedVolumeFloor || lastHour >= rcptMessages && s.hourRcpts >= rcptFloor) {
 		s.baseHour = h
 		s.baseVal, s.baseRcpts, s.baseHist = s.baseline(cfg, now)
 	}
@@ -559,7 +579,18 @@ func (s *State) counts(cfg *Config, now time.Time) counts {
 		prior:    s.priorSum,
 
 		winRcpts: s.winRcpts, hourRcpts: s.hourRcpts, baseRcpts: s.baseRcpts, hourNew: s.hourNew,
+		rcptHist: s.baseHist && s.rcptBaseFrom().Before(now.Add(-cfg.Window-24*time.Hour)),
 	}
+}
+
+// rcptBaseFrom is when the recipient baseline begins: the login's first
+// message, or when recipients began to be counted (a state saved by a
+// version that did not count them).
+func (s *State) rcptBaseFrom() time.Time {
+	if s.rcptsFrom.After(s.first) {
+		return s.rcptsFrom
+	}
+	return s.first
 }
 
 // score rates the window's signals; sending tells whether they include
@@ -591,40 +622,45 @@ func score(cfg *Config, c counts) (score int, sending bool) {
 	}
 	volume := 0
 	b := max(c.base, 1)
+	// mostly forged mail counts as volume from fewer messages than the
+	// user's own (low-and-slow spam; a traveller catching up on mail)
+	floor := volumeFloor
+	if c.foreign >= 10 && c.foreign*2 >= c.n {
+		floor = forgedVolumeFloor
+	}
 	if c.hist {
 		switch {
 		case c.lastHour >= 100 && c.lastHour >= 10*b:
 			volume = 4
-		case c.lastHour >= volumeFloor && c.lastHour >= 5*b:
+		case c.lastHour >= floor && c.lastHour >= 5*b:
 			volume = 3
 		}
 	} else if c.lastHour >= 100 {
 		volume = 1
 	}
-	// the same in recipients: spam sent as the user's own address goes to
-	// many recipients a message
+	// the same in recipients, from rcptMessages messages an hour (spam sent
+	// as the user's own address goes to many recipients a message; one
+	// invitation to 300 does not count), against a baseline of a day at
+	// least
 	br := max(c.baseRcpts, 1)
-	if c.hist {
+	if c.lastHour >= rcptMessages {
 		switch {
+		case !c.rcptHist:
+			if c.hourRcpts >= 5*rcptFloor {
+				volume = max(volume, 1)
+			}
 		case c.hourRcpts >= 3*rcptFloor && c.hourRcpts >= 20*br:
 			volume = max(volume, 4)
 		case c.hourRcpts >= rcptFloor && c.hourRcpts >= 10*br:
 			volume = max(volume, 3)
 		}
-	} else if c.hourRcpts >= 5*rcptFloor {
-		volume = max(volume, 1)
 	}
 	score += volume
-	// the burst comes from addresses new in the window
-	if volume >= 3 && c.hourNew*5 >= c.lastHour*4 {
+	// a sustained burst from addresses new in the window
+	if volume >= 3 && c.n >= 50 && c.hourNew*5 >= c.lastHour*4 {
 		score += 2
 	}
-	// remote rejections for spam, unless a sliver of a big mailing (one
-	// in fifty recipients or fewer)
-	rej := c.rej
-	if rej*50 < c.winRcpts {
-		rej = 0
-	}
+	rej := c.spamRej()
 	switch {
 	case rej >= 10:
 		score += 3
@@ -667,7 +703,7 @@ func (s *State) evaluate(cfg *Config, now time.Time) bool {
 	switch {
 	case sc >= cfg.CompromisedScore && sending:
 		v = Compromised
-	case sc >= cfg.SuspiciousScore && (c.d >= 2 || c.rej >= 3 || sending):
+	case sc >= cfg.SuspiciousScore && (c.d >= 2 || c.spamRej() >= 3 || sending):
 		// new IPs and failed logins alone are a traveller's pattern too
 		v = Suspicious
 	}

@@ -356,14 +356,29 @@ func TestFailureInTheLoginsSecond(t *testing.T) {
 // an hour, is not a takeover.
 func TestFirstAddressIsNotNew(t *testing.T) {
 	f := newFeed()
-	for i := 0; i < 6*24*6; i++ { // 6 an hour for 6 days
-		f.msg(t0.Add(time.Duration(i)*10*time.Minute), "198.51.100.20", fmt.Sprintf("visitor%d.example", i%200), true)
+	for i := 0; i < 6*24*6; i++ { // 6 an hour for 6 days, from the log's start
+		f.s.Message(&f.cfg, Message{Time: t0.Add(time.Duration(i) * 10 * time.Minute), IP: "198.51.100.20",
+			Domain: fmt.Sprintf("visitor%d.example", i%200), Foreign: true, LogStart: t0})
 	}
 	if v := f.s.Verdict(); v == Compromised {
 		t.Errorf("verdict %v for a steady form relay: %v", v, Reasons(f.s.Best(), time.UTC))
 	}
 	if n := f.s.Best().NewIPs; n != 0 {
 		t.Errorf("%d new IPs, want 0", n)
+	}
+}
+
+// TestDormantLoginFirstSeenLate: a login that sends nothing for days of
+// the log, then spam from one address, was dormant: that address is new.
+func TestDormantLoginFirstSeenLate(t *testing.T) {
+	f := newFeed()
+	start := t0.Add(5 * 24 * time.Hour)
+	for i := 0; i < 8*30; i++ { // 30 an hour for 8 hours
+		f.s.Message(&f.cfg, Message{Time: start.Add(time.Duration(i) * 2 * time.Minute), IP: "203.0.113.9",
+			Domain: fmt.Sprintf("spam%d.example", i), Foreign: true, LogStart: t0})
+	}
+	if v := f.s.Verdict(); v != Compromised {
+		t.Errorf("verdict %v, want compromised: %v", v, Reasons(f.s.Best(), time.UTC))
 	}
 }
 
@@ -434,5 +449,70 @@ func TestBulkMailingWithAFewRejections(t *testing.T) {
 	}
 	if v := f.s.Verdict(); v != OK {
 		t.Errorf("verdict %v, want ok: %v", v, Reasons(f.s.Best(), time.UTC))
+	}
+}
+
+// TestTravellerInvitesAndCatchesUp: a traveller on new IPs who sends one
+// invitation to 300 people, or answers two dozen mails in an hour, all as
+// itself, is no takeover.
+func TestTravellerInvitesAndCatchesUp(t *testing.T) {
+	for name, burst := range map[string]func(f *feed, at time.Time, ip func(int) string){
+		"invitation": func(f *feed, at time.Time, ip func(int) string) {
+			f.rcptMsg(at, ip(0), "corp.example", false, 300)
+		},
+		"catching up": func(f *feed, at time.Time, ip func(int) string) {
+			for i := 0; i < 24; i++ {
+				f.rcptMsg(at.Add(time.Duration(i)*2*time.Minute), ip(i), "corp.example", false, 1)
+			}
+		},
+	} {
+		f := newFeed()
+		at := f.baseline(7)
+		ip := func(i int) string { return fmt.Sprintf("203.0.113.%d", 10+i%6) }
+		for i := 0; i < 12; i++ { // a day abroad from 6 addresses
+			f.rcptMsg(at.Add(time.Duration(i)*time.Hour), ip(i), "corp.example", false, 1)
+		}
+		burst(f, at.Add(13*time.Hour), ip)
+		if v := f.s.Verdict(); v == Compromised {
+			t.Errorf("%s: verdict %v: %v", name, v, Reasons(f.s.Best(), time.UTC))
+		}
+	}
+}
+
+// TestRecipientBaselineNeedsADay: a bulk sender on its second day in the
+// log has no day of recipient history before the window: its steady
+// mailings are not a burst against an empty baseline.
+func TestRecipientBaselineNeedsADay(t *testing.T) {
+	f := newFeed()
+	for d := 0; d < 2; d++ {
+		for i := 0; i < 8*8; i++ { // 8 an hour of 40 recipients, 8 hours a day
+			f.rcptMsg(t0.Add(time.Duration(d)*24*time.Hour+8*time.Hour+time.Duration(i)*450*time.Second), "198.51.100.10", "corp.example", false, 40)
+		}
+	}
+	if v := f.s.Verdict(); v != OK {
+		t.Errorf("verdict %v, want ok: %v", v, Reasons(f.s.Best(), time.UTC))
+	}
+}
+
+// TestOldStateHasNoRecipientBaseline: a state saved before recipients were
+// counted has none in its hourly slots: they do not score against it.
+func TestOldStateHasNoRecipientBaseline(t *testing.T) {
+	f := newFeed()
+	at := f.baseline(7)
+	d := f.s.Data()
+	d.RcptsKept, d.RcptsFrom, d.WinRcpts = false, time.Time{}, nil
+	for i := range d.Hours {
+		d.Hours[i].Rcpts = 0
+	}
+	s, err := d.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.s = s
+	for i := 0; i < 15; i++ { // a mailing of 15 x 40 from the usual address
+		f.rcptMsg(at.Add(time.Duration(i)*3*time.Minute), "198.51.100.10", "corp.example", false, 40)
+	}
+	if c := f.s.counts(&f.cfg, at.Add(time.Hour)); c.rcptHist {
+		t.Errorf("recipient baseline taken as known after restoring an old state: %+v", c)
 	}
 }

@@ -54,6 +54,11 @@ type StateData struct {
 	BaseVal    int
 	BaseHist   bool
 	Origin     string // the login's first address, never new ("" before it was kept)
+	BaseRcpts  int
+	// RcptsKept: the state counts recipients (false in states saved before
+	// they were, whose baseline then has none before Last)
+	RcptsKept bool
+	RcptsFrom time.Time
 }
 
 // NewIP is an IP first used within the window.
@@ -88,6 +93,7 @@ func (s *State) Data() StateData {
 		PeakMinute: s.peakMinute, PeakHour: s.peakHour,
 		Verdict: s.verdict, Score: s.score, Best: s.best, Start: s.start,
 		PriorSum: s.priorSum, BaseHour: s.baseHour, BaseVal: s.baseVal, BaseHist: s.baseHist, Origin: s.origin,
+		BaseRcpts: s.baseRcpts, RcptsKept: true, RcptsFrom: s.rcptsFrom,
 	}
 	d.Best.NewIPList = clone(s.best.NewIPList)
 	d.Best.TopForeign = clone(s.best.TopForeign)
@@ -182,9 +188,13 @@ func (d *StateData) State() (*State, error) {
 		peakMinute: d.PeakMinute, peakHour: d.PeakHour,
 		verdict: d.Verdict, score: d.Score, best: d.Best, start: d.Start,
 		priorSum: d.PriorSum, baseHour: d.BaseHour, baseVal: d.BaseVal, baseHist: d.BaseHist, origin: d.Origin,
+		baseRcpts: d.BaseRcpts, rcptsFrom: d.RcptsFrom,
 	}
 	s.best.NewIPList = clone(d.Best.NewIPList)
 	s.best.TopForeign = clone(d.Best.TopForeign)
+	if !d.RcptsKept && d.Hours != nil {
+		s.rcptsFrom = d.Last // its hourly slots hold no recipients
+	}
 	if d.Hours != nil {
 		s.hours = new([24 * 9]hourSlot)
 		for i, h := range d.Hours {
