@@ -43,6 +43,43 @@ func runScan(t *testing.T, opts scan.Options, paths ...string) *scan.Result {
 	return res
 }
 
+// scanFiles scans paths with opts as they are (the year not pinned).
+func scanFiles(t *testing.T, opts scan.Options, paths ...string) *scan.Result {
+	t.Helper()
+	set, err := logsrc.Open(paths, logsrc.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := scan.Run(context.Background(), set, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// scanPipe scans data read from a pipe.
+func scanPipe(t *testing.T, data string, opts scan.Options) *scan.Result {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	go func() {
+		w.WriteString(data)
+		w.Close()
+	}()
+	set, err := logsrc.Open([]string{"-"}, logsrc.Options{Stdin: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := scan.Run(context.Background(), set, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 // stable strips what changes from run to run (timings, paths).
 func stable(doc report.Document) report.Document {
 	doc.Stats.Seconds = 0
@@ -408,14 +445,7 @@ func TestYearInference(t *testing.T) {
 				writeLog(t, p, f.data, f.mtime)
 				paths = append(paths, p)
 			}
-			set, err := logsrc.Open(paths, logsrc.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := scan.Run(context.Background(), set, scan.Options{Loc: time.UTC})
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := scanFiles(t, scan.Options{Loc: time.UTC}, paths...)
 			if diff := cmp.Diff(tc.want, firstSeen(t, res)); diff != "" {
 				t.Errorf("first seen (-want +got):\n%s", diff)
 			}
@@ -457,23 +487,7 @@ func TestYearOfStandardInput(t *testing.T) {
 	}
 
 	// a pipe, with --year
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		w.WriteString(data)
-		w.Close()
-	}()
-	set, err := logsrc.Open([]string{"-"}, logsrc.Options{Stdin: r})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := scan.Run(context.Background(), set, scan.Options{Loc: time.UTC, Year: 2027})
-	r.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := scanPipe(t, data, scan.Options{Loc: time.UTC, Year: 2027})
 	if diff := cmp.Diff(want, firstSeen(t, res)); diff != "" {
 		t.Errorf("pipe (-want +got):\n%s", diff)
 	}
@@ -500,14 +514,7 @@ func TestRepeatedDSTHour(t *testing.T) {
 		msgLines("Oct 25 02:40:00", "1A2B3C4D62", "e@example.org") +
 		msgLines("Oct 25 03:10:00", "1A2B3C4D63", "f@example.org")
 	writeLog(t, p, data, time.Date(2026, 10, 25, 4, 0, 0, 0, time.UTC))
-	set, err := logsrc.Open([]string{p}, logsrc.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := scan.Run(context.Background(), set, scan.Options{Loc: berlin})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := scanFiles(t, scan.Options{Loc: berlin}, p)
 	want := map[string]string{
 		"a@example.org": "2026-10-24T23:50:00Z", "b@example.org": "2026-10-25T00:10:00Z", "c@example.org": "2026-10-25T00:50:00Z",
 		"d@example.org": "2026-10-25T01:05:00Z", "e@example.org": "2026-10-25T01:40:00Z", "f@example.org": "2026-10-25T02:10:00Z",
@@ -522,14 +529,7 @@ func TestRepeatedDSTHour(t *testing.T) {
 	writeLog(t, p2, msgLines("Oct 20 10:00:00", "1A2B3C4D70", "s@example.org")+
 		msgLines("Jan  1 00:00:09", "1A2B3C4D71", "stray@example.org")+data+
 		msgLines("Jan  3 10:00:00", "1A2B3C4D72", "n@example.org"), time.Date(2027, 1, 3, 10, 0, 0, 0, time.UTC))
-	set, err = logsrc.Open([]string{p2}, logsrc.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err = scan.Run(context.Background(), set, scan.Options{Loc: berlin})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res = scanFiles(t, scan.Options{Loc: berlin}, p2)
 	got := firstSeen(t, res)
 	for login, w := range want {
 		if got[login] != w {
@@ -545,23 +545,7 @@ func TestYearOfAPipeByTheClock(t *testing.T) {
 	past, future := now.AddDate(0, 0, -2), now.AddDate(0, 0, 2)
 	stamp := func(t time.Time) string { return t.Format("Jan _2 15:04:05") }
 	data := msgLines(stamp(future), "1A2B3C4D5E", "a@example.org") + msgLines(stamp(past), "1A2B3C4D5F", "b@example.org")
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		w.WriteString(data)
-		w.Close()
-	}()
-	set, err := logsrc.Open([]string{"-"}, logsrc.Options{Stdin: r})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := scan.Run(context.Background(), set, scan.Options{Loc: time.UTC})
-	r.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := scanPipe(t, data, scan.Options{Loc: time.UTC})
 	want := map[string]string{
 		"a@example.org": future.AddDate(-1, 0, 0).Format(time.RFC3339),
 		"b@example.org": past.Format(time.RFC3339),
@@ -625,18 +609,11 @@ func TestRepeatedDSTHourAsWatchReadsIt(t *testing.T) {
 		"a@example.org": "2026-10-24T23:50:00Z", "b@example.org": "2026-10-25T00:10:00Z",
 		"d@example.org": "2026-10-25T01:15:00Z", "f@example.org": "2026-10-25T02:10:00Z",
 	}
-	set, err := logsrc.Open([]string{p}, logsrc.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := scan.Run(context.Background(), set, scan.Options{Loc: berlin})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := scanFiles(t, scan.Options{Loc: berlin}, p)
 	if diff := cmp.Diff(want, firstSeen(t, res)); diff != "" {
 		t.Errorf("scan: first seen (-want +got):\n%s", diff)
 	}
-	set, err = logsrc.Open([]string{p}, logsrc.Options{})
+	set, err := logsrc.Open([]string{p}, logsrc.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
