@@ -527,12 +527,13 @@ func compactSimple[T any](w []T, head *int) []T {
 
 // volumeFloor is the fewest messages in an hour that can score as volume,
 // forgedVolumeFloor when they are mostly forged; rcptFloor the fewest
-// recipients, from rcptMessages messages.
+// recipients, from rcptMessages messages and with rcptWindow in the window.
 const (
 	volumeFloor       = 30
 	forgedVolumeFloor = 20
 	rcptFloor         = 100
-	rcptMessages      = 10
+	rcptMessages      = 5
+	rcptWindow        = 1000 // recipients in the window: a sustained run
 )
 
 // spamRej is the window's remote rejections for spam, unless they are a
@@ -572,11 +573,13 @@ func (s *State) counts(cfg *Config, now time.Time) counts {
 		newIPs:   len(s.newIPs) - s.newHead,
 		lastHour: lastHour,
 		base:     s.baseVal,
-		hist:     s.baseHist,
-		rej:      len(s.rej) - s.rejHead,
-		bnc:      len(s.bnc) - s.bncHead,
-		fail:     len(s.fail) - s.failHd,
-		prior:    s.priorSum,
+		// a baseline needs a day of history before the window: on a
+		// login's second day in the log it would hold only minutes
+		hist:  s.baseHist && s.first.Before(now.Add(-cfg.Window-24*time.Hour)),
+		rej:   len(s.rej) - s.rejHead,
+		bnc:   len(s.bnc) - s.bncHead,
+		fail:  len(s.fail) - s.failHd,
+		prior: s.priorSum,
 
 		winRcpts: s.winRcpts, hourRcpts: s.hourRcpts, baseRcpts: s.baseRcpts, hourNew: s.hourNew,
 		rcptHist: s.baseHist && s.rcptBaseFrom().Before(now.Add(-cfg.Window-24*time.Hour)),
@@ -624,8 +627,9 @@ func score(cfg *Config, c counts) (score int, sending bool) {
 	b := max(c.base, 1)
 	// mostly forged mail counts as volume from fewer messages than the
 	// user's own (low-and-slow spam; a traveller catching up on mail)
+	forged := c.foreign >= 10 && c.foreign*2 >= c.n
 	floor := volumeFloor
-	if c.foreign >= 10 && c.foreign*2 >= c.n {
+	if forged {
 		floor = forgedVolumeFloor
 	}
 	if c.hist {
@@ -635,15 +639,15 @@ func score(cfg *Config, c counts) (score int, sending bool) {
 		case c.lastHour >= floor && c.lastHour >= 5*b:
 			volume = 3
 		}
-	} else if c.lastHour >= 100 {
-		volume = 1
+	} else if c.lastHour >= 100 || forged && c.lastHour >= volumeFloor {
+		volume = 1 // no day of history to compare with
 	}
 	// the same in recipients, from rcptMessages messages an hour (spam sent
 	// as the user's own address goes to many recipients a message; one
 	// invitation to 300 does not count), against a baseline of a day at
 	// least
 	br := max(c.baseRcpts, 1)
-	if c.lastHour >= rcptMessages {
+	if c.lastHour >= rcptMessages && c.winRcpts >= rcptWindow {
 		switch {
 		case !c.rcptHist:
 			if c.hourRcpts >= 5*rcptFloor {
@@ -656,11 +660,12 @@ func score(cfg *Config, c counts) (score int, sending bool) {
 		}
 	}
 	score += volume
-	// a sustained burst from addresses new in the window
-	if volume >= 3 && c.n >= 50 && c.hourNew*5 >= c.lastHour*4 {
+	// a sustained burst from addresses new in the window, with more than
+	// volume to say it is spam: forged senders, spam rejections, bounces
+	rej := c.spamRej()
+	if volume >= 3 && c.n >= 50 && c.hourNew*5 >= c.lastHour*4 && (c.d >= 2 || rej >= 3 || c.bnc >= 10) {
 		score += 2
 	}
-	rej := c.spamRej()
 	switch {
 	case rej >= 10:
 		score += 3

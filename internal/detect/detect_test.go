@@ -415,16 +415,28 @@ func (f *feed) rcptMsg(t time.Time, ip, domain string, foreign bool, n int) {
 }
 
 // TestOwnAddressSpamToManyRecipients: spam sent as the user's own address,
-// in big recipient batches from new IPs, is a takeover though no sender
-// domain is foreign and the message count stays under the volume floor.
+// in big recipient batches from new IPs, stands out though no sender
+// domain is foreign and the message count stays under the volume floor:
+// suspicious on volume and new IPs alone (a newsletter moving to a new
+// cluster looks the same), compromised once remote servers refuse it.
 func TestOwnAddressSpamToManyRecipients(t *testing.T) {
-	f := newFeed()
-	at := f.baseline(7)
-	for i := 0; i < 12*15; i++ { // 15 messages of 50 recipients an hour for 12 hours
-		f.rcptMsg(at.Add(time.Duration(i)*4*time.Minute), fmt.Sprintf("203.0.113.%d", 10+i%3), "corp.example", false, 50)
-	}
-	if v := f.s.Verdict(); v != Compromised {
-		t.Errorf("verdict %v, want compromised: %v", v, Reasons(f.s.Best(), time.UTC))
+	for _, refused := range []bool{false, true} {
+		f := newFeed()
+		at := f.baseline(7)
+		for i := 0; i < 12*15; i++ { // 15 messages of 50 recipients an hour for 12 hours
+			tm := at.Add(time.Duration(i) * 4 * time.Minute)
+			f.rcptMsg(tm, fmt.Sprintf("203.0.113.%d", 10+i%3), "corp.example", false, 50)
+			for j := 0; refused && j < 5; j++ { // one recipient in ten refuses it
+				f.s.Rejection(&f.cfg, tm)
+			}
+		}
+		want := Suspicious
+		if refused {
+			want = Compromised
+		}
+		if v := f.s.Verdict(); v != want {
+			t.Errorf("refused %v: verdict %v, want %v: %v", refused, v, want, Reasons(f.s.Best(), time.UTC))
+		}
 	}
 }
 
@@ -459,6 +471,11 @@ func TestTravellerInvitesAndCatchesUp(t *testing.T) {
 	for name, burst := range map[string]func(f *feed, at time.Time, ip func(int) string){
 		"invitation": func(f *feed, at time.Time, ip func(int) string) {
 			f.rcptMsg(at, ip(0), "corp.example", false, 300)
+		},
+		"invitation in batches": func(f *feed, at time.Time, ip func(int) string) {
+			for i := 0; i < 10; i++ {
+				f.rcptMsg(at.Add(time.Duration(i)*3*time.Minute), ip(i), "corp.example", false, 50)
+			}
 		},
 		"catching up": func(f *feed, at time.Time, ip func(int) string) {
 			for i := 0; i < 24; i++ {
@@ -514,5 +531,34 @@ func TestOldStateHasNoRecipientBaseline(t *testing.T) {
 	}
 	if c := f.s.counts(&f.cfg, at.Add(time.Hour)); c.rcptHist {
 		t.Errorf("recipient baseline taken as known after restoring an old state: %+v", c)
+	}
+}
+
+// TestSteadyRelayOnItsSecondDay: a system sending steadily as its
+// customers' addresses, first seen at the log's start, has no day of
+// history on its second day: its usual hour is no burst against an empty
+// baseline.
+func TestSteadyRelayOnItsSecondDay(t *testing.T) {
+	f := newFeed()
+	for i := 0; i < 2*24*20; i++ { // 20 an hour for two days
+		f.s.Message(&f.cfg, Message{Time: t0.Add(time.Duration(i) * 3 * time.Minute), IP: "198.51.100.30",
+			Domain: fmt.Sprintf("customer%d.example", i%150), Foreign: true, LogStart: t0})
+	}
+	if v := f.s.Verdict(); v == Compromised {
+		t.Errorf("verdict %v: %v", v, Reasons(f.s.Best(), time.UTC))
+	}
+}
+
+// TestTakeoverAtTheLogsStart: forged mail at 30 an hour to many domains from
+// one address, where the log starts, is a takeover though the address
+// cannot be called new.
+func TestTakeoverAtTheLogsStart(t *testing.T) {
+	f := newFeed()
+	for i := 0; i < 8*30; i++ {
+		f.s.Message(&f.cfg, Message{Time: t0.Add(time.Duration(i) * 2 * time.Minute), IP: "203.0.113.9",
+			Domain: fmt.Sprintf("spam%d.example", i), Foreign: true, LogStart: t0})
+	}
+	if v := f.s.Verdict(); v != Compromised {
+		t.Errorf("verdict %v, want compromised: %v", v, Reasons(f.s.Best(), time.UTC))
 	}
 }
