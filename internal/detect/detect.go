@@ -683,8 +683,13 @@ func score(cfg *Config, c counts) (score int, sending bool) {
 	case f >= 3:
 		score++
 	}
+	corroborated := forged || d >= 2 || rej >= 3 || c.bnc >= 10
 	sending = d >= cfg.MinForeignDomains && c.fNew >= 3 ||
-		volume >= 3 && c.newIPs >= 3 ||
+		// a burst from new IPs: a loud one, or one with more than volume
+		// to say it is spam (a shared mailbox at a trade fair answers
+		// three dozen mails an hour from ten new IPs)
+		volume >= 4 && c.newIPs >= 3 ||
+		volume >= 3 && c.newIPs >= 3 && corroborated ||
 		d >= 2 && c.newIPs >= 3 && c.fNew >= 3 ||
 		// a burst against the login's own past (or of 100 an hour with
 		// none) mostly with senders of 10 or more domains not its own,

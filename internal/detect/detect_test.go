@@ -562,3 +562,21 @@ func TestTakeoverAtTheLogsStart(t *testing.T) {
 		t.Errorf("verdict %v, want compromised: %v", v, Reasons(f.s.Best(), time.UTC))
 	}
 }
+
+// TestSharedMailboxAtATradeFair: a shared mailbox answering three dozen
+// mails an hour as itself from ten new addresses, after a few mistyped
+// passwords, is not blocked: volume and new IPs without anything that
+// says spam.
+func TestSharedMailboxAtATradeFair(t *testing.T) {
+	f := newFeed()
+	at := f.baseline(7)
+	for i := 0; i < 3; i++ {
+		f.s.Failure(&f.cfg, at.Add(time.Duration(i)*time.Second), "198.18.200.1")
+	}
+	for i := 0; i < 48; i++ {
+		f.msg(at.Add(time.Minute+time.Duration(i)*100*time.Second), fmt.Sprintf("198.18.200.%d", 1+i%10), "corp.example", false)
+	}
+	if v := f.s.Verdict(); v == Compromised {
+		t.Errorf("verdict %v: %v", v, Reasons(f.s.Best(), time.UTC))
+	}
+}
