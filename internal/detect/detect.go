@@ -196,6 +196,8 @@ type Snapshot struct {
 type State struct {
 	first, last time.Time
 	messages    int
+	foreignAll  int       // messages with foreign senders, ever
+	foreignFrom time.Time // the first of them
 
 	ipFirst  map[string]time.Time // first use of each IP by this login
 	origin   string               // the IP of the login's first message, if it is never new
@@ -312,6 +314,12 @@ func (s *State) Message(cfg *Config, m Message) (changed bool) {
 		s.last = t
 	}
 	s.messages++
+	if m.Foreign {
+		s.foreignAll++
+		if s.foreignFrom.IsZero() {
+			s.foreignFrom = t
+		}
+	}
 	isNew := false
 	if m.IP != "" && !cfg.trusted(m.IP) {
 		if seen, ok := s.ipFirst[m.IP]; !ok {
@@ -554,6 +562,9 @@ type counts struct {
 	winRcpts, hourRcpts, baseRcpts, hourNew int
 	// rcptHist: the recipient baseline covers a day or more
 	rcptHist bool
+	// foreignNorm: before the window the login sent mostly as other
+	// domains' addresses (a ticketing system sending as its customers)
+	foreignNorm bool
 }
 
 func (s *State) counts(cfg *Config, now time.Time) counts {
@@ -582,8 +593,19 @@ func (s *State) counts(cfg *Config, now time.Time) counts {
 		prior: s.priorSum,
 
 		winRcpts: s.winRcpts, hourRcpts: s.hourRcpts, baseRcpts: s.baseRcpts, hourNew: s.hourNew,
-		rcptHist: s.baseHist && s.rcptBaseFrom().Before(now.Add(-cfg.Window-24*time.Hour)),
+		rcptHist:    s.baseHist && s.rcptBaseFrom().Before(now.Add(-cfg.Window-24*time.Hour)),
+		foreignNorm: s.foreignNorm(now.Add(-cfg.Window)),
 	}
+}
+
+// foreignNorm tells whether, before the window (which starts at winStart),
+// the login sent mostly as addresses of other domains, 50 messages at least
+// over two days or more: forged-looking senders are then its habit, not a
+// sign. (A takeover that has run for a window is not a habit.)
+func (s *State) foreignNorm(winStart time.Time) bool {
+	before := s.messages - (len(s.win) - s.winHead)
+	return before >= 50 && (s.foreignAll-s.foreign)*2 >= before &&
+		!s.foreignFrom.IsZero() && s.foreignFrom.Before(winStart.Add(-48*time.Hour))
 }
 
 // rcptBaseFrom is when the recipient baseline begins: the login's first
@@ -599,6 +621,11 @@ func (s *State) rcptBaseFrom() time.Time {
 // score rates the window's signals; sending tells whether they include
 // mail that looks like a takeover's (not only failed logins or volume).
 func score(cfg *Config, c counts) (score int, sending bool) {
+	if c.foreignNorm {
+		// it always sends as others' addresses: judge it as if its
+		// senders were its own
+		c.d, c.foreign, c.fNew = 0, 0, 0
+	}
 	d := c.d
 	switch {
 	case d >= 10:
@@ -713,7 +740,7 @@ func (s *State) evaluate(cfg *Config, now time.Time) bool {
 	switch {
 	case sc >= cfg.CompromisedScore && sending:
 		v = Compromised
-	case sc >= cfg.SuspiciousScore && (c.d >= 2 || c.spamRej() >= 3 || sending):
+	case sc >= cfg.SuspiciousScore && (c.d >= 2 && !c.foreignNorm || c.spamRej() >= 3 || sending):
 		// new IPs and failed logins alone are a traveller's pattern too
 		v = Suspicious
 	}

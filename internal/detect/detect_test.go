@@ -580,3 +580,23 @@ func TestSharedMailboxAtATradeFair(t *testing.T) {
 		t.Errorf("verdict %v: %v", v, Reasons(f.s.Best(), time.UTC))
 	}
 }
+
+// TestTicketingSystemMoves: a ticketing system that has sent as its
+// customers' addresses for days moves to a new server: its habit is no
+// forged-sender evidence, and the move alone is no takeover.
+func TestTicketingSystemMoves(t *testing.T) {
+	f := newFeed()
+	msg := func(t time.Time, ip string, i int) {
+		f.s.Message(&f.cfg, Message{Time: t, IP: ip, Domain: fmt.Sprintf("customer%d.example", i%150), Foreign: true, LogStart: t0})
+	}
+	for i := 0; i < 5*24*10; i++ { // 10 an hour for five days, from the log's start
+		msg(t0.Add(time.Duration(i)*6*time.Minute), "198.51.100.30", i)
+	}
+	at := t0.Add(5 * 24 * time.Hour)
+	for i := 0; i < 200; i++ { // a busy morning from the new server
+		msg(at.Add(time.Duration(i)*30*time.Second), "198.51.100.31", i)
+	}
+	if v := f.s.Verdict(); v == Compromised {
+		t.Errorf("verdict %v: %v", v, Reasons(f.s.Best(), time.UTC))
+	}
+}

@@ -14,6 +14,8 @@ import (
 // bytes. The window slices hold the live entries only.
 type StateData struct {
 	First, Last time.Time
+	ForeignAll  int       // messages with foreign senders ever (0 in states saved before it was kept)
+	ForeignFrom time.Time // the first of them
 	Messages    int
 
 	IPFirstIP []string // sorted
@@ -87,7 +89,7 @@ type HourSlot struct {
 // Data returns the state in serialisable form. It shares no memory with s.
 func (s *State) Data() StateData {
 	d := StateData{
-		First: s.first, Last: s.last, Messages: s.messages,
+		First: s.first, Last: s.last, Messages: s.messages, ForeignAll: s.foreignAll, ForeignFrom: s.foreignFrom,
 		HourHead: s.hourHead - s.winHead, MinHead: s.minHead - s.winHead,
 		Foreign: s.foreign, FNew: s.fNew,
 		PeakMinute: s.peakMinute, PeakHour: s.peakHour,
@@ -182,7 +184,7 @@ func (d *StateData) State() (*State, error) {
 		return nil, fmt.Errorf("detector state: unknown verdict %d", d.Verdict)
 	}
 	s := &State{
-		first: d.First, last: d.Last, messages: d.Messages,
+		first: d.First, last: d.Last, messages: d.Messages, foreignAll: d.ForeignAll, foreignFrom: d.ForeignFrom,
 		hourHead: d.HourHead, minHead: d.MinHead,
 		foreign: d.Foreign, fNew: d.FNew,
 		peakMinute: d.PeakMinute, peakHour: d.PeakHour,
