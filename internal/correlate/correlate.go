@@ -499,6 +499,9 @@ func (c *Correlator) ownDomain(d string, a *Account) bool {
 	if ld := domainOf(a.Login); ld != "" && strings.EqualFold(ld, d) {
 		return true
 	}
+	if internalTLD(d) {
+		return true // a device's default, scanner@mfp-02.office.lan: no forger's choice
+	}
 	set := c.own
 	if len(set) == 0 {
 		set = c.inferred
@@ -964,18 +967,42 @@ func spamSignal(dsn, reply string) bool {
 	if strings.Contains(l, "greylist") || strings.Contains(l, "graylist") {
 		return false // 4.7.1 greylisting says nothing about the sender
 	}
-	if strings.HasPrefix(dsn, "5.7.") || strings.HasPrefix(dsn, "4.7.") {
-		return true
-	}
-	if reply == "" {
-		return false
-	}
-	for _, w := range [...]string{"spam", "tss04", "blocklist", "blacklist", "spamhaus", "reputation", "block list", "listed at", "listed in"} {
+	for _, w := range [...]string{"spam", "tss04", "blocklist", "blacklist", "spamhaus", "reputation", "block list", "listed at", "listed in",
+		"unsolicited", "complaint", "rbl", "bulk mail", "phish", "abuse"} {
 		if strings.Contains(l, w) {
 			return true
 		}
 	}
+	if strings.HasPrefix(dsn, "4.7.") {
+		// a temporary refusal says spam only in its words: "server busy",
+		// "try again later", a certificate not verified are not
+		return false
+	}
+	if strings.HasPrefix(dsn, "5.7.") {
+		// a permanent security refusal, unless it is about encryption or
+		// authentication rather than the mail
+		for _, w := range [...]string{"certificate", "tls", "encryption", "authentication required", "must issue a starttls"} {
+			if strings.Contains(l, w) {
+				return false
+			}
+		}
+		return true
+	}
 	return false
+}
+
+// internalTLD tells whether domain d ends in a name that is not on the
+// Internet (special-use and the usual private ones).
+func internalTLD(d string) bool {
+	tld := d
+	if i := strings.LastIndexByte(d, '.'); i >= 0 {
+		tld = d[i+1:]
+	}
+	switch tld {
+	case "local", "lan", "localdomain", "localhost", "internal", "intranet", "home", "corp", "private", "invalid":
+		return true
+	}
+	return strings.HasSuffix(d, ".home.arpa")
 }
 
 func domainOf(addr string) string {

@@ -97,6 +97,15 @@ func TestSpamSignal(t *testing.T) {
 		{"4.7.1", "450 4.7.1 <a@b>: Recipient address rejected: Greylisted, see http://postgrey", false},
 		{"4.4.1", "connect to x[1.2.3.4]:25: Connection refused", false},
 		{"5.1.1", "550 5.1.1 user unknown", false},
+		// temporary refusals that say nothing about the sender
+		{"4.7.500", "451 4.7.500 Server busy. Please try again later from [1.2.3.4]", false},
+		{"4.7.0", "421 4.7.0 Try again later, closing connection.", false},
+		{"4.7.5", "Server certificate not verified", false},
+		{"4.7.0", "421-4.7.0 This message was blocked because its content presents a potential security issue ... unsolicited mail", true},
+		// permanent refusals about encryption, not the mail
+		{"5.7.0", "530 5.7.0 Must issue a STARTTLS command first", false},
+		{"5.7.1", "550 5.7.1 Service unavailable, Client host [1.2.3.4] blocked using Spamhaus", true},
+		{"5.7.1", "554 5.7.1 <x@y>: Relay access denied", true},
 	} {
 		if got := spamSignal(tc.dsn, tc.reply); got != tc.want {
 			t.Errorf("spamSignal(%q, %q) = %v", tc.dsn, tc.reply, got)
@@ -212,7 +221,7 @@ func TestKeysAreCopies(t *testing.T) {
 // root@web1.example.org) is the organisation's, as for configured ones.
 func TestSubdomainsOfInferredDomainsAreOwn(t *testing.T) {
 	c := New(Config{})
-	for i, sender := range []string{"root@web1.example.org", "root@db.ldap.example.org", "x@example.org.evil.test", "y@badexample.org"} {
+	for i, sender := range []string{"root@web1.example.org", "root@db.ldap.example.org", "x@example.org.evil.test", "y@badexample.org", "scanner@mfp-02.office.lan", "root@nas.home.arpa"} {
 		qid := fmt.Sprintf("AB%02d", i)
 		at := t0.Add(time.Duration(i) * time.Minute)
 		c.Add(&event.Event{Time: at, Host: "mx1", PID: 7, Kind: event.Client, QID: qid, Login: "cron@example.org", ClientIP: "198.51.100.7"})

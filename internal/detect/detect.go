@@ -322,6 +322,7 @@ func (s *State) Message(cfg *Config, m Message) (changed bool) {
 	}
 	isNew := false
 	if m.IP != "" && !cfg.trusted(m.IP) {
+		m.IP = newnessKey(m.IP)
 		if seen, ok := s.ipFirst[m.IP]; !ok {
 			if len(s.ipFirst) < cfg.MaxTracked {
 				ft, via := t, false
@@ -379,6 +380,16 @@ func (s *State) Message(cfg *Config, m Message) (changed bool) {
 		s.peakHour = n
 	}
 	return s.evaluate(cfg, t)
+}
+
+// newnessKey is what is new or not about a client address: the address,
+// or for IPv6 its /64 (privacy addresses change within it every few hours).
+func newnessKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || !a.Is6() || a.Is4In6() {
+		return ip
+	}
+	return netip.PrefixFrom(a, 64).Masked().String()
 }
 
 // leaveHour takes a message out of the last hour's sums.
@@ -563,8 +574,9 @@ type counts struct {
 	// rcptHist: the recipient baseline covers a day or more
 	rcptHist bool
 	// foreignNorm: before the window the login sent mostly as other
-	// domains' addresses (a ticketing system sending as its customers)
-	foreignNorm bool
+	// domains' addresses (a ticketing system sending as its customers);
+	// ownHabit: it sent mostly as its own, over two days at least
+	foreignNorm, ownHabit bool
 }
 
 func (s *State) counts(cfg *Config, now time.Time) counts {
@@ -595,7 +607,16 @@ func (s *State) counts(cfg *Config, now time.Time) counts {
 		winRcpts: s.winRcpts, hourRcpts: s.hourRcpts, baseRcpts: s.baseRcpts, hourNew: s.hourNew,
 		rcptHist:    s.baseHist && s.rcptBaseFrom().Before(now.Add(-cfg.Window-24*time.Hour)),
 		foreignNorm: s.foreignNorm(now.Add(-cfg.Window)),
+		ownHabit:    s.ownHabit(now.Add(-cfg.Window)),
 	}
+}
+
+// ownHabit tells whether, before the window (which starts at winStart), the
+// login sent mostly as its own domains, 10 messages at least over two days
+// or more.
+func (s *State) ownHabit(winStart time.Time) bool {
+	before := s.messages - (len(s.win) - s.winHead)
+	return before >= 10 && (s.foreignAll-s.foreign)*2 < before && s.first.Before(winStart.Add(-48*time.Hour))
 }
 
 // foreignNorm tells whether, before the window (which starts at winStart),
@@ -620,7 +641,7 @@ func (s *State) rcptBaseFrom() time.Time {
 
 // score rates the window's signals; sending tells whether they include
 // mail that looks like a takeover's (not only failed logins or volume).
-func score(cfg *Config, c counts) (score int, sending bool) {
+func score(cfg *Config, c counts) (score int, sending, unusual bool) {
 	if c.foreignNorm {
 		// it always sends as others' addresses: judge it as if its
 		// senders were its own
@@ -669,6 +690,7 @@ func score(cfg *Config, c counts) (score int, sending bool) {
 	} else if c.lastHour >= 100 || forged && c.lastHour >= volumeFloor {
 		volume = 1 // no day of history to compare with
 	}
+	msgVolume := volume
 	// the same in recipients, from rcptMessages messages an hour (spam sent
 	// as the user's own address goes to many recipients a message; one
 	// invitation to 300 does not count), against a baseline of a day at
@@ -711,20 +733,23 @@ func score(cfg *Config, c counts) (score int, sending bool) {
 		score++
 	}
 	corroborated := forged || d >= 2 || rej >= 3 || c.bnc >= 10
+	// a burst from new IPs that does not say spam is worth a look
+	unusual = volume >= 3 && c.newIPs >= 3
 	sending = d >= cfg.MinForeignDomains && c.fNew >= 3 ||
 		// a burst from new IPs: a loud one, or one with more than volume
 		// to say it is spam (a shared mailbox at a trade fair answers
 		// three dozen mails an hour from ten new IPs)
-		volume >= 4 && c.newIPs >= 3 ||
+		msgVolume >= 4 && c.newIPs >= 3 ||
 		volume >= 3 && c.newIPs >= 3 && corroborated ||
 		d >= 2 && c.newIPs >= 3 && c.fNew >= 3 ||
-		// a burst against the login's own past (or of 100 an hour with
-		// none) mostly with senders of 10 or more domains not its own,
-		// even from its usual address (malware on the user's computer)
-		volume >= 1 && d >= 10 && c.foreign*2 >= c.n ||
+		// a burst against the login's own past mostly with senders of 10
+		// or more domains not its own, from a login known to send as its
+		// own (two days of history), even from its usual address (malware
+		// on the user's computer; a relay sending as others is not one)
+		volume >= 1 && d >= 10 && c.foreign*2 >= c.n && c.ownHabit ||
 		// refused for spam by remote servers, in a burst from new IPs
 		volume >= 3 && rej >= 10 && c.newIPs >= 2
-	return score, sending
+	return score, sending, unusual
 }
 
 // evaluate scores the window and updates the verdict. The full snapshot,
@@ -735,12 +760,12 @@ func (s *State) evaluate(cfg *Config, now time.Time) bool {
 	if c.n == 0 {
 		return false
 	}
-	sc, sending := score(cfg, c)
+	sc, sending, unusual := score(cfg, c)
 	v := OK
 	switch {
 	case sc >= cfg.CompromisedScore && sending:
 		v = Compromised
-	case sc >= cfg.SuspiciousScore && (c.d >= 2 && !c.foreignNorm || c.spamRej() >= 3 || sending):
+	case sc >= cfg.SuspiciousScore && (c.d >= 2 && !c.foreignNorm || c.spamRej() >= 3 || sending || unusual):
 		// new IPs and failed logins alone are a traveller's pattern too
 		v = Suspicious
 	}

@@ -472,6 +472,14 @@ func TestTravellerInvitesAndCatchesUp(t *testing.T) {
 		"invitation": func(f *feed, at time.Time, ip func(int) string) {
 			f.rcptMsg(at, ip(0), "corp.example", false, 300)
 		},
+		"invitation of 1,000 in batches": func(f *feed, at time.Time, ip func(int) string) {
+			for i := 0; i < 10; i++ {
+				f.rcptMsg(at.Add(time.Duration(i)*3*time.Minute), ip(i), "corp.example", false, 100)
+			}
+			for i := 0; i < 3; i++ {
+				f.s.Failure(&f.cfg, at, ip(0))
+			}
+		},
 		"invitation in batches": func(f *feed, at time.Time, ip func(int) string) {
 			for i := 0; i < 10; i++ {
 				f.rcptMsg(at.Add(time.Duration(i)*3*time.Minute), ip(i), "corp.example", false, 50)
@@ -550,16 +558,17 @@ func TestSteadyRelayOnItsSecondDay(t *testing.T) {
 }
 
 // TestTakeoverAtTheLogsStart: forged mail at 30 an hour to many domains from
-// one address, where the log starts, is a takeover though the address
-// cannot be called new.
+// one address, where the log starts, is suspicious: the address cannot be
+// called new, and a relay sending as its clients' addresses looks the same
+// until the log holds days of its habit.
 func TestTakeoverAtTheLogsStart(t *testing.T) {
 	f := newFeed()
 	for i := 0; i < 8*30; i++ {
 		f.s.Message(&f.cfg, Message{Time: t0.Add(time.Duration(i) * 2 * time.Minute), IP: "203.0.113.9",
 			Domain: fmt.Sprintf("spam%d.example", i), Foreign: true, LogStart: t0})
 	}
-	if v := f.s.Verdict(); v != Compromised {
-		t.Errorf("verdict %v, want compromised: %v", v, Reasons(f.s.Best(), time.UTC))
+	if v := f.s.Verdict(); v != Suspicious {
+		t.Errorf("verdict %v, want suspicious: %v", v, Reasons(f.s.Best(), time.UTC))
 	}
 }
 
@@ -598,5 +607,21 @@ func TestTicketingSystemMoves(t *testing.T) {
 	}
 	if v := f.s.Verdict(); v == Compromised {
 		t.Errorf("verdict %v: %v", v, Reasons(f.s.Best(), time.UTC))
+	}
+}
+
+// TestWhatIsNotANewAddress: IPv6 privacy addresses that change within the
+// login's /64 are not new addresses.
+func TestWhatIsNotANewAddress(t *testing.T) {
+	f := newFeed()
+	for i := 0; i < 20; i++ {
+		f.msg(t0.Add(time.Duration(i)*2*time.Hour), fmt.Sprintf("2001:db8:4711:a0:%x::%x", i, i+1), "corp.example", false)
+	}
+	if n := f.s.counts(&f.cfg, t0.Add(40*time.Hour)).newIPs; n != 0 {
+		t.Errorf("%d new IPs, want 0 (one /64)", n)
+	}
+	f.msg(t0.Add(40*time.Hour), "2001:db8:4712::1", "corp.example", false)
+	if n := f.s.counts(&f.cfg, t0.Add(40*time.Hour)).newIPs; n != 1 {
+		t.Errorf("%d new IPs after another /64, want 1", n)
 	}
 }
