@@ -385,6 +385,9 @@ func (s *State) Message(cfg *Config, m Message) (changed bool) {
 // newnessKey is what is new or not about a client address: the address,
 // or for IPv6 its /64 (privacy addresses change within it every few hours).
 func newnessKey(ip string) string {
+	if strings.IndexByte(ip, ':') < 0 {
+		return ip // IPv4: no parse on every message
+	}
 	a, err := netip.ParseAddr(ip)
 	if err != nil || !a.Is6() || a.Is4In6() {
 		return ip
@@ -588,6 +591,11 @@ func (s *State) counts(cfg *Config, now time.Time) counts {
 		s.baseHour = h
 		s.baseVal, s.baseRcpts, s.baseHist = s.baseline(cfg, now)
 	}
+	winStart := now.Add(-cfg.Window)
+	// a baseline needs a day of history before the window: on a login's
+	// second day in the log it would hold only minutes
+	dayBefore := winStart.Add(-24 * time.Hour)
+	own, foreign := s.habit(winStart)
 	return counts{
 		n:        len(s.win) - s.winHead,
 		d:        len(s.domains),
@@ -596,37 +604,31 @@ func (s *State) counts(cfg *Config, now time.Time) counts {
 		newIPs:   len(s.newIPs) - s.newHead,
 		lastHour: lastHour,
 		base:     s.baseVal,
-		// a baseline needs a day of history before the window: on a
-		// login's second day in the log it would hold only minutes
-		hist:  s.baseHist && s.first.Before(now.Add(-cfg.Window-24*time.Hour)),
-		rej:   len(s.rej) - s.rejHead,
-		bnc:   len(s.bnc) - s.bncHead,
-		fail:  len(s.fail) - s.failHd,
-		prior: s.priorSum,
+		hist:     s.baseHist && s.first.Before(dayBefore),
+		rej:      len(s.rej) - s.rejHead,
+		bnc:      len(s.bnc) - s.bncHead,
+		fail:     len(s.fail) - s.failHd,
+		prior:    s.priorSum,
 
 		winRcpts: s.winRcpts, hourRcpts: s.hourRcpts, baseRcpts: s.baseRcpts, hourNew: s.hourNew,
-		rcptHist:    s.baseHist && s.rcptBaseFrom().Before(now.Add(-cfg.Window-24*time.Hour)),
-		foreignNorm: s.foreignNorm(now.Add(-cfg.Window)),
-		ownHabit:    s.ownHabit(now.Add(-cfg.Window)),
+		rcptHist:    s.baseHist && s.rcptBaseFrom().Before(dayBefore),
+		foreignNorm: foreign,
+		ownHabit:    own,
 	}
 }
 
-// ownHabit tells whether, before the window (which starts at winStart), the
-// login sent mostly as its own domains, 10 messages at least over two days
-// or more.
-func (s *State) ownHabit(winStart time.Time) bool {
+// habit tells how the login sent before the window (which starts at
+// winStart), over two days or more: mostly as its own domains (10 messages
+// at least), or mostly as addresses of other domains (50 at least; a
+// takeover that has run for a window is not a habit). Forged-looking
+// senders are then its habit, not a sign.
+func (s *State) habit(winStart time.Time) (own, foreign bool) {
 	before := s.messages - (len(s.win) - s.winHead)
-	return before >= 10 && (s.foreignAll-s.foreign)*2 < before && s.first.Before(winStart.Add(-48*time.Hour))
-}
-
-// foreignNorm tells whether, before the window (which starts at winStart),
-// the login sent mostly as addresses of other domains, 50 messages at least
-// over two days or more: forged-looking senders are then its habit, not a
-// sign. (A takeover that has run for a window is not a habit.)
-func (s *State) foreignNorm(winStart time.Time) bool {
-	before := s.messages - (len(s.win) - s.winHead)
-	return before >= 50 && (s.foreignAll-s.foreign)*2 >= before &&
-		!s.foreignFrom.IsZero() && s.foreignFrom.Before(winStart.Add(-48*time.Hour))
+	foreignBefore := s.foreignAll - s.foreign
+	twoDays := winStart.Add(-48 * time.Hour)
+	own = before >= 10 && foreignBefore*2 < before && s.first.Before(twoDays)
+	foreign = before >= 50 && foreignBefore*2 >= before && !s.foreignFrom.IsZero() && s.foreignFrom.Before(twoDays)
+	return own, foreign
 }
 
 // rcptBaseFrom is when the recipient baseline begins: the login's first
@@ -712,7 +714,8 @@ func score(cfg *Config, c counts) (score int, sending, unusual bool) {
 	// a sustained burst from addresses new in the window, with more than
 	// volume to say it is spam: forged senders, spam rejections, bounces
 	rej := c.spamRej()
-	if volume >= 3 && c.n >= 50 && c.hourNew*5 >= c.lastHour*4 && (c.d >= 2 || rej >= 3 || c.bnc >= 10) {
+	spammy := d >= 2 || rej >= 3 || c.bnc >= 10 // more than volume says spam
+	if volume >= 3 && c.n >= 50 && c.hourNew*5 >= c.lastHour*4 && spammy {
 		score += 2
 	}
 	switch {
@@ -732,7 +735,7 @@ func score(cfg *Config, c counts) (score int, sending, unusual bool) {
 	case f >= 3:
 		score++
 	}
-	corroborated := forged || d >= 2 || rej >= 3 || c.bnc >= 10
+	corroborated := forged || spammy
 	// a burst from new IPs that does not say spam is worth a look
 	unusual = volume >= 3 && c.newIPs >= 3
 	sending = d >= cfg.MinForeignDomains && c.fNew >= 3 ||

@@ -105,25 +105,13 @@ func Build(res *scan.Result, allow map[string]bool, loc *time.Location) Document
 			case a.FailedLogins > 0 && a.OtherLogins > 0:
 				// failed, then logged in over IMAP/POP3: it did succeed,
 				// and a guessed password may be in use: show it
-				doc.Accounts = append(doc.Accounts, account(a, allow, loc))
+				doc.Accounts = append(doc.Accounts, account(a, allow, loc, res.YearShift))
 			case a.FailedLogins > 0:
 				doc.FailuresOnly = append(doc.FailuresOnly, FailureOnly{a.Login, a.FailedLogins, a.FailureIPs.Len()})
 			}
 			continue
 		}
-		acc := account(a, allow, loc)
-		if n := res.YearShift; n != 0 {
-			acc.FirstSeen, acc.LastSeen = shiftYears(acc.FirstSeen, n), shiftYears(acc.LastSeen, n)
-			if acc.CompromiseStart != nil {
-				t := shiftYears(*acc.CompromiseStart, n)
-				acc.CompromiseStart = &t
-			}
-			if acc.EvidenceAt != nil {
-				t := shiftYears(*acc.EvidenceAt, n)
-				acc.EvidenceAt = &t
-			}
-		}
-		doc.Accounts = append(doc.Accounts, acc)
+		doc.Accounts = append(doc.Accounts, account(a, allow, loc, res.YearShift))
 	}
 	// the most-tried failure-only names, most first; the rest are counted
 	fo := doc.FailuresOnly
@@ -150,12 +138,13 @@ func shiftYears(t time.Time, n int) time.Time {
 	return t.AddDate(n, 0, 0)
 }
 
-func account(a *correlate.Account, allow map[string]bool, loc *time.Location) Account {
+// account is a login's entry, its times moved by shift years (YearShift).
+func account(a *correlate.Account, allow map[string]bool, loc *time.Location, shift int) Account {
 	d := a.Detector()
 	v := d.Verdict()
 	out := Account{
 		Login: a.Login, Verdict: v.String(), Score: d.Score(),
-		FirstSeen: a.First, LastSeen: a.Last,
+		FirstSeen: shiftYears(a.First, shift), LastSeen: shiftYears(a.Last, shift),
 		Sessions: a.Sessions, Messages: a.Messages, Recipients: a.Recipients,
 		ClientIPs: a.IPs.Len(), Networks: a.Nets.Len(),
 		SenderDomains: a.SenderDomains.Len(), ForeignSenderDomains: a.ForeignDomains.Len(),
@@ -175,11 +164,12 @@ func account(a *correlate.Account, allow map[string]bool, loc *time.Location) Ac
 	if v != detect.OK {
 		out.Reasons = detect.Reasons(d.Best(), loc)
 		if at := d.Best().At; !at.IsZero() {
+			at = shiftYears(at, shift)
 			out.EvidenceAt = &at
 		}
 	}
 	if v == detect.Compromised {
-		t := d.Start()
+		t := shiftYears(d.Start(), shift)
 		out.CompromiseStart = &t
 	}
 	if allow[a.Login] {

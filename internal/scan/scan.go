@@ -308,19 +308,12 @@ func parseChunk(p *logline.Parser, sk *correlate.Skipper, rep *logline.Repeats, 
 		switch r.Status {
 		case logline.Parsed:
 			b.parsed++
+			keep := false
 			switch ev.Kind {
 			case event.Ignored, event.Hold, event.Release:
 				// nothing the scan uses: keep the sequential stage lean
-				if timeOnly(ev, rep, p.Env.Loc) {
-					hasTail = false
-					b.events = b.events[:len(b.events)+1]
-				}
 			case event.Disconnect:
 				if ev.AuthTotal == 0 {
-					if timeOnly(ev, rep, p.Env.Loc) {
-						hasTail = false
-						b.events = b.events[:len(b.events)+1]
-					}
 					break // only a session that tried AUTH can end a login's session
 				}
 				fallthrough
@@ -328,12 +321,11 @@ func parseChunk(p *logline.Parser, sk *correlate.Skipper, rep *logline.Repeats, 
 				correlate.Prepare(ev)
 				if sk.Skip(ev) {
 					tailAt, tailGuessed, hasTail = ev.Time, ev.YearGuessed, true
-					if timeOnly(ev, rep, p.Env.Loc) {
-						hasTail = false
-						b.events = b.events[:len(b.events)+1]
-					}
-					continue
+				} else {
+					keep = true
 				}
+			}
+			if keep || timeOnly(ev, rep, p.Env.Loc) {
 				hasTail = false
 				b.events = b.events[:len(b.events)+1]
 			}
