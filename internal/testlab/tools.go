@@ -308,3 +308,28 @@ func (l *Lab) SessionPID(ctx context.Context, localIP string) (int, error) {
 	}
 	return 0, fmt.Errorf("session pid for %s: no connect line", localIP)
 }
+
+// DebianShape turns the lab's Postfix into a fresh Debian install's shape:
+// main.cf with only smtpd_relay_restrictions; submission naming
+// "$mua_recipient_restrictions" and "$mua_client_restrictions" (as Debian's
+// master.cf suggests) without main.cf defining them; smtps (when the lab
+// has it) with its own "permit_sasl_authenticated,reject". It returns the
+// two services' master.cf names ("" for smtps when the lab has none) and
+// reloads Postfix.
+func (l *Lab) DebianShape(ctx context.Context) (submission, smtps string, err error) {
+	submission = fmt.Sprintf("127.0.0.1:%d/inet", l.ports.Submission)
+	if l.ports.SMTPS != 0 {
+		smtps = fmt.Sprintf("127.0.0.1:%d/inet", l.ports.SMTPS)
+	}
+	for _, args := range [][]string{
+		{"-X", "smtpd_recipient_restrictions"},
+		{"-e", "smtpd_relay_restrictions=permit_mynetworks permit_sasl_authenticated defer_unauth_destination"},
+		{"-P", submission + "/smtpd_recipient_restrictions=$mua_recipient_restrictions"},
+		{"-P", submission + "/smtpd_client_restrictions=$mua_client_restrictions"},
+	} {
+		if _, err := l.Run(ctx, "postconf", args...); err != nil {
+			return "", "", err
+		}
+	}
+	return submission, smtps, l.Reload(ctx)
+}

@@ -323,7 +323,7 @@ func planSetup(mapRef, policy string, v setupView) SetupPlan {
 				c.Name = next
 			}
 			if !c.Existed && c.Name != list {
-				plan.Warnings = append(plan.Warnings, fmt.Sprintf("%s: its %s names $%s, which main.cf does not define: it is defined here", svc, list, c.Name))
+				plan.Warnings = append(plan.Warnings, fmt.Sprintf("%s: its %s names $%s, which main.cf does not define: setup defines it in main.cf", svc, list, c.Name))
 			}
 		}
 		key := fmt.Sprint(c.Master, c.Name)
@@ -606,3 +606,6 @@ func backupFile(src, dst string) error {
 	}
 	return WriteFileSync(dst, b, st.Mode().Perm())
 }
+
+// ConfigDir is the -c directory given (empty for the default instance).
+func (m *Map) ConfigDir() string { return m.cfg.ConfigDir }

@@ -13,38 +13,16 @@ import (
 	"github.com/saslguard/saslguard/internal/testlab"
 )
 
-// debianLab turns a lab's Postfix into a fresh Debian install's shape: main.cf
-// with only smtpd_relay_restrictions, submission naming
-// "$mua_recipient_restrictions" (which main.cf does not define), smtps with
-// its own "permit_sasl_authenticated,reject". No service consults the map.
+// debianLab starts a lab with smtps in a fresh Debian install's shape (see
+// testlab.Lab.DebianShape): no service consults the map.
 func debianLab(t *testing.T, ctx context.Context) (*testlab.Lab, string, string) {
 	t.Helper()
 	lab := testlab.Start(t, testlab.Options{SMTPS: true, NoIMAP: true})
-	sub := "127.0.0.1:" + port(t, lab.SubmissionAddr()) + "/inet"
-	smtps := "127.0.0.1:" + port(t, lab.SMTPSAddr()) + "/inet"
-	for _, args := range [][]string{
-		{"-X", "smtpd_recipient_restrictions"},
-		{"-e", "smtpd_relay_restrictions=permit_mynetworks permit_sasl_authenticated defer_unauth_destination"},
-		{"-P", sub + "/smtpd_recipient_restrictions=$mua_recipient_restrictions"},
-		{"-P", sub + "/smtpd_client_restrictions=$mua_client_restrictions"},
-	} {
-		if _, err := lab.Run(ctx, "postconf", args...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := lab.Reload(ctx); err != nil {
+	sub, smtps, err := lab.DebianShape(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return lab, sub, smtps
-}
-
-func port(t *testing.T, addr string) string {
-	t.Helper()
-	i := strings.LastIndexByte(addr, ':')
-	if i < 0 {
-		t.Fatalf("address %q", addr)
-	}
-	return addr[i+1:]
 }
 
 // TestLabSetup runs setup on a Debian-shaped Postfix: it refuses the lab's

@@ -1,0 +1,93 @@
+package respond
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/saslguard/saslguard/internal/testlab"
+)
+
+// TestLabSetupThenRespond is the way a new user goes: on a Postfix in a
+// fresh Debian install's shape, "setup postfix" (a dry run first), then
+// "respond --yes" blocks the stolen login on submission and smtps.
+func TestLabSetupThenRespond(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	bin := filepath.Join(t.TempDir(), "saslguard")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/saslguard/saslguard/cmd/saslguard").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	lab := testlab.Start(t, testlab.Options{SMTPS: true, NoIMAP: true})
+	if _, _, err := lab.DebianShape(ctx); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, int) {
+		t.Helper()
+		out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return string(out), ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), 0
+	}
+	mainCf := filepath.Join(lab.ConfigDir, "main.cf")
+	before, _ := os.ReadFile(mainCf)
+	setup := []string{"setup", "postfix", "--postfix-config", lab.ConfigDir}
+	// The lab's main.cf says it is generated: refused without --force.
+	if out, code := run(setup...); code != 2 || !strings.Contains(out, "REFUSED") {
+		t.Fatalf("setup on a generated main.cf: exit %d:\n%s", code, out)
+	}
+	setup = append(setup, "--force")
+	out, code := run(setup...)
+	if code != 0 || !strings.Contains(out, "dry run: nothing was changed") || !strings.Contains(out, "mua_recipient_restrictions") {
+		t.Fatalf("setup dry run: exit %d:\n%s", code, out)
+	}
+	if after, _ := os.ReadFile(mainCf); string(after) != string(before) {
+		t.Fatal("the dry run changed main.cf")
+	}
+	out, code = run(append(setup, "--yes")...)
+	if code != 0 || !strings.Contains(out, "is consulted by every service that offers AUTH") {
+		t.Fatalf("setup --yes: exit %d:\n%s", code, out)
+	}
+	t.Logf("setup --yes:\n%s", out)
+
+	const alice = "alice@lab.test"
+	spamRun(t, ctx, lab, alice, 6, "setup")
+	state := filepath.Join(t.TempDir(), "state")
+	// An account backend that leaves the password working, so that the
+	// test sees the MTA block alone refuse the login.
+	backend := filepath.Join(t.TempDir(), "backend")
+	if err := os.WriteFile(backend, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, code = run("respond", "--yes", "--postfix-config", lab.ConfigDir, "--state-dir", state,
+		"--exec-backend", backend, alice)
+	if code == 2 || !strings.Contains(out, "1. blocked at Postfix") {
+		t.Fatalf("respond --yes: exit %d:\n%s", code, out)
+	}
+	for _, svc := range []testlab.Service{testlab.Submission, testlab.SMTPS} {
+		send := func(login string) error {
+			_, err := lab.Send(ctx, testlab.SendOpts{Service: svc, LocalIP: "127.0.0.70", Login: login,
+				Password: testlab.DefaultUsers[login], From: login, To: []string{"x@example.org"}})
+			return err
+		}
+		var rerr *testlab.ReplyError
+		if err := send(alice); !errors.As(err, &rerr) || rerr.Reply.Code != 554 || !strings.Contains(rerr.Reply.Text(), "SASL login name rejected") {
+			t.Errorf("%v: alice after respond: %v, want 554 from the map", svc, err)
+		}
+		if err := send("bob@lab.test"); err != nil {
+			t.Errorf("%v: bob refused: %v", svc, err)
+		}
+	}
+	if out, code := run(append(setup[:len(setup)-1], "--undo")...); code != 0 || !strings.Contains(out, "dry run") {
+		t.Errorf("undo dry run: exit %d:\n%s", code, out)
+	}
+}
