@@ -52,6 +52,9 @@ type Entry struct {
 	Size        int64     `json:"size"`   // bytes of the raw queue file
 	RestoredAs  string    `json:"restored_as,omitempty"`
 	RestoredAt  time.Time `json:"restored_at,omitzero"`
+	// PurgedAt is when the retention policy removed the entry's files; a
+	// purged entry is no longer listed.
+	PurgedAt time.Time `json:"purged_at,omitzero"`
 }
 
 // File names inside an entry directory.
@@ -269,8 +272,24 @@ func (qq *Quarantine) appendIndex(e Entry) error {
 	return syncDir(qq.cfg.Root)
 }
 
-// List returns the entries, the latest record of each, in export order.
+// List returns the entries, the latest record of each, in export order;
+// purged entries are left out.
 func (qq *Quarantine) List() ([]Entry, error) {
+	all, err := qq.listAll()
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, e := range all {
+		if e.PurgedAt.IsZero() {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// listAll is List with the purged entries.
+func (qq *Quarantine) listAll() ([]Entry, error) {
 	f, err := os.Open(filepath.Join(qq.cfg.Root, IndexName))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +88,31 @@ func TestLabSetupThenRespond(t *testing.T) {
 			t.Errorf("%v: bob refused: %v", svc, err)
 		}
 	}
+	// The quarantine's retention: respond exported alice's spam just now.
+	common := []string{"--postfix-config", lab.ConfigDir, "--state-dir", state}
+	out, code = run(append([]string{"quarantine", "list"}, common...)...)
+	// alice's 6 messages, and the bounce one caused if it was queued by then
+	m := regexp.MustCompile(`quarantine: (\d+) message\(s\)`).FindStringSubmatch(out)
+	if code != 0 || m == nil || m[1] != "6" && m[1] != "7" {
+		t.Fatalf("quarantine list: exit %d:\n%s", code, out)
+	}
+	n := m[1]
+	if out, code = run(append([]string{"quarantine", "purge", "--older-than", "1d", "--yes"}, common...)...); code != 0 || !strings.Contains(out, "removed 0 message(s)") {
+		t.Errorf("purge of nothing old: exit %d:\n%s", code, out)
+	}
+	if out, code = run(append([]string{"quarantine", "purge", "--max-size", "1K"}, common...)...); code != 0 || !strings.Contains(out, "would remove "+n+" message(s)") {
+		t.Errorf("purge dry run: exit %d:\n%s", code, out)
+	}
+	if out, code = run(append([]string{"quarantine", "purge", "--max-size", "1K", "--yes"}, common...)...); code != 0 || !strings.Contains(out, "removed "+n+" message(s)") {
+		t.Errorf("purge: exit %d:\n%s", code, out)
+	}
+	if out, code = run(append([]string{"quarantine", "list"}, common...)...); code != 0 || !strings.Contains(out, "quarantine: empty") {
+		t.Errorf("quarantine list after purge: exit %d:\n%s", code, out)
+	}
+	if out, code = run(append([]string{"quarantine", "purge", "--max-size", "-3"}, common...)...); code != 2 {
+		t.Errorf("purge with a bad size: exit %d:\n%s", code, out)
+	}
+
 	if out, code := run(append(setup[:len(setup)-1], "--undo")...); code != 0 || !strings.Contains(out, "dry run") {
 		t.Errorf("undo dry run: exit %d:\n%s", code, out)
 	}
