@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/saslguard/saslguard/internal/quarantine"
+	"github.com/saslguard/saslguard/internal/report"
 	"github.com/saslguard/saslguard/internal/respond"
 )
 
@@ -163,19 +164,7 @@ func usageLine(u quarantine.Usage) string {
 		return "quarantine: empty"
 	}
 	return fmt.Sprintf("quarantine: %d message(s), %s on disk, oldest exported %s (saslguard quarantine purge --older-than 30d)",
-		u.Entries, humanBytes(u.Bytes), u.Oldest.Format(time.RFC3339))
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
+		u.Entries, report.HumanBytes(u.Bytes), u.Oldest.Format(time.RFC3339))
 }
 
 // parseByteSize reads "500M", "2G", "1GiB", "750MB" or a number of bytes.
@@ -255,7 +244,7 @@ Exit status: 0 done (or plan printed), 2 error.`,
 			if opts.DryRun {
 				verb = "would remove"
 			}
-			fmt.Fprintf(out, "%s %d message(s), %s; left: %d message(s), %s\n", verb, len(r.Purged), humanBytes(r.Bytes), r.Left.Entries, humanBytes(r.Left.Bytes))
+			fmt.Fprintf(out, "%s %d message(s), %s; left: %d message(s), %s\n", verb, len(r.Purged), report.HumanBytes(r.Bytes), r.Left.Entries, report.HumanBytes(r.Left.Bytes))
 			if opts.DryRun && len(r.Purged) > 0 {
 				fmt.Fprintln(out, "dry run: nothing was changed (add --yes to remove)")
 			}

@@ -309,7 +309,7 @@ func Text(w io.Writer, doc Document, o TextOptions) error {
 	}
 	fmt.Fprintln(ew)
 	s := doc.Stats
-	fmt.Fprintf(ew, "read %d lines (%s) from %d file(s) in %.2fs; %d understood", s.Lines, humanBytes(s.Bytes), len(s.Files), s.Seconds, s.Parsed)
+	fmt.Fprintf(ew, "read %d lines (%s) from %d file(s) in %.2fs; %d understood", s.Lines, HumanBytes(s.Bytes), len(s.Files), s.Seconds, s.Parsed)
 	if !s.FirstEvent.IsZero() {
 		fmt.Fprintf(ew, "; events from %s to %s", s.FirstEvent.In(o.Loc).Format("2006-01-02 15:04"), s.LastEvent.In(o.Loc).Format("2006-01-02 15:04"))
 	}
@@ -360,7 +360,8 @@ func joinKC(kc []KeyCount, n int) string {
 	return strings.Join(parts, ", ")
 }
 
-func humanBytes(n int64) string {
+// HumanBytes shows a byte count in B, KiB, MiB or GiB.
+func HumanBytes(n int64) string {
 	switch {
 	case n >= 1<<30:
 		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
