@@ -36,6 +36,8 @@ type Store struct {
 	db   *sql.DB
 	path string
 	dir  string
+	// memory is set for OpenMemory's store: it has no directory.
+	memory bool
 	// Now is the clock used for created/updated times; tests replace it.
 	Now func() time.Time
 }
@@ -129,7 +131,11 @@ func OpenExistingDir(stateDir string) (*Store, error) {
 // closed (a dry run where no store exists yet reads from it).
 func OpenMemory() (*Store, error) {
 	// one connection: each in-memory connection is a database of its own
-	return open(":memory:", 1)
+	s, err := open(":memory:", 1)
+	if err == nil {
+		s.memory, s.dir = true, ""
+	}
+	return s, err
 }
 
 func open(path string, conns int) (*Store, error) {
