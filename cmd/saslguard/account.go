@@ -33,11 +33,16 @@ func newAccountCmd() *cobra.Command {
 	return cmd
 }
 
-// openAccountStore opens the incident store named by the flags/config.
-func openAccountStore(cmd *cobra.Command, f *policyFlags) (*store.Store, policy.Config, error) {
+// openAccountStore opens the incident store named by the flags/config;
+// with existing set only a store that exists (nothing is created).
+func openAccountStore(cmd *cobra.Command, f *policyFlags, existing bool) (*store.Store, policy.Config, error) {
 	cfg, err := loadPolicyConfig(cmd, f)
 	if err != nil {
 		return nil, cfg, err
+	}
+	if existing {
+		st, err := store.OpenExistingDir(cfg.StateDir)
+		return st, cfg, err
 	}
 	st, err := store.OpenDir(cfg.StateDir)
 	return st, cfg, err
@@ -72,7 +77,7 @@ func newAccountListCmd() *cobra.Command {
 		Short: "List blocked logins (by policy, respond, watch or by hand)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, cfg, err := openAccountStore(cmd, &f)
+			st, cfg, err := openAccountStore(cmd, &f, true)
 			if err != nil {
 				return err
 			}
@@ -150,7 +155,8 @@ func newAccountEnableCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			login := args[0]
-			st, cfg, err := openAccountStore(cmd, &f)
+			// a store that does not exist has no block to lift
+			st, cfg, err := openAccountStore(cmd, &f, true)
 			if err != nil {
 				return err
 			}
@@ -201,7 +207,7 @@ func newAccountEnableCmd() *cobra.Command {
 				// respond also wrote the Postfix map entry and disabled the
 				// account: lifting those is its --undo's job (it refuses to
 				// re-enable an unchanged password without being told)
-				fmt.Fprintf(cmd.OutOrStdout(), "note: incident %d also blocked the login in Postfix's map and disabled it at its account store; run 'saslguard respond --undo %d' to lift those\n", b.IncidentID, b.IncidentID)
+				fmt.Fprintf(cmd.OutOrStdout(), "note: incident %d also blocked the login in Postfix's map and disabled it at its account store; run 'saslguard respond --undo %d' to see what lifting those does, with --yes to do it\n", b.IncidentID, b.IncidentID)
 			}
 			return nil
 		},
@@ -237,7 +243,7 @@ func newAccountBlockCmd() *cobra.Command {
 		Short: "Block a login by hand, here and (with Redis) fleet-wide",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, cfg, err := openAccountStore(cmd, &f)
+			st, cfg, err := openAccountStore(cmd, &f, false)
 			if err != nil {
 				return err
 			}

@@ -42,7 +42,7 @@ func newIncidentListCmd() *cobra.Command {
 		Short: "List incidents, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := store.OpenDir(f.stateDir)
+			st, err := store.OpenExistingDir(f.stateDir)
 			if err != nil {
 				return err
 			}
@@ -84,7 +84,7 @@ func newIncidentShowCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := store.OpenDir(f.stateDir)
+			st, err := store.OpenExistingDir(f.stateDir)
 			if err != nil {
 				return err
 			}

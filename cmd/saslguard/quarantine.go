@@ -38,7 +38,7 @@ func newQuarantineListCmd() *cobra.Command {
 		Short: "List quarantined messages",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, err := openEnv(cmd, &f)
+			env, err := openEnv(cmd, &f, true, false)
 			if err != nil {
 				return err
 			}
@@ -89,7 +89,7 @@ func newQuarantineShowCmd() *cobra.Command {
 		Short: "Show one quarantined message (its readable copy)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := openEnv(cmd, &f)
+			env, err := openEnv(cmd, &f, true, false)
 			if err != nil {
 				return err
 			}
@@ -126,7 +126,7 @@ func newQuarantineRestoreCmd() *cobra.Command {
 		Short: "Put quarantined messages back into the queue (new queue id, same envelope), released unless --keep-held",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := openEnv(cmd, &f)
+			env, err := openEnv(cmd, &f, false, false)
 			if err != nil {
 				return err
 			}

@@ -26,13 +26,16 @@ func newQueueCmd() *cobra.Command {
 	return cmd
 }
 
-// openEnv sets up respond's environment for a single-step command.
-func openEnv(cmd *cobra.Command, f *mailFlags) (*respond.Env, error) {
+// openEnv sets up respond's environment for a single-step command; a
+// read-only one (a listing, a dry run) creates no state and needs an
+// existing store.
+func openEnv(cmd *cobra.Command, f *mailFlags, readOnly, noStoreOK bool) (*respond.Env, error) {
 	s, _, err := f.settings()
 	if err != nil {
 		return nil, err
 	}
 	s.NoSessions = true
+	s.ReadOnly, s.NoStoreOK = readOnly, noStoreOK
 	return respond.Setup(cmd.Context(), s, cmd.OutOrStdout())
 }
 
@@ -45,7 +48,7 @@ func newQueueListCmd() *cobra.Command {
 		Short: "List the queue, or (--login) the messages whose queue file names a login",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, err := openEnv(cmd, &f)
+			env, err := openEnv(cmd, &f, true, true) // the queue alone: no store needed
 			if err != nil {
 				return err
 			}
@@ -102,7 +105,7 @@ func newQueueHoldCmd() *cobra.Command {
 		Short: "Hold the queued messages whose queue file names LOGIN (rechecked after the hold)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := openEnv(cmd, &f)
+			env, err := openEnv(cmd, &f, !yes, true)
 			if err != nil {
 				return err
 			}
@@ -150,7 +153,7 @@ func newQueueReleaseCmd() *cobra.Command {
 					return fmt.Errorf("not a queue id: %s", respond.Quote(id))
 				}
 			}
-			env, err := openEnv(cmd, &f)
+			env, err := openEnv(cmd, &f, !yes, true)
 			if err != nil {
 				return err
 			}
@@ -189,7 +192,7 @@ func newQueuePurgeCmd() *cobra.Command {
 		Short: "Quarantine, then delete from the hold queue, the held messages whose queue file names LOGIN",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := openEnv(cmd, &f)
+			env, err := openEnv(cmd, &f, !yes, true)
 			if err != nil {
 				return err
 			}

@@ -94,16 +94,23 @@ Logins are named, or taken from a scan of --log (default: the configuration's
 scan.logs): every login the detector calls compromised. Logins in
 scan.allow_logins are never blocked.
 
-Without --yes respond only prints the plan. Every action is recorded in the
-incident store; run respond again after an interruption and it finishes the
-job without doing anything twice. --undo INCIDENT lifts the blocks and, with
---restore, brings the quarantined mail back.
+Without --yes respond only prints the plan and creates nothing (not even the
+state directory). Every action is recorded in the incident store; run respond
+again after an interruption and it finishes the job without doing anything
+twice. An incident closes when every step is done for its login, and stays
+open, saying why, while the login is not fully contained. A login that
+watch --mode contain contained is handled in watch's incident, which respond
+takes over. The login is recorded as blocked only once the map entry is
+written, rebuilt, reloaded and found consulted in every AUTH service.
+--undo INCIDENT lifts the blocks and, with --restore, brings the quarantined
+mail back; it too prints what it would do unless given --yes.
 
 Exit status: 0 done (or plan printed), 1 done but some login is not fully
 contained (the map is not effective, mail left on hold), 2 error.`,
 		Example: `  saslguard respond --log /var/log/mail.log --passwd-file /etc/dovecot/users
   saslguard respond --yes --passwd-file /etc/dovecot/users alice@example.org
-  saslguard respond --undo 3 --restore --keep-disabled`,
+  saslguard respond --undo 3 --restore --keep-disabled          # what it would do
+  saslguard respond --undo 3 --restore --keep-disabled --yes    # do it`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runRespond(cmd, args, f) },
 	}
 	addMailFlags(cmd, &f.mail)
@@ -111,14 +118,14 @@ contained (the map is not effective, mail left on hold), 2 error.`,
 	fl.StringSliceVar(&f.logs, "log", nil, "mail log to scan for the logins and their evidence (repeatable; default: scan.logs)")
 	yearFlag(fl, &f.year, "year of the log's newest line, for stamps without a year")
 	fl.StringVar(&f.tz, "tz", "", "zone of log stamps without one")
-	fl.BoolVar(&f.yes, "yes", false, "do it (default: print the plan only)")
+	fl.BoolVar(&f.yes, "yes", false, "do it (default: print the plan only; also for --undo)")
 	fl.BoolVar(&f.holdAll, "hold-all", false, "hold every queued message until the login's are out, then release the rest")
 	fl.BoolVar(&f.reset, "reset-password", false, "set a new random password (printed once) instead of disabling; with --undo: re-enable with one")
 	fl.StringVar(&f.action, "block-action", "reject", "what Postfix answers the login: reject, tempfail (421) or hold")
 	fl.StringVar(&f.text, "block-text", "", "text of the SMTP reply to the blocked login")
 	fl.BoolVar(&f.endByIP, "end-by-ip", false, "also end smtpd sessions found only by a client address of the login (hits other users behind the same NAT)")
 	fl.BoolVar(&f.noSessions, "no-end-sessions", false, "leave live sessions alone")
-	fl.Int64Var(&f.undo, "undo", 0, "take back incident N: lift the block, re-enable (see below), --restore mail")
+	fl.Int64Var(&f.undo, "undo", 0, "take back incident N: lift the block, re-enable (see below), --restore mail (a dry run without --yes)")
 	fl.BoolVar(&f.restore, "restore", false, "with --undo: put the quarantined messages back into the queue")
 	fl.BoolVar(&f.enableOldPw, "enable-old-password", false, "with --undo: re-enable a login whose password was not reset")
 	fl.BoolVar(&f.keepDisabled, "keep-disabled", false, "with --undo: lift the MTA block but leave the account disabled")
@@ -141,14 +148,22 @@ func runRespond(cmd *cobra.Command, args []string, f respondFlags) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 	defer stop()
 	out := cmd.OutOrStdout()
+	// Without --yes nothing is created: the store must exist, except that a
+	// first plan on a new host (default state directory, no store yet) is
+	// made on an empty one.
+	s.ReadOnly = !f.yes
+	s.NoStoreOK = !f.yes && f.undo == 0 && !cmd.Flags().Changed("state-dir")
 	env, err := respond.Setup(ctx, s, out)
 	if err != nil {
 		return err
 	}
 	defer env.Close()
+	if env.NoStore {
+		fmt.Fprintf(out, "note: no incident store in %s yet (respond --yes creates it): planning without one\n", respond.DefaultStateDir)
+	}
 	if f.undo != 0 {
 		_, err := env.Undo(ctx, f.undo, respond.UndoOptions{Restore: f.restore, EnableOldPassword: f.enableOldPw,
-			KeepDisabled: f.keepDisabled, ResetPassword: f.reset})
+			KeepDisabled: f.keepDisabled, ResetPassword: f.reset, DryRun: !f.yes})
 		return err
 	}
 	logs := f.logs

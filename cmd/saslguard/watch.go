@@ -28,7 +28,6 @@ import (
 	"github.com/saslguard/saslguard/internal/mtablock"
 	"github.com/saslguard/saslguard/internal/mtablock/postfixblock"
 	"github.com/saslguard/saslguard/internal/queue/postfixq"
-	"github.com/saslguard/saslguard/internal/report"
 	"github.com/saslguard/saslguard/internal/respond"
 	"github.com/saslguard/saslguard/internal/store"
 	"github.com/saslguard/saslguard/internal/watch"
@@ -342,6 +341,9 @@ func runWatch(cmd *cobra.Command, args []string, f watchFlags) error {
 		readers = append(readers, r)
 	}
 	fol := follow.New(follow.Config{Paths: args, Readers: readers, Cursors: cursors, FromEnd: f.fromEnd, Logger: log, Waker: follow.NewTicker(ctx, f.poll)})
+	if len(args) > 0 {
+		g.SetBacklog(fol.Backlog)
+	}
 	line := func(l follow.Line) error {
 		g.Line(l.Path, l.Data)
 		return nil
@@ -470,7 +472,7 @@ func newStatusCmd() *cobra.Command {
 	var socket, format string
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show a running watch daemon's suspects, recent alerts and lag",
+		Short: "Show how far a running watch daemon is behind the logs' end, its suspects and recent alerts",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, err := watch.ReadStatus(socket, 5*time.Second)
@@ -483,14 +485,7 @@ func newStatusCmd() *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(st)
 			}
-			fmt.Fprintf(out, "newest event %s (%.0f s behind the clock); %d lines read, %d understood, %d not understood, %d alerts\n",
-				st.NewestEvent.Local().Format("2006-01-02 15:04:05"), st.LagSeconds, st.Stats.Lines, st.Stats.Parsed, st.Stats.Unparsed, st.Stats.Alerts)
-			for _, s := range st.Suspects {
-				fmt.Fprintf(out, "  %-11s %3d  %s (%d messages)\n", strings.ToUpper(s.Verdict), s.Score, report.Safe(s.Login, 200), s.Messages)
-			}
-			for _, a := range st.Alerts {
-				fmt.Fprintf(out, "  alert %s %s %s\n", a.At.Local().Format("2006-01-02 15:04:05"), a.Verdict, report.Safe(a.Login, 200))
-			}
+			watch.WriteStatus(out, st)
 			return nil
 		},
 	}

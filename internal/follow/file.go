@@ -43,6 +43,10 @@ type fileSource struct {
 	lastErr  string // the last open error reported, to report each once
 
 	cursor Cursor // guarded by f.mu
+	// readingInfo and readingFile are the file being read (its identity,
+	// and the open file, nil once closed), for Backlog; guarded by f.mu.
+	readingInfo fs.FileInfo
+	readingFile *os.File
 }
 
 // fingerprint is the first bytes of a file and their hash.
@@ -151,6 +155,9 @@ func (s *fileSource) close() {
 		return
 	}
 	s.dropPartial(s.name)
+	s.f.mu.Lock()
+	s.readingFile = nil
+	s.f.mu.Unlock()
 	s.file.Close()
 	s.file = nil
 }
@@ -225,6 +232,9 @@ func (s *fileSource) use(f *os.File, name string, atPath bool) {
 		return
 	}
 	s.file, s.name, s.info, s.atPath = f, name, st, atPath
+	s.f.mu.Lock()
+	s.readingInfo, s.readingFile = st, f
+	s.f.mu.Unlock()
 	s.gone, s.drains, s.lastErr, s.started = false, 0, "", true
 	s.asm.reset()
 	s.f.event(Event{Kind: EventOpened, Path: s.path, File: name})

@@ -63,6 +63,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"sync"
@@ -278,6 +279,70 @@ func (f *Follower) Checkpoint() []Cursor {
 	}
 	for _, s := range f.strs {
 		out = append(out, s.cursor)
+	}
+	return out
+}
+
+// Backlog is how far the reading of one followed path is behind the end of
+// the log: what has been written and not yet delivered.
+type Backlog struct {
+	Path string `json:"path"`
+	// Bytes not yet delivered: the rest of the file being read plus, while
+	// a rotated file is being finished, the whole new file at Path (files
+	// queued between them are not counted).
+	Bytes int64 `json:"bytes"`
+	// Rotated is set while a rotated (or deleted) file is being finished.
+	Rotated bool `json:"rotated,omitempty"`
+	// Missing is set when there is no file at Path to read.
+	Missing bool `json:"missing,omitempty"`
+}
+
+// Backlog returns, for each configured path in Config order, how many bytes
+// are written and not yet delivered. It stats the files and may be called
+// from any goroutine. Streams have no known end and are not listed.
+func (f *Follower) Backlog() []Backlog {
+	type snap struct {
+		path string
+		info fs.FileInfo
+		file *os.File
+		off  int64
+	}
+	f.mu.Lock()
+	snaps := make([]snap, 0, len(f.files))
+	for _, s := range f.files {
+		snaps = append(snaps, snap{s.path, s.readingInfo, s.readingFile, s.cursor.Offset})
+	}
+	f.mu.Unlock()
+	out := make([]Backlog, 0, len(snaps))
+	for _, s := range snaps {
+		b := Backlog{Path: s.path}
+		atPath, err := os.Stat(s.path)
+		if err != nil {
+			b.Missing = true
+		}
+		switch {
+		case s.info == nil:
+			// nothing opened yet: the whole file at the path is ahead
+			if atPath != nil {
+				b.Bytes = atPath.Size()
+			}
+		case atPath != nil && os.SameFile(atPath, s.info):
+			b.Bytes = max(0, atPath.Size()-s.off)
+		default:
+			// finishing a rotated (or deleted) file: its rest, then the
+			// file now at the path
+			b.Rotated = true
+			if s.file != nil {
+				// the open file: a closed one (finished meanwhile) fails
+				if st, err := s.file.Stat(); err == nil {
+					b.Bytes = max(0, st.Size()-s.off)
+				}
+			}
+			if atPath != nil {
+				b.Bytes += atPath.Size()
+			}
+		}
+		out = append(out, b)
 	}
 	return out
 }

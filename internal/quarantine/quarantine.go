@@ -97,17 +97,23 @@ func New(cfg Config, q Queue) (*Quarantine, error) {
 	if cfg.freeBytes == nil {
 		cfg.freeBytes = freeBytes
 	}
-	if err := os.MkdirAll(cfg.Root, 0o700); err != nil {
-		return nil, fmt.Errorf("create quarantine: %w", err)
-	}
-	if err := os.Chmod(cfg.Root, 0o700); err != nil {
-		return nil, fmt.Errorf("create quarantine: %w", err)
-	}
 	qq := &Quarantine{cfg: cfg, q: q, log: cfg.Logger}
 	if qq.log == nil {
 		qq.log = slog.New(slog.DiscardHandler)
 	}
 	return qq, nil
+}
+
+// ensureRoot creates the quarantine root (0700) on the first export, so that
+// opening a quarantine to list it or to plan creates nothing.
+func (qq *Quarantine) ensureRoot() error {
+	if err := os.MkdirAll(qq.cfg.Root, 0o700); err != nil {
+		return fmt.Errorf("create quarantine: %w", err)
+	}
+	if err := os.Chmod(qq.cfg.Root, 0o700); err != nil {
+		return fmt.Errorf("create quarantine: %w", err)
+	}
+	return nil
 }
 
 func freeBytes(dir string) (int64, error) {
@@ -125,6 +131,9 @@ func freeBytes(dir string) (int64, error) {
 func (qq *Quarantine) Export(ctx context.Context, id, login string) (Entry, bool, error) {
 	if len(login) > 1024 {
 		return Entry{}, false, fmt.Errorf("export %s: login is %d bytes long (at most 1024)", id, len(login))
+	}
+	if err := qq.ensureRoot(); err != nil {
+		return Entry{}, false, err
 	}
 	var msg *queue.Message
 	err := qq.q.Inspect(ctx, []string{id}, func(m queue.Message) error {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -213,6 +214,7 @@ not json
 {"id":"ABCDEF0123-0123456789abcdef","queue_id":"ABCDEF0123","login":"a\nb"}
 {"id":"ABCDEF0123-0123456789abcdef/../x","queue_id":"ABCDEF0123"}
 `
+	os.MkdirAll(qq.cfg.Root, 0o700)
 	os.WriteFile(filepath.Join(qq.cfg.Root, IndexName), []byte(idx), 0o600)
 	es, err := qq.List()
 	if err != nil {
@@ -237,5 +239,23 @@ func TestHostileLoginInIndex(t *testing.T) {
 	es, err := qq.List()
 	if err != nil || len(es) != 1 || es[0].Login != login || es[0].ID != e.ID {
 		t.Errorf("list = %+v, %v", es, err)
+	}
+}
+
+// TestNewCreatesNothing: opening a quarantine (to list it, or for a dry
+// run) creates no directory; the first export creates it, 0700.
+func TestNewCreatesNothing(t *testing.T) {
+	qq, _ := setup(t)
+	if _, err := os.Stat(qq.cfg.Root); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("New created the quarantine root: %v", err)
+	}
+	if es, err := qq.List(); err != nil || len(es) != 0 {
+		t.Errorf("list of a quarantine not yet created = %v, %v", es, err)
+	}
+	if _, _, err := qq.Export(context.Background(), "92B919843A2", "a@x.test"); err != nil {
+		t.Fatal(err)
+	}
+	if mode(t, qq.cfg.Root) != 0o700 {
+		t.Errorf("root mode %v", mode(t, qq.cfg.Root))
 	}
 }

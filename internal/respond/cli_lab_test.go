@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -53,13 +55,38 @@ func TestLabCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "dry run: nothing was changed") || !strings.Contains(out, "alice@lab.test") {
 		t.Fatalf("dry run exit %d:\n%s", code, out)
 	}
+	if _, err := os.Stat(filepath.Join(state, "quarantine")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the dry run created the quarantine directory: %v", err)
+	}
+	if st, err := os.Stat(filepath.Join(state, "saslguard.db")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("incident store mode: %v, %v; want 0600", st.Mode(), err)
+	}
+	// Read-only commands refuse a state directory that does not exist and
+	// create nothing there.
+	typo := filepath.Join(t.TempDir(), "typo")
+	for _, args := range [][]string{
+		{"incident", "list", "--state-dir", typo},
+		{"incident", "show", "1", "--state-dir", typo},
+		{"account", "list", "--state-dir", typo},
+		{"quarantine", "list", "--postfix-config", lab.ConfigDir, "--state-dir", typo},
+		append(slices.Clone(respondArgs[:len(respondArgs)-1]), typo),
+		{"respond", "--undo", "1", "--postfix-config", lab.ConfigDir, "--state-dir", typo},
+	} {
+		out, code := run(args...)
+		if code != 2 || !strings.Contains(out, "does not exist") {
+			t.Errorf("%q: exit %d, want 2 with the reason:\n%s", args, code, out)
+		}
+		if _, err := os.Stat(typo); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%q created %s: %v", args, typo, err)
+		}
+	}
 	out, code = run(append(respondArgs, "--yes")...)
 	if code != 0 || !strings.Contains(out, "1. blocked at Postfix") {
 		t.Fatalf("respond --yes exit %d:\n%s", code, out)
 	}
 	t.Logf("respond --yes:\n%s", out)
 	out, code = run("incident", "list", "--state-dir", state)
-	if code != 0 || !regexp.MustCompile(`(?m)^1\s+alice@lab\.test\s+respond\s+open`).MatchString(out) {
+	if code != 0 || !regexp.MustCompile(`(?m)^1\s+alice@lab\.test\s+respond\s+closed`).MatchString(out) {
 		t.Errorf("incident list exit %d:\n%s", code, out)
 	}
 	out, code = run("incident", "show", "1", "--state-dir", state)
@@ -112,9 +139,22 @@ func TestLabCLI(t *testing.T) {
 	if code != 2 || !strings.Contains(out, "enable-old-password") {
 		t.Errorf("undo without a reset: exit %d:\n%s", code, out)
 	}
+	// Without --yes the undo only says what it would do.
+	mapBefore, _ := os.ReadFile(env.Map.Path())
 	out, code = run(append(undo, "--keep-disabled")...)
+	if code != 0 || !strings.Contains(out, "would remove alice@lab.test from") || !strings.Contains(out, "dry run: nothing was changed") {
+		t.Errorf("undo --keep-disabled without --yes: exit %d:\n%s", code, out)
+	}
+	if mapAfter, _ := os.ReadFile(env.Map.Path()); !bytes.Equal(mapBefore, mapAfter) || !strings.Contains(string(mapAfter), "alice@lab.test REJECT") {
+		t.Errorf("the undo's dry run changed the map:\n%s", mapAfter)
+	}
+	out, code = run("account", "list", "--state-dir", state)
+	if code != 0 || !strings.Contains(out, "alice@lab.test") {
+		t.Errorf("account list after the undo's dry run: exit %d:\n%s", code, out)
+	}
+	out, code = run(append(undo, "--keep-disabled", "--yes")...)
 	if code != 0 || !strings.Contains(out, "removed from") || !strings.Contains(out, "stays disabled") {
-		t.Errorf("undo --keep-disabled: exit %d:\n%s", code, out)
+		t.Errorf("undo --keep-disabled --yes: exit %d:\n%s", code, out)
 	}
 	if _, err := sendAs(ctx, lab, "alice@lab.test", "127.0.0.66"); err == nil {
 		t.Error("alice can send after an undo that kept the account disabled")

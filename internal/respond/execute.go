@@ -36,23 +36,33 @@ func (x *run) record(ctx context.Context, a store.Action) error {
 // fail records a failed step and returns err, wrapped with what to do.
 func (x *run) fail(ctx context.Context, step, command string, err error) error {
 	_ = x.record(ctx, action(x.inc, step, command, "failed: "+err.Error(), 0, 1, nil))
-	return fmt.Errorf("%s: %w; what was done is recorded in incident %d: run respond again to finish, or respond --undo %d", step, err, x.inc, x.inc)
+	return fmt.Errorf("%s: %w; what was done is recorded in incident %d: run respond again to finish, or respond --undo %d --yes", step, err, x.inc, x.inc)
 }
 
 func (r *Responder) execute(ctx context.Context, t Target) (Outcome, error) {
 	o := Outcome{Login: t.Login}
-	inc, found, err := r.openIncident(ctx, t.Login)
+	inc, how, err := r.incidentFor(ctx, t.Login)
 	if err != nil {
 		return o, err
 	}
 	x := &run{Responder: r, t: t, o: &o}
-	if found {
+	if how != newIncident {
 		x.inc = inc.ID
 		if x.j, err = loadJournal(ctx, r.cfg.Store, inc.ID); err != nil {
 			return o, err
 		}
+	}
+	switch how {
+	case resumeIncident:
 		r.printf("%s: incident %d (open since %s): resuming\n", Quote(t.Login), inc.ID, inc.Created.UTC().Format(time.RFC3339))
-	} else {
+	case recheckIncident:
+		r.printf("%s: incident %d is complete and its block stands: checking it again\n", Quote(t.Login), inc.ID)
+	case takeOverIncident:
+		r.printf("%s: incident %d (opened by %s at %s): respond takes it over\n", Quote(t.Login), inc.ID, inc.Source, inc.Created.UTC().Format(time.RFC3339))
+		if err := x.record(ctx, action(inc.ID, StepStart, "respond --yes", "taken over from "+inc.Source, 1, 0, nil)); err != nil {
+			return o, err
+		}
+	default:
 		key, _ := store.NormalizeLogin(t.Login)
 		summary := t.Evidence
 		if summary == "" {
@@ -74,28 +84,49 @@ func (r *Responder) execute(ctx context.Context, t Target) (Outcome, error) {
 			return o, err
 		}
 	}
-	if _, ok := x.j.find(StepDone, "complete"); !ok {
-		if err := x.record(ctx, action(x.inc, StepDone, "respond --yes", "complete", 1, 0, nil)); err != nil {
-			return o, err
-		}
+	if err := x.finish(ctx, inc.Status); err != nil {
+		return o, err
 	}
 	x.advice()
 	return o, nil
 }
 
-// Step 1a: the MTA block (and the shared registry).
-func (x *run) block(ctx context.Context) error {
-	login := x.t.Login
-	reason := "respond: " + x.cfg.Block.Action.String()
-	newly, err := x.cfg.Store.Block(ctx, login, Source, reason, x.inc)
-	if err != nil {
-		return x.fail(ctx, StepBlock, "registry", err)
+// finish closes the incident when every step is done for its login: the
+// MTA block is in effect, the account handled, no held mail of the login
+// left. Otherwise it stays open and says why.
+func (x *run) finish(ctx context.Context, status string) error {
+	if why := x.o.openReason(); why != "" {
+		x.printf("  incident %d stays open: not fully contained: %s\n", x.inc, why)
+		if a, ok := x.j.find(StepDone, ""); !ok || a.Result != "open: "+why {
+			if err := x.record(ctx, action(x.inc, StepDone, "respond --yes", "open: "+why, 0, 1, nil)); err != nil {
+				return err
+			}
+		}
+		if status == store.StatusClosed {
+			return x.cfg.Store.SetIncidentStatus(ctx, x.inc, store.StatusOpen)
+		}
+		return nil
 	}
-	if newly {
-		if err := x.record(ctx, action(x.inc, StepBlock, "registry", "recorded as blocked", 1, 0, nil)); err != nil {
+	if a, ok := x.j.find(StepDone, ""); !ok || !strings.HasPrefix(a.Result, "complete") {
+		if err := x.record(ctx, action(x.inc, StepDone, "respond --yes", "complete: incident closed", 1, 0, nil)); err != nil {
 			return err
 		}
 	}
+	if status != store.StatusClosed {
+		if err := x.cfg.Store.SetIncidentStatus(ctx, x.inc, store.StatusClosed); err != nil {
+			return err
+		}
+		x.printf("  incident %d complete: closed\n", x.inc)
+	}
+	return nil
+}
+
+// Step 1a: the MTA block, then the shared registry. The registry says
+// blocked only after the map was written, rebuilt, reloaded and found
+// consulted in every AUTH service: never while the MTA still accepts the
+// login's mail.
+func (x *run) block(ctx context.Context) error {
+	login := x.t.Login
 	if x.cfg.MTA == nil {
 		x.o.MTANote = "no MTA configured"
 		x.printf("  1. MTA block: skipped (no MTA configured)\n")
@@ -111,26 +142,26 @@ func (x *run) block(ctx context.Context) error {
 		}
 		return x.hook(StepBlock)
 	}
+	key := strings.ToLower(login)
+	cmd := fmt.Sprintf("add %q to %s, postmap, postfix reload", key+" "+x.cfg.Block.Action.String(), x.cfg.MTA.Path())
 	entries, err := x.cfg.MTA.List(ctx)
 	if err != nil {
-		return x.fail(ctx, StepBlock, "read map", postfixHint(err))
+		return x.notBlocked(ctx, cmd, postfixHint(err))
 	}
-	key := strings.ToLower(login)
 	present := slices.ContainsFunc(entries, func(e mtablock.Entry) bool {
 		return e.Login == key && e.Action == x.cfg.Block.Action && e.Text == x.cfg.Block.Text
 	})
 	var res mtablock.Result
-	cmd := fmt.Sprintf("add %q to %s, postmap, postfix reload", key+" "+x.cfg.Block.Action.String(), x.cfg.MTA.Path())
 	if present {
 		chk, err := x.cfg.MTA.Check(ctx)
 		if err != nil {
-			return x.fail(ctx, StepBlock, "postconf check", postfixHint(err))
+			return x.notBlocked(ctx, "postconf check", postfixHint(err))
 		}
 		res = mtablock.Result{Login: login, Written: true, Effective: chk.Effective(), Notes: chk.Notes()}
 	} else {
 		res, err = x.cfg.MTA.Block(ctx, login, x.cfg.Block)
 		if err != nil {
-			return x.fail(ctx, StepBlock, cmd, postfixHint(err))
+			return x.notBlocked(ctx, cmd, postfixHint(err))
 		}
 	}
 	x.o.MTABlocked = res.Blocked()
@@ -138,14 +169,7 @@ func (x *run) block(ctx context.Context) error {
 	if !present {
 		what = "map entry written, postfix reloaded"
 	}
-	if res.Blocked() {
-		x.printf("  1. blocked at Postfix (%s %q): %s\n", x.cfg.Block.Action, x.cfg.Block.Text, what)
-		if !present || !x.j.done(StepBlock, "blocked") {
-			if err := x.record(ctx, action(x.inc, StepBlock, cmd, "blocked: "+what, 1, 0, nil)); err != nil {
-				return err
-			}
-		}
-	} else {
+	if !res.Blocked() {
 		x.o.MTANote = "map not effective in every AUTH service"
 		x.printf("  1. NOT blocked at Postfix: %s, but Postfix does not consult %s in every service that offers AUTH.\n", what, x.cfg.MTA.Path())
 		x.printf("     Add, then run postfix reload and respond again:\n")
@@ -155,8 +179,53 @@ func (x *run) block(ctx context.Context) error {
 		if err := x.record(ctx, action(x.inc, StepBlock, cmd, "written, not effective: "+strings.Join(res.Notes, "; "), 0, 1, nil)); err != nil {
 			return err
 		}
+		if err := x.liftOwnRegistryBlock(ctx); err != nil {
+			return err
+		}
+		return x.hook(StepBlock)
+	}
+	x.printf("  1. blocked at Postfix (%s %q): %s\n", x.cfg.Block.Action, x.cfg.Block.Text, what)
+	if !present || !x.j.done(StepBlock, "blocked") {
+		if err := x.record(ctx, action(x.inc, StepBlock, cmd, "blocked: "+what, 1, 0, nil)); err != nil {
+			return err
+		}
+	}
+	newly, err := x.cfg.Store.Block(ctx, login, Source, "respond: "+x.cfg.Block.Action.String(), x.inc)
+	if err != nil {
+		return x.fail(ctx, StepBlock, "registry", err)
+	}
+	if newly {
+		if err := x.record(ctx, action(x.inc, StepBlock, "registry", "recorded as blocked", 1, 0, nil)); err != nil {
+			return err
+		}
 	}
 	return x.hook(StepBlock)
+}
+
+// notBlocked records that the MTA block failed (the registry is left
+// without a block) and stops the run.
+func (x *run) notBlocked(ctx context.Context, command string, err error) error {
+	x.o.MTANote = err.Error()
+	x.printf("  1. NOT blocked at Postfix: %v\n", err)
+	if lerr := x.liftOwnRegistryBlock(ctx); lerr != nil {
+		return lerr
+	}
+	_ = x.record(ctx, action(x.inc, StepBlock, command, "not blocked: "+err.Error(), 0, 1, nil))
+	return fmt.Errorf("%s: NOT blocked: %w; what was done is recorded in incident %d: fix it and run respond again, or respond --undo %d --yes", StepBlock, err, x.inc, x.inc)
+}
+
+// liftOwnRegistryBlock takes out a registry block this incident recorded
+// earlier when the MTA no longer blocks the login (blocks of other sources
+// stay: policy enforces its own).
+func (x *run) liftOwnRegistryBlock(ctx context.Context) error {
+	b, ok, err := x.cfg.Store.IsBlocked(ctx, x.t.Login)
+	if err != nil || !ok || b.IncidentID != x.inc {
+		return err
+	}
+	if err := x.cfg.Store.Unblock(ctx, x.t.Login); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return x.record(ctx, action(x.inc, StepBlock, "registry", "block lifted: not blocked at the MTA", 1, 0, nil))
 }
 
 // Step 1b: end the live sessions.
@@ -466,7 +535,7 @@ const maxShown = 20
 // Step 5: how to keep watching and how to undo.
 func (x *run) advice() {
 	x.printf("  5. keep watching: saslguard scan (or watch) the mail log; %s lists the queue\n", x.cfg.Commands.postqueue("-j"))
-	x.printf("     undo: saslguard respond --undo %d [--restore]   (details: saslguard incident show %d)\n", x.inc, x.inc)
+	x.printf("     undo: saslguard respond --undo %d [--restore] --yes   (without --yes it shows what it would do; details: saslguard incident show %d)\n", x.inc, x.inc)
 }
 
 // postfixHint adds what to do to the errors Postfix's tools give most often.

@@ -286,6 +286,9 @@ func TestLabRespond(t *testing.T) {
 	if b, ok, _ := env.Store.IsBlocked(ctx, alice); !ok || b.IncidentID != inc.ID {
 		t.Errorf("registry: %+v %v", b, ok)
 	}
+	if inc.Status != store.StatusClosed {
+		t.Errorf("incident %d is %s after every step completed, want closed", inc.ID, inc.Status)
+	}
 	if _, err := sendAs(ctx, lab, bob, "127.0.0.10"); err != nil {
 		t.Errorf("bob cannot send after respond: %v", err)
 	}
@@ -301,6 +304,9 @@ func TestLabRespond(t *testing.T) {
 	o2 := sum2.Outcomes[0]
 	if o2.Incident != o.Incident || o2.Held+o2.Exported+o2.Deleted+o2.Released+o2.Sessions != 0 || o2.Disabled {
 		t.Errorf("second run did something: %+v\n%s", o2, out.String())
+	}
+	if incs, _ := env.Store.ListIncidents(ctx, store.IncidentFilter{}); len(incs) != 1 || incs[0].Status != store.StatusClosed {
+		t.Errorf("after the second run: incidents %+v, want the one, closed", incs)
 	}
 	_, acts2, _ := env.Store.GetIncident(ctx, o.Incident)
 	if len(acts2) != len(acts) {
@@ -538,13 +544,104 @@ func TestLabMapNotEffective(t *testing.T) {
 	if strings.Contains(text, "1. blocked at Postfix") || !strings.Contains(text, "NOT blocked at Postfix") || !strings.Contains(text, "check_sasl_access") {
 		t.Errorf("output does not refuse the claim or lacks the fix:\n%s", text)
 	}
+	// Not blocked: the registry does not say so, the incident stays open
+	// and says why.
+	if b, ok, _ := env.Store.IsBlocked(ctx, alice); ok {
+		t.Errorf("registry says blocked while Postfix does not consult the map: %+v", b)
+	}
+	inc, acts, _ := env.Store.GetIncident(ctx, o.Incident)
+	if inc.Status != store.StatusOpen || !strings.Contains(acts[len(acts)-1].Result, "open: not blocked at the MTA") {
+		t.Errorf("incident %s, last action %+v: want open, saying why", inc.Status, acts[len(acts)-1])
+	}
 	if err := labmap.ApplyFixes(ctx, lab, env.Map); err != nil {
 		t.Fatal(err)
 	}
 	out.Reset()
 	sum, err = env.Run(ctx, []Target{{Login: alice}}, true)
-	if err != nil || !sum.Outcomes[0].MTABlocked || sum.Attention() {
+	if err != nil || !sum.Outcomes[0].MTABlocked || sum.Attention() || sum.Outcomes[0].Incident != o.Incident {
 		t.Errorf("after the fix: %+v, %v\n%s", sum.Outcomes, err, out.String())
+	}
+	if b, ok, _ := env.Store.IsBlocked(ctx, alice); !ok || b.IncidentID != o.Incident {
+		t.Errorf("registry after the fix: %+v %v", b, ok)
+	}
+	if inc, _, _ := env.Store.GetIncident(ctx, o.Incident); inc.Status != store.StatusClosed {
+		t.Errorf("incident %s after the block took effect, want closed", inc.Status)
+	}
+}
+
+// TestLabDryRunAdvice follows the dry run's advice on a Postfix that does
+// not consult the map yet: build the map (here with an admin's own entry in
+// it), add the lines, reload; respond --yes then blocks, keeping the admin's
+// entry. Before that, a map respond cannot read safely stops the block
+// without the registry ever saying blocked.
+func TestLabDryRunAdvice(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	lab := testlab.Start(t, testlab.Options{SMTPS: true, NoIMAP: true})
+	var out bytes.Buffer
+	// no account backend: the password keeps working, so the MTA block
+	// alone is what refuses the mail
+	env, err := Setup(ctx, Settings{PostfixConfig: lab.ConfigDir, StateDir: filepath.Join(t.TempDir(), "state")}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	const alice, bob = "alice@lab.test", "bob@lab.test"
+	if _, err := env.Run(ctx, []Target{{Login: alice}}, false); err != nil {
+		t.Fatal(err)
+	}
+	plan := out.String()
+	t.Logf("plan:\n%s", plan)
+	if !strings.Contains(plan, "touch "+env.Map.Path()+" && postmap "+env.Map.Ref()) || strings.Contains(plan, "only after respond --yes wrote it") {
+		t.Fatalf("plan does not say to build the map first:\n%s", plan)
+	}
+
+	// A map respond cannot keep safely: the block stops, nothing says blocked.
+	if err := os.WriteFile(env.Map.Path(), []byte("binary\x00junk\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	sum, err := env.Run(ctx, []Target{{Login: alice}}, true)
+	if err == nil || !strings.Contains(err.Error(), "NOT blocked") {
+		t.Fatalf("run on an unreadable map: %+v, %v\n%s", sum, err, out.String())
+	}
+	if b, ok, _ := env.Store.IsBlocked(ctx, alice); ok {
+		t.Errorf("registry says blocked after the map write failed: %+v", b)
+	}
+	inc, acts, _ := env.Store.GetIncident(ctx, sum.Outcomes[0].Incident)
+	if inc.Status != store.StatusOpen || !strings.HasPrefix(acts[len(acts)-1].Result, "not blocked") {
+		t.Errorf("incident %s, last action %+v", inc.Status, acts[len(acts)-1])
+	}
+
+	// The advice: build the map (the admin's own entry in it), add the
+	// lines the check names, reload.
+	if err := os.WriteFile(env.Map.Path(), []byte("# by hand\n"+bob+" REJECT blocked by hand\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lab.Run(ctx, "postmap", env.Map.Ref()); err != nil {
+		t.Fatal(err)
+	}
+	if err := labmap.ApplyFixes(ctx, lab, env.Map); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	sum, err = env.Run(ctx, []Target{{Login: alice}}, true)
+	t.Logf("respond --yes:\n%s", out.String())
+	if err != nil || !sum.Outcomes[0].MTABlocked || sum.Attention() {
+		t.Fatalf("respond --yes after following the advice: %+v, %v", sum.Outcomes, err)
+	}
+	src, _ := os.ReadFile(env.Map.Path())
+	if !strings.Contains(string(src), "\n# by hand\n"+bob+" REJECT blocked by hand\n") || !strings.Contains(string(src), alice+" REJECT ") {
+		t.Errorf("map after respond:\n%s", src)
+	}
+	if b, ok, _ := env.Store.IsBlocked(ctx, alice); !ok || b.IncidentID != inc.ID {
+		t.Errorf("registry after the block: %+v %v", b, ok)
+	}
+	var re *testlab.ReplyError
+	for _, login := range []string{alice, bob} {
+		if _, err := sendAs(ctx, lab, login, "127.0.0.66"); !errors.As(err, &re) || re.Reply.Code != 554 {
+			t.Errorf("%s after respond: %v, want 554 (alice by respond, bob by the admin's entry)", login, err)
+		}
 	}
 }
 

@@ -14,18 +14,25 @@ import (
 func (r *Responder) plan(ctx context.Context, t Target) (Outcome, error) {
 	o := Outcome{Login: t.Login}
 	login := t.Login
-	inc, found, err := r.openIncident(ctx, login)
+	inc, how, err := r.incidentFor(ctx, login)
 	if err != nil {
 		return o, err
 	}
 	var j journal
-	if found {
+	if how != newIncident {
 		o.Incident = inc.ID
 		if j, err = loadJournal(ctx, r.cfg.Store, inc.ID); err != nil {
 			return o, err
 		}
+	}
+	switch how {
+	case resumeIncident:
 		r.printf("%s: would resume open incident %d\n", Quote(login), inc.ID)
-	} else {
+	case takeOverIncident:
+		r.printf("%s: would take over incident %d, opened by %s\n", Quote(login), inc.ID, inc.Source)
+	case recheckIncident:
+		r.printf("%s: would check complete incident %d again\n", Quote(login), inc.ID)
+	default:
 		r.printf("%s: would open a new incident\n", Quote(login))
 	}
 	if t.Evidence != "" {
@@ -54,12 +61,16 @@ func (r *Responder) plan(ctx context.Context, t Target) (Outcome, error) {
 				r.printf("       %s\n", n)
 			}
 			if _, err := os.Stat(r.cfg.MTA.Path()); errors.Is(err, os.ErrNotExist) {
-				r.printf("     The map does not exist yet: add those lines only after respond --yes wrote it (or postmap built it),\n")
-				r.printf("     or Postfix answers 451 \"Server configuration error\" to every authenticated client.\n")
+				p := r.cfg.MTA.Path()
+				r.printf("     The map does not exist yet, and Postfix answers 451 \"Server configuration error\" to every\n")
+				r.printf("     authenticated client while main.cf names a map that is not built. Build it first (respond keeps\n")
+				r.printf("     any entries you put in it):\n")
+				r.printf("       touch %s && postmap %s\n", shellQuote(p), shellQuote(r.cfg.MTA.Ref()))
+				r.printf("     then add those lines, postfix reload, and run respond --yes.\n")
 			}
 		}
 	}
-	r.printf("     record %s as blocked in the incident store\n", Quote(login))
+	r.printf("     once the block is in effect, record %s as blocked in the incident store\n", Quote(login))
 	if r.cfg.Sessions != nil {
 		r.printf("     end the live smtpd sessions of the login: log pids %v, client IPs %v (by IP alone: %v)\n",
 			pidList(t), ipStrings(t.IPs), r.cfg.EndByIP)

@@ -43,6 +43,7 @@ type MTA interface {
 	mtablock.Blocker
 	Check(ctx context.Context) (postfixblock.Check, error)
 	Path() string
+	Ref() string // TYPE:PATH, as postmap and main.cf name the map
 }
 
 // SessionEnder ends live MTA sessions (*postfixblock.SessionFinder).
@@ -178,7 +179,27 @@ type Outcome struct {
 
 // Attention reports whether the operator must act on this outcome.
 func (o Outcome) Attention() bool {
-	return o.Skipped == "" && (!o.MTABlocked || o.KeptHeld > 0 || o.AccountNote != "")
+	return o.Skipped == "" && o.openReason() != ""
+}
+
+// openReason says why the login is not fully contained ("" when it is):
+// what keeps its incident open.
+func (o Outcome) openReason() string {
+	var why []string
+	if !o.MTABlocked {
+		note := o.MTANote
+		if note == "" {
+			note = "the MTA block is not in effect"
+		}
+		why = append(why, "not blocked at the MTA ("+note+")")
+	}
+	if o.KeptHeld > 0 {
+		why = append(why, fmt.Sprintf("%d held message(s) of the login could not be quarantined", o.KeptHeld))
+	}
+	if o.AccountNote != "" {
+		why = append(why, "account not disabled ("+o.AccountNote+")")
+	}
+	return strings.Join(why, "; ")
 }
 
 // Summary is the outcome of a run.
@@ -215,11 +236,14 @@ func (r *Responder) checkTarget(login string) string {
 // nothing; with yes true it executes it.
 func (r *Responder) Run(ctx context.Context, targets []Target, yes bool) (Summary, error) {
 	sum := Summary{DryRun: !yes}
-	lock, err := r.cfg.Store.TryLock(LockName)
-	if err != nil {
-		return sum, fmt.Errorf("take the respond lock: %w (another respond, watch or account command is running)", err)
+	if yes {
+		lock, err := r.cfg.Store.TryLock(LockName)
+		if err != nil {
+			return sum, fmt.Errorf("take the respond lock: %w (another respond, watch or account command is running)", err)
+		}
+		defer lock.Unlock()
 	}
-	defer lock.Unlock()
+	var err error
 	seen := map[string]bool{}
 	for _, t := range targets {
 		key := strings.ToLower(t.Login)
@@ -252,20 +276,57 @@ func (r *Responder) Run(ctx context.Context, targets []Target, yes bool) (Summar
 	return sum, nil
 }
 
-// openIncident returns the open respond incident of login, if any.
-func (r *Responder) openIncident(ctx context.Context, login string) (store.Incident, bool, error) {
+// How a run continues an incident.
+const (
+	newIncident      = iota
+	resumeIncident   // respond's own open incident
+	takeOverIncident // an open incident watch opened when it contained the login
+	recheckIncident  // a complete incident whose registry block still stands
+)
+
+// incidentFor returns the incident a run for login continues: the login's
+// open incident (respond's, or watch's, which respond takes over), else the
+// closed incident whose block is still in the registry (a second run checks
+// it again and changes nothing when all is done). Otherwise a new one.
+func (r *Responder) incidentFor(ctx context.Context, login string) (store.Incident, int, error) {
 	key, _ := store.NormalizeLogin(login)
-	incs, err := r.cfg.Store.ListIncidents(ctx, store.IncidentFilter{Login: key, Status: store.StatusOpen})
+	incs, err := r.cfg.Store.ListIncidents(ctx, store.IncidentFilter{Login: key})
 	if err != nil {
-		return store.Incident{}, false, fmt.Errorf("list incidents: %w", err)
+		return store.Incident{}, newIncident, fmt.Errorf("list incidents: %w", err)
+	}
+	ours := func(inc store.Incident) bool {
+		return inc.Login == key && (inc.Source == Source || inc.Source == watchSource)
 	}
 	for _, inc := range incs {
-		if inc.Source == Source && inc.Login == key {
-			return inc, true, nil
+		if inc.Status == store.StatusOpen && ours(inc) {
+			if inc.Source == Source {
+				return inc, resumeIncident, nil
+			}
+			_, acts, err := r.cfg.Store.GetIncident(ctx, inc.ID)
+			if err != nil {
+				return store.Incident{}, newIncident, err
+			}
+			if _, ok := (journal{actions: acts}).find(StepStart, "taken over"); ok {
+				return inc, resumeIncident, nil
+			}
+			return inc, takeOverIncident, nil
 		}
 	}
-	return store.Incident{}, false, nil
+	b, blocked, err := r.cfg.Store.IsBlocked(ctx, login)
+	if err != nil || !blocked || b.IncidentID == 0 {
+		return store.Incident{}, newIncident, err
+	}
+	for _, inc := range incs {
+		if inc.ID == b.IncidentID && ours(inc) {
+			return inc, recheckIncident, nil
+		}
+	}
+	return store.Incident{}, newIncident, nil
 }
+
+// watchSource is the incident source of watch --mode contain (watch.Source;
+// watch imports this package).
+const watchSource = "watch"
 
 // linksFor returns the log's links plus those a previous run of the
 // incident recorded (the log may have rotated since).

@@ -2,6 +2,7 @@ package respond
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -44,6 +45,13 @@ type Settings struct {
 	Reset       bool
 	EndByIP     bool
 	NoSessions  bool
+	// ReadOnly opens an existing store only and creates nothing (a dry run,
+	// a listing): a state directory or database that does not exist is
+	// store.ErrNoStore.
+	ReadOnly bool
+	// NoStoreOK, with ReadOnly, plans on an empty store in memory when the
+	// state directory holds none yet (a first dry run on a new host).
+	NoStoreOK bool
 }
 
 // Env is a Responder with what it was built on.
@@ -55,6 +63,9 @@ type Env struct {
 	Mgr  queue.Manager
 	Map  *postfixblock.Map
 	Quar *quarantine.Quarantine
+	// NoStore is set when no store existed (Settings.NoStoreOK): Store is
+	// an empty one in memory.
+	NoStore bool
 }
 
 // Close closes the store.
@@ -100,7 +111,17 @@ func Setup(ctx context.Context, s Settings, out io.Writer) (*Env, error) {
 		}
 		backend, backendName = b, "passwd-file "+s.PasswdFile
 	}
-	st, err := store.OpenDir(s.StateDir)
+	var st *store.Store
+	noStore := false
+	if s.ReadOnly {
+		st, err = store.OpenExistingDir(s.StateDir)
+		if errors.Is(err, store.ErrNoStore) && s.NoStoreOK {
+			noStore = true
+			st, err = store.OpenMemory()
+		}
+	} else {
+		st, err = store.OpenDir(s.StateDir)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("incident store: %w", err)
 	}
@@ -138,7 +159,7 @@ func Setup(ctx context.Context, s Settings, out io.Writer) (*Env, error) {
 		st.Close()
 		return nil, err
 	}
-	return &Env{Responder: r, Store: st, Queue: q, Mgr: pq, Map: m, Quar: qq}, nil
+	return &Env{Responder: r, Store: st, Queue: q, Mgr: pq, Map: m, Quar: qq, NoStore: noStore}, nil
 }
 
 // PostfixDuration parses a Postfix time value ("5d", "3600s", "2w"; a bare

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/saslguard/saslguard/internal/account"
@@ -25,6 +26,8 @@ type UndoOptions struct {
 	// ResetPassword re-enables the login with a new random password
 	// (printed once) instead of the old one.
 	ResetPassword bool
+	// DryRun prints what the undo would do and changes nothing.
+	DryRun bool
 }
 
 // ErrOldPassword is returned when Undo would re-enable a login whose
@@ -48,20 +51,22 @@ type UndoResult struct {
 // part checks what is still to do.
 func (r *Responder) Undo(ctx context.Context, inc int64, opts UndoOptions) (UndoResult, error) {
 	var res UndoResult
-	lock, err := r.cfg.Store.TryLock(LockName)
-	if err != nil {
-		return res, fmt.Errorf("take the respond lock: %w", err)
+	if !opts.DryRun {
+		lock, err := r.cfg.Store.TryLock(LockName)
+		if err != nil {
+			return res, fmt.Errorf("take the respond lock: %w", err)
+		}
+		defer lock.Unlock()
 	}
-	defer lock.Unlock()
 	in, acts, err := r.cfg.Store.GetIncident(ctx, inc)
 	if err != nil {
 		return res, fmt.Errorf("incident %d: %w", inc, err)
 	}
-	if in.Source != Source {
+	j := journal{actions: acts}
+	if _, takenOver := j.find(StepStart, "taken over"); in.Source != Source && !takenOver {
 		return res, fmt.Errorf("incident %d was opened by %s, not respond: lift its block with saslguard account enable", inc, in.Source)
 	}
 	res.Login = in.Login
-	j := journal{actions: acts}
 	x := &run{Responder: r, t: Target{Login: in.Login}, inc: inc, j: j, o: &Outcome{}}
 	login := in.Login
 	r.printf("undo incident %d (%s)\n", inc, Quote(login))
@@ -75,6 +80,9 @@ func (r *Responder) Undo(ctx context.Context, inc int64, opts UndoOptions) (Undo
 	}
 	if disabled && !reset && !opts.EnableOldPassword && !opts.KeepDisabled && !opts.ResetPassword {
 		return res, fmt.Errorf("%w; nothing was changed: pass --reset-password to re-enable it with a new random password, --keep-disabled to leave it disabled, or --enable-old-password", ErrOldPassword)
+	}
+	if opts.DryRun {
+		return res, r.undoPlan(ctx, in, j, disabled, reset, opts)
 	}
 
 	// The MTA block and the registry.
@@ -187,15 +195,75 @@ func (r *Responder) Undo(ctx context.Context, inc int64, opts UndoOptions) (Undo
 	} else if len(entries) > 0 {
 		r.printf("  %d message(s) stay in quarantine (--restore brings them back; saslguard quarantine restore ID for one)\n", len(entries))
 	}
+	if undone(j) {
+		res.AlreadyOff = true
+		return res, nil
+	}
 	if in.Status != store.StatusClosed {
 		if err := r.cfg.Store.SetIncidentStatus(ctx, inc, store.StatusClosed); err != nil {
 			return res, err
 		}
-		if err := x.record(ctx, action(inc, StepUndo, "respond --undo", "incident closed", 1, 0, nil)); err != nil {
-			return res, err
-		}
-	} else {
-		res.AlreadyOff = true
+	}
+	if err := x.record(ctx, action(inc, StepUndo, "respond --undo", "undone: incident closed", 1, 0, nil)); err != nil {
+		return res, err
 	}
 	return res, nil
+}
+
+// undone reports whether an undo of the incident ran to its end (earlier
+// versions recorded "incident closed").
+func undone(j journal) bool {
+	for _, prefix := range []string{"undone", "incident closed"} {
+		if _, ok := j.find(StepUndo, prefix); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// undoPlan prints what Undo would do, changing nothing.
+func (r *Responder) undoPlan(ctx context.Context, in store.Incident, j journal, disabled, reset bool, opts UndoOptions) error {
+	login := in.Login
+	if r.cfg.MTA != nil && mtablock.ValidLogin(login) == "" {
+		es, err := r.cfg.MTA.List(ctx)
+		if err != nil {
+			return postfixHint(err)
+		}
+		key := strings.ToLower(login)
+		if slices.ContainsFunc(es, func(e mtablock.Entry) bool { return e.Login == key }) {
+			r.printf("  would remove %s from %s, then postmap and postfix reload\n", Quote(login), r.cfg.MTA.Path())
+		} else {
+			r.printf("  not in %s (already lifted)\n", r.cfg.MTA.Path())
+		}
+	}
+	if b, ok, err := r.cfg.Store.IsBlocked(ctx, login); err != nil {
+		return err
+	} else if ok && (b.IncidentID == in.ID || b.Source == Source) {
+		r.printf("  would lift the block in the registry\n")
+	} else if ok {
+		r.printf("  the registry block is %s's (incident %d): would be left in place\n", b.Source, b.IncidentID)
+	}
+	switch {
+	case !disabled || r.cfg.Account == nil:
+	case reset:
+		r.printf("  the account's password was reset: it works with the new password, nothing to re-enable\n")
+	case opts.KeepDisabled:
+		r.printf("  the account would stay disabled (--keep-disabled)\n")
+	case opts.ResetPassword:
+		r.printf("  would re-enable it in %s with a new random password (printed once)\n", r.cfg.AccountName)
+	default:
+		r.printf("  would re-enable it in %s with its old password (--enable-old-password)\n", r.cfg.AccountName)
+	}
+	if entries := j.ids(StepQuarantine, "exported"); len(entries) > 0 {
+		if opts.Restore {
+			r.printf("  would restore the %d message(s) this incident quarantined that are not restored yet\n", len(entries))
+		} else {
+			r.printf("  %d message(s) would stay in quarantine (--restore brings them back)\n", len(entries))
+		}
+	}
+	if !undone(j) {
+		r.printf("  would record the incident as undone and closed\n")
+	}
+	r.printf("\ndry run: nothing was changed. Run again with --yes to do it.\n")
+	return nil
 }

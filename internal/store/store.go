@@ -36,6 +36,8 @@ type Store struct {
 	db   *sql.DB
 	path string
 	dir  string
+	// memory is set for OpenMemory's store: it has no directory.
+	memory bool
 	// Now is the clock used for created/updated times; tests replace it.
 	Now func() time.Time
 }
@@ -79,8 +81,14 @@ var migrations = []string{
 	);`,
 }
 
+// ErrNoStore is returned by OpenExisting when the state directory or its
+// database does not exist.
+var ErrNoStore = errors.New("no incident store")
+
 // Open opens (creating if needed) the SQLite database at path, in WAL mode
-// with a busy timeout, and brings its schema up to date.
+// with a busy timeout, and brings its schema up to date. A database it
+// creates is readable by its owner only (0600): it names stolen logins and
+// what was done about them.
 func Open(path string) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("open store: empty path")
@@ -89,6 +97,49 @@ func Open(path string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	// SQLite creates the file with 0644 (less the umask), and its -wal and
+	// -shm files with the database's mode: create it empty with 0600 first.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		f.Close()
+	} else if !errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return open(path, 4)
+}
+
+// OpenExisting opens the database at path only if it exists, creating
+// nothing: read-only commands use it, so that a mistyped state directory is
+// an error, not a new empty store.
+func OpenExisting(path string) (*Store, error) {
+	dir := filepath.Dir(path)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("%w: state directory %s does not exist (check --state-dir)", ErrNoStore, dir)
+	}
+	if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s does not exist in %s (check --state-dir; the store is created by the first command that records something)", ErrNoStore, FileName, dir)
+	}
+	return open(path, 4)
+}
+
+// OpenExistingDir is OpenExisting for a state directory.
+func OpenExistingDir(stateDir string) (*Store, error) {
+	return OpenExisting(filepath.Join(stateDir, FileName))
+}
+
+// OpenMemory returns an empty store that lives in memory and is gone when
+// closed (a dry run where no store exists yet reads from it).
+func OpenMemory() (*Store, error) {
+	// one connection: each in-memory connection is a database of its own
+	s, err := open(":memory:", 1)
+	if err == nil {
+		s.memory, s.dir = true, ""
+	}
+	return s, err
+}
+
+func open(path string, conns int) (*Store, error) {
+	dir := filepath.Dir(path)
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -100,7 +151,7 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(4)
+	db.SetMaxOpenConns(conns)
 	s := &Store{db: db, path: path, dir: dir, Now: time.Now}
 	// A first open racing another process's first open can see SQLITE_BUSY
 	// without the busy handler being consulted (the switch to WAL): retry.

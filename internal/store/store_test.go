@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -276,5 +277,78 @@ func TestLockAcrossProcesses(t *testing.T) {
 			t.Fatal("lock held by another process was not detected")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestCreatedDatabaseIsPrivate: a database Open creates, and its WAL files,
+// are readable by the owner only, whatever the umask lets through.
+func TestCreatedDatabaseIsPrivate(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Block(context.Background(), "a@x.test", "policy", "r", 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{FileName, FileName + "-wal", FileName + "-shm"} {
+		st, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", name, st.Mode().Perm())
+		}
+	}
+}
+
+// TestOpenExistingCreatesNothing: a state directory or database that does
+// not exist is ErrNoStore, and nothing is created; an existing one opens.
+func TestOpenExistingCreatesNothing(t *testing.T) {
+	dir := t.TempDir()
+	for _, sd := range []string{filepath.Join(dir, "typo"), dir} {
+		if _, err := OpenExistingDir(sd); !errors.Is(err, ErrNoStore) {
+			t.Errorf("OpenExistingDir(%s) = %v, want ErrNoStore", sd, err)
+		}
+	}
+	if es, _ := os.ReadDir(dir); len(es) != 0 {
+		t.Errorf("OpenExisting created %v", es)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "typo")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state directory created: %v", err)
+	}
+	s, err := OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Block(context.Background(), "a@x.test", "policy", "r", 0)
+	s.Close()
+	s, err = OpenExistingDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, ok, err := s.IsBlocked(context.Background(), "a@x.test"); !ok || err != nil {
+		t.Errorf("existing store: blocked %v, %v", ok, err)
+	}
+}
+
+func TestOpenMemory(t *testing.T) {
+	s, err := OpenMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	id, err := s.CreateIncident(ctx, Incident{Login: "a@x.test", Source: "respond"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.GetIncident(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(":memory:"); err == nil {
+		t.Error("OpenMemory created a file named :memory:")
 	}
 }

@@ -393,7 +393,7 @@ func (c *Containment) contain(ctx context.Context, j job) Outcome {
 	if len(summary) > 2000 {
 		summary = summary[:2000]
 	}
-	inc, err := c.cfg.Store.CreateIncident(ctx, store.Incident{Login: key, Source: Source, Summary: summary})
+	inc, reused, err := c.openIncident(ctx, key, summary)
 	if err != nil {
 		return fail("create incident", err)
 	}
@@ -406,7 +406,11 @@ func (c *Containment) contain(ctx context.Context, j job) Outcome {
 			o.Notes = append(o.Notes, "record: "+err.Error())
 		}
 	}
-	rec(respond.StepStart, "watch --mode contain", "started: "+ev.String(), 1, 0, nil)
+	if reused {
+		rec(respond.StepStart, "watch --mode contain", "contained again by watch: "+ev.String(), 1, 0, nil)
+	} else {
+		rec(respond.StepStart, "watch --mode contain", "started: "+ev.String(), 1, 0, nil)
+	}
 
 	// Block first: it stops new mail; the rest cleans up behind it.
 	if _, err := c.cfg.Store.Block(ctx, login, Source, "watch: "+c.cfg.Block.Action.String(), inc); err != nil {
@@ -478,6 +482,22 @@ func (c *Containment) contain(ctx context.Context, j job) Outcome {
 	}
 	rec("contain", "watch --mode contain", fmt.Sprintf("%s: blocked %v, %d session(s) ended, %d message(s) held; deletion and release left to respond", o.Status, o.Blocked, o.Sessions, o.Held), 1, 0, nil)
 	return o
+}
+
+// openIncident returns the login's open incident (respond's or watch's
+// own), so that one takeover has one incident, or opens a new one.
+func (c *Containment) openIncident(ctx context.Context, key, summary string) (int64, bool, error) {
+	incs, err := c.cfg.Store.ListIncidents(ctx, store.IncidentFilter{Login: key, Status: store.StatusOpen})
+	if err != nil {
+		return 0, false, err
+	}
+	for _, in := range incs {
+		if in.Login == key && (in.Source == Source || in.Source == respond.Source) {
+			return in.ID, true, nil
+		}
+	}
+	id, err := c.cfg.Store.CreateIncident(ctx, store.Incident{Login: key, Source: Source, Summary: summary})
+	return id, false, err
 }
 
 // checkLogin says why a login must not be acted on ("" when it can).

@@ -8,24 +8,33 @@ import (
 	"net"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/saslguard/saslguard/internal/detect"
+	"github.com/saslguard/saslguard/internal/follow"
+	"github.com/saslguard/saslguard/internal/report"
 )
 
 // Status is what `saslguard status` shows of a running daemon.
 type Status struct {
 	Now         time.Time `json:"now"`          // the daemon's clock
 	NewestEvent time.Time `json:"newest_event"` // the newest log event read
-	// LagSeconds is how far the newest event is behind the clock: a large
-	// value means the log is quiet, or the daemon is behind.
-	LagSeconds float64   `json:"lag_seconds"`
-	Stats      Stats     `json:"stats"`
-	Suspects   []Suspect `json:"suspects"` // flagged logins and the highest scores, most concerning first
-	Alerts     []Alert   `json:"recent_alerts"`
+	// SinceNewestEvent is the time from the newest event to Now, in
+	// seconds: how quiet the log is, not how far behind the daemon is
+	// (Behind says that).
+	SinceNewestEvent float64 `json:"since_newest_event_seconds"`
+	// Behind is, per followed file, how many bytes are written and not yet
+	// read; nil when the daemon follows no file (a stream only).
+	Behind []follow.Backlog `json:"behind"`
+	// CaughtUp is set when every followed file is read to its end.
+	CaughtUp bool      `json:"caught_up"`
+	Stats    Stats     `json:"stats"`
+	Suspects []Suspect `json:"suspects"` // flagged logins and the highest scores, most concerning first
+	Alerts   []Alert   `json:"recent_alerts"`
 }
 
 // Suspect is one login in the status.
@@ -41,6 +50,16 @@ type Suspect struct {
 type Guarded struct {
 	mu  sync.Mutex
 	eng *Engine
+	// backlog reports how far the follower is behind the logs' ends.
+	backlog func() []follow.Backlog
+}
+
+// SetBacklog sets where Status learns how far the reading is behind the
+// end of each log (follow.Follower.Backlog).
+func (g *Guarded) SetBacklog(f func() []follow.Backlog) {
+	g.mu.Lock()
+	g.backlog = f
+	g.mu.Unlock()
 }
 
 // NewGuarded wraps e.
@@ -57,11 +76,24 @@ func (g *Guarded) Line(path string, data []byte) {
 // only: detection never reads it).
 func (g *Guarded) Status(now time.Time, max int) Status {
 	g.mu.Lock()
+	backlog := g.backlog
+	g.mu.Unlock()
+	var behind []follow.Backlog
+	if backlog != nil {
+		// outside the engine's lock: it stats files
+		behind = backlog()
+	}
+	g.mu.Lock()
 	defer g.mu.Unlock()
 	e := g.eng
-	st := Status{Now: now, NewestEvent: e.lastAt, Stats: e.Stats}
+	st := Status{Now: now, NewestEvent: e.lastAt, Stats: e.Stats, Behind: behind, CaughtUp: behind != nil}
+	for _, b := range behind {
+		if b.Bytes > 0 {
+			st.CaughtUp = false
+		}
+	}
 	if !e.lastAt.IsZero() {
-		st.LagSeconds = now.Sub(e.lastAt).Seconds()
+		st.SinceNewestEvent = now.Sub(e.lastAt).Seconds()
 	}
 	for _, a := range e.corr.Accounts() {
 		d := a.Detector()
@@ -206,4 +238,45 @@ func (g *Guarded) Reconfigure(allow map[string]bool, ownDomains []string, d dete
 	g.eng.cfg.Correlate.OwnDomains = ownDomains
 	g.eng.cfg.Correlate.Detect = d
 	g.eng.corr.Reconfigure(ownDomains, d)
+}
+
+// WriteStatus writes st as readable lines: how far the daemon is behind the
+// end of each log (or that it is caught up), when the newest event was,
+// the counters, the suspects and the recent alerts.
+func WriteStatus(w io.Writer, st Status) {
+	switch {
+	case st.Behind == nil:
+		fmt.Fprintf(w, "reading: no file followed (a stream's end is not known)\n")
+	case st.CaughtUp:
+		fmt.Fprintf(w, "reading: caught up (every log read to its end)\n")
+	default:
+		fmt.Fprintf(w, "reading: behind the end of the log\n")
+	}
+	for _, b := range st.Behind {
+		var what string
+		switch {
+		case b.Bytes > 0 && b.Rotated:
+			what = fmt.Sprintf("%d bytes not read yet (finishing the rotated file)", b.Bytes)
+		case b.Bytes > 0:
+			what = fmt.Sprintf("%d bytes not read yet", b.Bytes)
+		case b.Missing:
+			what = "no file there"
+		default:
+			what = "read to the end"
+		}
+		fmt.Fprintf(w, "  %s: %s\n", report.Safe(b.Path, 400), what)
+	}
+	if st.NewestEvent.IsZero() {
+		fmt.Fprintf(w, "newest event: none yet\n")
+	} else {
+		fmt.Fprintf(w, "newest event: %s (%s before the daemon's clock: how quiet the log is)\n",
+			st.NewestEvent.Local().Format("2006-01-02 15:04:05"), time.Duration(st.SinceNewestEvent*float64(time.Second)).Round(time.Second))
+	}
+	fmt.Fprintf(w, "%d lines read, %d understood, %d not understood, %d alerts\n", st.Stats.Lines, st.Stats.Parsed, st.Stats.Unparsed, st.Stats.Alerts)
+	for _, s := range st.Suspects {
+		fmt.Fprintf(w, "  %-11s %3d  %s (%d messages)\n", strings.ToUpper(s.Verdict), s.Score, report.Safe(s.Login, 200), s.Messages)
+	}
+	for _, a := range st.Alerts {
+		fmt.Fprintf(w, "  alert %s %s %s\n", a.At.Local().Format("2006-01-02 15:04:05"), a.Verdict, report.Safe(a.Login, 200))
+	}
 }

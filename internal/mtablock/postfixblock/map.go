@@ -7,7 +7,6 @@
 package postfixblock
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -26,9 +25,23 @@ import (
 )
 
 // Header opens every map file saslguard manages. A file at the map path that
-// does not start with it is never overwritten.
-const Header = "# Managed by saslguard: check_sasl_access map of blocked SASL logins.\n" +
-	"# Edit with saslguard (block/unblock); hand edits are overwritten.\n"
+// does not start with its first line is adopted only when every line in it
+// can be kept as written (see parseFile); saslguard then adds its header and
+// its own entries and never changes the lines it did not write.
+const Header = headerFirst +
+	"# saslguard rewrites its own entries (below the entries line, or all when there is none); other lines are kept as written.\n"
+
+// headerFirst is the line that marks a map as saslguard's.
+const headerFirst = "# Managed by saslguard: check_sasl_access map of blocked SASL logins.\n"
+
+// oldHeaderSecond is the second header line of maps written before lines
+// by hand were kept: it is replaced by Header's.
+const oldHeaderSecond = "# Edit with saslguard (block/unblock); hand edits are overwritten."
+
+// entriesLine separates the lines saslguard keeps as written (above it)
+// from its own entries (below it). It is written only when there are lines
+// to keep.
+const entriesLine = "# saslguard entries: lines below are rewritten by saslguard; lines above are kept as written."
 
 // DefaultMapName is the map's file name in the config directory.
 const DefaultMapName = "saslguard_sasl_access"
@@ -152,9 +165,12 @@ func (m *Map) Block(ctx context.Context, login string, opts mtablock.Options) (m
 		return res, fmt.Errorf("block %s: unknown action %v", login, opts.Action)
 	}
 	key := strings.ToLower(login)
-	err := m.update(ctx, func(es []mtablock.Entry) []mtablock.Entry {
-		es = slices.DeleteFunc(es, func(e mtablock.Entry) bool { return e.Login == key })
-		return append(es, mtablock.Entry{Login: key, Action: opts.Action, Text: opts.Text})
+	err := m.update(ctx, func(f *mapFile) ([]mtablock.Entry, error) {
+		if n, ok := f.handKeys[key]; ok {
+			return nil, fmt.Errorf("map %s line %d, not written by saslguard, already has an entry for this login (postmap keeps the first of two): remove that line or block by hand; nothing changed", m.cfg.MapPath, n)
+		}
+		es := slices.DeleteFunc(f.entries, func(e mtablock.Entry) bool { return e.Login == key })
+		return append(es, mtablock.Entry{Login: key, Action: opts.Action, Text: opts.Text}), nil
 	}, &res)
 	if err != nil {
 		return res, fmt.Errorf("block %s: %w", login, err)
@@ -162,7 +178,8 @@ func (m *Map) Block(ctx context.Context, login string, opts mtablock.Options) (m
 	if opts.Action == mtablock.Hold {
 		res.Notes = append(res.Notes, "HOLD accepts the mail with 250: the client keeps sending and the hold queue grows")
 	}
-	if m.cfg.Registry != nil {
+	// The registry says blocked only once the map is written and consulted.
+	if m.cfg.Registry != nil && res.Blocked() {
 		if _, err := m.cfg.Registry.Block(ctx, login, "postfix-map", opts.Action.String()+": "+opts.Text, 0); err != nil {
 			return res, fmt.Errorf("block %s: record: %w", login, err)
 		}
@@ -180,14 +197,17 @@ func (m *Map) Unblock(ctx context.Context, login string) (mtablock.Result, error
 	}
 	key := strings.ToLower(login)
 	found := false
-	err := m.update(ctx, func(es []mtablock.Entry) []mtablock.Entry {
-		n := len(es)
-		es = slices.DeleteFunc(es, func(e mtablock.Entry) bool { return e.Login == key })
+	err := m.update(ctx, func(f *mapFile) ([]mtablock.Entry, error) {
+		n := len(f.entries)
+		es := slices.DeleteFunc(f.entries, func(e mtablock.Entry) bool { return e.Login == key })
 		found = len(es) != n
 		if !found {
-			return nil // nothing to write
+			if ln, ok := f.handKeys[key]; ok {
+				res.Notes = append(res.Notes, fmt.Sprintf("map line %d has an entry for the login that saslguard did not write: left in place", ln))
+			}
+			return nil, nil // nothing to write
 		}
-		return es
+		return es, nil
 	}, &res)
 	if err != nil {
 		return res, fmt.Errorf("unblock %s: %w", login, err)
@@ -200,33 +220,38 @@ func (m *Map) Unblock(ctx context.Context, login string) (mtablock.Result, error
 	return res, nil
 }
 
-// List implements mtablock.Blocker.
+// List implements mtablock.Blocker: the entries saslguard wrote (lines
+// written by hand are not listed).
 func (m *Map) List(ctx context.Context) ([]mtablock.Entry, error) {
-	es, err := m.read()
+	f, err := m.read()
 	if err != nil {
 		return nil, fmt.Errorf("list blocked logins: %w", err)
 	}
-	return es, nil
+	return f.entries, nil
 }
 
-// update runs edit on the entries under an exclusive lock, writes the result
-// (unless edit returns nil), rebuilds the map and reloads Postfix.
-func (m *Map) update(ctx context.Context, edit func([]mtablock.Entry) []mtablock.Entry, res *mtablock.Result) error {
+// update runs edit on the map under an exclusive lock, writes the entries
+// it returns (with the lines saslguard did not write, unchanged; nothing
+// when edit returns nil), rebuilds the map and reloads Postfix.
+func (m *Map) update(ctx context.Context, edit func(*mapFile) ([]mtablock.Entry, error), res *mtablock.Result) error {
 	unlock, err := lockFile(m.cfg.MapPath + ".lock")
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	es, err := m.read()
+	f, err := m.read()
 	if err != nil {
 		return err
 	}
-	es = edit(es)
+	es, err := edit(&f)
+	if err != nil {
+		return err
+	}
 	if es == nil {
 		res.Notes = append(res.Notes, "login was not in the map: nothing written")
 		return nil
 	}
-	if err := m.write(ctx, es); err != nil {
+	if err := m.write(ctx, f.hand, es); err != nil {
 		return err
 	}
 	res.Written = true
@@ -245,30 +270,102 @@ func (m *Map) update(ctx context.Context, edit func([]mtablock.Entry) []mtablock
 	return nil
 }
 
-// read parses the map source; a missing file is an empty map, a file without
-// saslguard's header is an error.
-func (m *Map) read() ([]mtablock.Entry, error) {
-	b, err := os.ReadFile(m.cfg.MapPath)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read map: %w", err)
-	}
-	if !bytes.HasPrefix(b, []byte(Header)) {
-		return nil, fmt.Errorf("map %s exists but is not managed by saslguard (no header): refusing to overwrite it", m.cfg.MapPath)
-	}
-	return ParseMap(b)
+// mapFile is a map source as saslguard reads it: the lines it did not
+// write, kept as written, and its own entries.
+type mapFile struct {
+	hand     []string       // lines not written by saslguard, in order, without their newline
+	handKeys map[string]int // lower-cased key of each entry among hand -> its line number
+	entries  []mtablock.Entry
 }
 
-// ParseMap parses a map source written by Render.
+// read parses the map source; a missing file is an empty map.
+func (m *Map) read() (mapFile, error) {
+	b, err := os.ReadFile(m.cfg.MapPath)
+	if errors.Is(err, os.ErrNotExist) {
+		return mapFile{}, nil
+	}
+	if err != nil {
+		return mapFile{}, fmt.Errorf("read map: %w", err)
+	}
+	f, err := parseFile(b)
+	if err != nil {
+		return mapFile{}, fmt.Errorf("map %s: %w: nothing changed", m.cfg.MapPath, err)
+	}
+	return f, nil
+}
+
+// parseFile splits a map source into the lines saslguard keeps as written
+// and its own entries. A file without saslguard's header (empty, built by
+// touch and postmap, or with an admin's entries) is all hand lines. It
+// refuses what it cannot keep safely: NUL bytes, an entry line below the
+// entries line that is not in saslguard's form.
+func parseFile(b []byte) (mapFile, error) {
+	f := mapFile{handKeys: map[string]int{}}
+	if bytes.IndexByte(b, 0) >= 0 {
+		return f, errors.New("contains NUL bytes: not a map source")
+	}
+	var lines []string
+	if len(b) > 0 {
+		lines = strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	}
+	handFrom, handEnd, ownFrom := 0, len(lines), len(lines)
+	if len(lines) > 0 && lines[0]+"\n" == headerFirst {
+		handFrom = 1
+		if len(lines) > 1 && (lines[1]+"\n" == Header[len(headerFirst):] || lines[1] == oldHeaderSecond) {
+			handFrom = 2
+		}
+		handEnd, ownFrom = handFrom, handFrom
+		if i := slices.Index(lines[handFrom:], entriesLine); i >= 0 {
+			handEnd, ownFrom = handFrom+i, handFrom+i+1
+		}
+	}
+	for i := handFrom; i < handEnd; i++ {
+		line := lines[i]
+		f.hand = append(f.hand, line)
+		if line == "" || line[0] == ' ' || line[0] == '\t' || line[0] == '#' {
+			continue // blank, comment, or the continuation of the line before
+		}
+		key, _, _ := strings.Cut(strings.TrimRight(line, "\r"), " ")
+		key, _, _ = strings.Cut(key, "\t")
+		key = strings.ToLower(key) // postmap folds keys to lower case
+		if _, dup := f.handKeys[key]; !dup {
+			f.handKeys[key] = i + 1
+		}
+	}
+	own := lines[ownFrom:]
+	for _, line := range own {
+		if line != "" && line[0] == '#' {
+			// a comment added by hand among saslguard's entries: kept
+			f.hand = append(f.hand, line)
+		}
+	}
+	es, err := parseEntries(own, ownFrom+1)
+	if err != nil {
+		if ownFrom > 0 {
+			err = fmt.Errorf("%w (not in saslguard's form: move lines written by hand above the line %q)", err, entriesLine)
+		}
+		return f, err
+	}
+	f.entries = es
+	return f, nil
+}
+
+// ParseMap parses a map source written by Render and returns saslguard's
+// entries (lines it did not write are not returned).
 func ParseMap(b []byte) ([]mtablock.Entry, error) {
+	f, err := parseFile(b)
+	if err != nil {
+		return nil, err
+	}
+	return f.entries, nil
+}
+
+// parseEntries parses lines in the form Render writes; first is the line
+// number of lines[0].
+func parseEntries(lines []string, first int) ([]mtablock.Entry, error) {
 	var es []mtablock.Entry
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	n := 0
-	for sc.Scan() {
-		n++
-		line := sc.Text()
+	for i, line := range lines {
+		n := first + i
 		if line == "" || line[0] == '#' {
 			continue
 		}
@@ -287,10 +384,10 @@ func ParseMap(b []byte) ([]mtablock.Entry, error) {
 		default:
 			return nil, fmt.Errorf("map line %d: unknown action", n)
 		}
+		if mtablock.ValidText(e.Text) != nil {
+			return nil, fmt.Errorf("map line %d: bad reply text", n)
+		}
 		es = append(es, e)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("parse map: %w", err)
 	}
 	return es, nil
 }
@@ -298,11 +395,22 @@ func ParseMap(b []byte) ([]mtablock.Entry, error) {
 // Render returns the map source for es: the header, then one sorted line per
 // entry. Entries whose login or text fail validation are an error: nothing
 // unvalidated reaches the file.
-func Render(es []mtablock.Entry) ([]byte, error) {
+func Render(es []mtablock.Entry) ([]byte, error) { return render(nil, es) }
+
+// render is Render with the lines saslguard did not write kept, as written,
+// between the header and its entries.
+func render(hand []string, es []mtablock.Entry) ([]byte, error) {
 	es = slices.Clone(es)
 	slices.SortFunc(es, func(a, b mtablock.Entry) int { return strings.Compare(a.Login, b.Login) })
 	var buf bytes.Buffer
 	buf.WriteString(Header)
+	if len(hand) > 0 {
+		for _, l := range hand {
+			buf.WriteString(l)
+			buf.WriteByte('\n')
+		}
+		buf.WriteString(entriesLine + "\n")
+	}
 	for _, e := range es {
 		if why := mtablock.ValidLogin(e.Login); why != "" {
 			return nil, fmt.Errorf("render map: %s", why)
@@ -329,8 +437,8 @@ func Render(es []mtablock.Entry) ([]byte, error) {
 // write renders es, builds the indexed file from a temporary source with
 // postmap, then renames the indexed file and the source into place, so a
 // reader sees the old map or the new one, never a partial one.
-func (m *Map) write(ctx context.Context, es []mtablock.Entry) error {
-	src, err := Render(es)
+func (m *Map) write(ctx context.Context, hand []string, es []mtablock.Entry) error {
+	src, err := render(hand, es)
 	if err != nil {
 		return err
 	}

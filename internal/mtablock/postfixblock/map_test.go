@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -143,9 +144,10 @@ func TestBlockWritesMapAndReports(t *testing.T) {
 	}
 }
 
-func TestBlockEffectiveWhenConfigured(t *testing.T) {
+// effectiveTestMap is a test map at the path the recorded configuration
+// consults in every AUTH service.
+func effectiveTestMap(t *testing.T) *Map {
 	m, _ := newTestMap(t, "mua")
-	// Write the map where the recorded configuration expects it.
 	dir := t.TempDir()
 	m.cfg.MapPath = filepath.Join(dir, "sg")
 	mua := func(b []byte) []byte { return bytes.ReplaceAll(b, []byte("/etc/postfix/sg"), []byte(m.cfg.MapPath)) }
@@ -154,6 +156,11 @@ func TestBlockEffectiveWhenConfigured(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, "mua"+ext), mua(b), 0o644)
 	}
 	m.cfg.Runner.(*fakeTools).dir = filepath.Join(dir, "mua")
+	return m
+}
+
+func TestBlockEffectiveWhenConfigured(t *testing.T) {
+	m := effectiveTestMap(t)
 	res, err := m.Block(context.Background(), "alice@lab.test", mtablock.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -189,15 +196,66 @@ func TestBlockHostileLogins(t *testing.T) {
 	}
 }
 
-func TestRefusesForeignFile(t *testing.T) {
-	m, _ := newTestMap(t, "mua")
-	os.WriteFile(m.cfg.MapPath, []byte("admin@lab.test OK\n"), 0o644)
-	if _, err := m.Block(context.Background(), "alice@lab.test", mtablock.Options{}); err == nil {
-		t.Error("overwrote a map saslguard does not manage")
-	}
-	b, _ := os.ReadFile(m.cfg.MapPath)
-	if string(b) != "admin@lab.test OK\n" {
-		t.Errorf("foreign map changed: %q", b)
+// TestAdoptsMapNotWrittenBySaslguard: a map file saslguard did not write (an
+// empty one from touch and postmap, or one with an admin's entries) is
+// adopted: saslguard adds its header and entries and keeps every line it
+// did not write. What it cannot keep safely it refuses, changing nothing.
+func TestAdoptsMapNotWrittenBySaslguard(t *testing.T) {
+	alice := "alice@lab.test REJECT " + mtablock.DefaultText + "\n"
+	hand := "# by hand\nadmin@lab.test OK\nlong@lab.test REJECT first part\n  continued\n"
+	for _, tc := range []struct {
+		name, file string
+		want       string // "" for a refusal
+	}{
+		{"empty", "", Header + alice},
+		{"one blank line", "\n", Header + "\n" + entriesLine + "\n" + alice},
+		{"admin entries", hand, Header + hand + entriesLine + "\n" + alice},
+		{"admin entries without a final newline", strings.TrimSuffix(hand, "\n"), Header + hand + entriesLine + "\n" + alice},
+		{"saslguard map with lines by hand", Header + hand + entriesLine + "\nbob@lab.test REJECT x\n",
+			Header + hand + entriesLine + "\n" + alice + "bob@lab.test REJECT x\n"},
+		{"older saslguard map", headerFirst + oldHeaderSecond + "\nbob@lab.test REJECT x\n",
+			Header + alice + "bob@lab.test REJECT x\n"},
+		{"comment added among saslguard's entries", Header + "bob@lab.test REJECT x\n# why bob\n",
+			Header + "# why bob\n" + entriesLine + "\n" + alice + "bob@lab.test REJECT x\n"},
+		{"admin entry for the login", "Alice@Lab.Test OK\n", ""},
+		{"admin entry for the login after a tab", "ALICE@lab.test\tOK\n", ""},
+		{"NUL byte", "admin@lab.test OK\x00\n", ""},
+		{"entry by hand among saslguard's", Header + "bob@lab.test OK\n", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, f := newTestMap(t, "mua")
+			os.WriteFile(m.cfg.MapPath, []byte(tc.file), 0o644)
+			_, err := m.Block(context.Background(), "alice@lab.test", mtablock.Options{})
+			got, _ := os.ReadFile(m.cfg.MapPath)
+			if tc.want == "" {
+				if err == nil {
+					t.Fatalf("block accepted; map now:\n%s", got)
+				}
+				if string(got) != tc.file || len(f.calls) != 0 {
+					t.Errorf("refused block changed the map (%q) or ran %q", got, f.calls)
+				}
+				t.Logf("refused: %v", err)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tc.want, string(got)); d != "" {
+				t.Fatalf("map (-want +got):\n%s", d)
+			}
+			if es, err := m.List(context.Background()); err != nil || !slices.ContainsFunc(es, func(e mtablock.Entry) bool { return e.Login == "alice@lab.test" }) ||
+				slices.ContainsFunc(es, func(e mtablock.Entry) bool { return strings.HasPrefix(e.Login, "admin") }) {
+				t.Errorf("list = %+v, %v: want saslguard's entries only", es, err)
+			}
+			// Unblocking takes out saslguard's line only.
+			if _, err := m.Unblock(context.Background(), "alice@lab.test"); err != nil {
+				t.Fatal(err)
+			}
+			got, _ = os.ReadFile(m.cfg.MapPath)
+			if want := strings.Replace(tc.want, alice, "", 1); string(got) != want {
+				t.Errorf("after unblock:\n%s\nwant:\n%s", got, want)
+			}
+		})
 	}
 }
 
@@ -418,7 +476,7 @@ func (r *fakeRegistry) Unblock(ctx context.Context, login string) error {
 }
 
 func TestRegistryRecords(t *testing.T) {
-	m, _ := newTestMap(t, "mua")
+	m := effectiveTestMap(t)
 	reg := &fakeRegistry{}
 	m.cfg.Registry = reg
 	ctx := context.Background()
@@ -426,6 +484,12 @@ func TestRegistryRecords(t *testing.T) {
 	m.Block(ctx, "bad login", mtablock.Options{})
 	m.Unblock(ctx, "alice@lab.test")
 	m.Unblock(ctx, "nobody@lab.test")
+	// Not recorded while the map is not consulted everywhere.
+	nm, _ := newTestMap(t, "mua")
+	nm.cfg.Registry = reg
+	if res, err := nm.Block(ctx, "carol@lab.test", mtablock.Options{}); err != nil || !res.Written || res.Blocked() {
+		t.Fatalf("block in a map not consulted: %+v, %v", res, err)
+	}
 	if d := cmp.Diff([]string{"alice@lab.test|postfix-map|hold: held"}, reg.blocked); d != "" {
 		t.Errorf("blocked (-want +got):\n%s", d)
 	}
