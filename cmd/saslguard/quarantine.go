@@ -222,16 +222,18 @@ Exit status: 0 done (or plan printed), 2 error.`,
 				return errors.New("give --older-than, --max-size or both")
 			}
 			opts.DryRun = !yes
-			env, err := openEnv(cmd, &f)
+			env, err := openEnv(cmd, &f, opts.DryRun, false)
 			if err != nil {
 				return err
 			}
 			defer env.Close()
-			lock, err := env.Store.TryLock(respond.LockName)
-			if err != nil {
-				return err
+			if !opts.DryRun {
+				lock, err := env.Store.TryLock(respond.LockName)
+				if err != nil {
+					return err
+				}
+				defer lock.Unlock()
 			}
-			defer lock.Unlock()
 			r, err := env.Quar.Purge(opts)
 			if err != nil {
 				return err

@@ -432,7 +432,7 @@ func (m *Map) ensureMap(ctx context.Context) (bool, error) {
 	if _, err := os.Stat(m.cfg.MapPath); err == nil {
 		return false, nil
 	}
-	if err := m.write(ctx, nil); err != nil {
+	if err := m.write(ctx, nil, nil); err != nil {
 		return false, err
 	}
 	return true, nil
