@@ -140,9 +140,11 @@ func TestLabForgedLinesNameColleague(t *testing.T) {
 
 // TestLabMadeUpIDsDoNotStall: forged lines naming another login with 60
 // made-up queue ids (each of which costs postcat about a second) are
-// written just before a real takeover; the takeover, spamming at 10
-// messages a second from three addresses, is still contained after at
-// most 10 spam messages.
+// written just before a real takeover; the takeover, spamming from four
+// addresses one session after another, started at most 10 a second, is
+// still contained after at most 10 spam messages, within 5 s. (A true 10
+// a second, sessions overlapping, is bench/watch's: its count depends on
+// the machine's load.)
 func TestLabMadeUpIDsDoNotStall(t *testing.T) {
 	lab := testlab.Start(t, testlab.Options{NoIMAP: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
