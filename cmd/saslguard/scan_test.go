@@ -422,24 +422,35 @@ func watchStatus(sock string) (int64, error) {
 
 // TestWatchJournal: with --journal, watch reads journalctl -o json output
 // (a stand-in program here), alerts, and on restart asks for the lines after
-// the saved __CURSOR.
+// the saved __CURSOR. Lines tagged as Postfix's that a local user wrote
+// (their _UID, logger's _EXE) raise nothing.
 func TestWatchJournal(t *testing.T) {
 	dir := t.TempDir()
+	trust, err := watch.PostfixJournalTrust(context.Background(), "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	var js strings.Builder
 	base := time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
 	for i := 0; i < 40; i++ {
 		at := base.Add(time.Duration(i) * time.Second).UnixMicro()
-		qid := fmt.Sprintf("%010X", 0xC00000+i)
-		for j, m := range []struct{ tag, msg string }{
-			{"postfix/submission/smtpd", fmt.Sprintf("%s: client=unknown[203.0.113.%d], sasl_method=PLAIN, sasl_username=victim@lab.test", qid, i%8)},
-			{"postfix/qmgr", fmt.Sprintf("%s: from=<x@spam%d.example>, size=100, nrcpt=3 (queue active)", qid, i)},
+		for k, w := range []struct{ login, uid, exe string }{
+			{"victim@lab.test", trust.UIDs[0], "/usr/lib/postfix/sbin/smtpd"},
+			{"colleague@lab.test", "1000", "/usr/bin/logger"},
 		} {
-			line, _ := json.Marshal(map[string]string{
-				"__REALTIME_TIMESTAMP": fmt.Sprint(at + int64(j)), "__CURSOR": fmt.Sprintf("s=abc;i=%d", 2*i+j),
-				"MESSAGE": m.msg, "SYSLOG_IDENTIFIER": m.tag, "_PID": "42", "_HOSTNAME": "mx1", "_COMM": "smtpd",
-			})
-			js.Write(line)
-			js.WriteByte('\n')
+			qid := fmt.Sprintf("%010X", 0xC00000+i+k*0x1000)
+			for j, m := range []struct{ tag, msg string }{
+				{"postfix/submission/smtpd", fmt.Sprintf("%s: client=unknown[203.0.113.%d], sasl_method=PLAIN, sasl_username=%s", qid, i%8, w.login)},
+				{"postfix/qmgr", fmt.Sprintf("%s: from=<x@spam%d.example>, size=100, nrcpt=3 (queue active)", qid, i)},
+			} {
+				line, _ := json.Marshal(map[string]string{
+					"__REALTIME_TIMESTAMP": fmt.Sprint(at + int64(4*k+j)), "__CURSOR": fmt.Sprintf("s=abc;i=%d", 4*i+2*k+j),
+					"MESSAGE": m.msg, "SYSLOG_IDENTIFIER": m.tag, "_PID": "42", "_HOSTNAME": "mx1", "_COMM": "smtpd",
+					"_UID": w.uid, "_EXE": w.exe,
+				})
+				js.Write(line)
+				js.WriteByte('\n')
+			}
 		}
 	}
 	jsonFile := filepath.Join(dir, "journal.json")
@@ -452,7 +463,9 @@ func TestWatchJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	sock := filepath.Join(dir, "watch.sock")
+	runs := 0
 	run := func() string {
+		runs++
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		root := newRootCmd()
@@ -464,7 +477,10 @@ func TestWatchJournal(t *testing.T) {
 		go func() { done <- root.ExecuteContext(ctx) }()
 		deadline := time.Now().Add(20 * time.Second)
 		for {
-			if n, err := watchStatus(sock); err == nil && n >= 80 {
+			// every line read (the count is restored on a restart), and
+			// this run's journalctl started
+			b, _ := os.ReadFile(argsFile)
+			if n, err := watchStatus(sock); err == nil && n >= 160 && strings.Count(string(b), "\n") >= runs {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -482,13 +498,16 @@ func TestWatchJournal(t *testing.T) {
 	if !strings.Contains(first, `"login":"victim@lab.test"`) {
 		t.Fatalf("no alert from the journal: %q", first)
 	}
+	if strings.Contains(first, "colleague@lab.test") {
+		t.Errorf("alert from lines a user wrote: %q", first)
+	}
 	run()
 	args, err := os.ReadFile(argsFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	calls := strings.Split(strings.TrimSpace(string(args)), "\n")
-	if len(calls) != 2 || !strings.Contains(calls[0], "--since -24h") || !strings.Contains(calls[1], "--after-cursor s=abc;i=79") ||
+	if len(calls) != 2 || !strings.Contains(calls[0], "--since -24h") || !strings.Contains(calls[1], "--after-cursor s=abc;i=159") ||
 		!strings.Contains(calls[0], "SYSLOG_FACILITY=2") {
 		t.Errorf("journalctl calls: %q", calls)
 	}

@@ -236,6 +236,17 @@ func runWatch(cmd *cobra.Command, args []string, f watchFlags) error {
 			}
 		},
 	}
+	if f.journal {
+		// Postfix lines in the journal count only when its trusted
+		// fields show Postfix wrote them.
+		if wcfg.Journal, err = watch.PostfixJournalTrust(ctx, f.postfixConfig, f.postfixBin); err != nil {
+			log.Warn("journal: Postfix's processes not known: lines tagged postfix/... are read whoever wrote them", "err", err)
+		} else {
+			wcfg.Journal.OnDrop = func(tag, why string) {
+				log.Warn("journal: dropped a line tagged as Postfix's that Postfix did not write", "tag", tag, "why", why)
+			}
+		}
+	}
 	// The durable state: the follower's cursors and the detector state they
 	// belong to, saved together in the incident store, so that a restart
 	// (even after kill -9) reads every line once and reaches the same

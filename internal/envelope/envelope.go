@@ -49,9 +49,13 @@ type Envelope struct {
 	Msg       string
 	// Repeat is 1, or N for rsyslog's "message repeated N times: [...]".
 	Repeat int
-	// Journal only: fields the journal sets itself and a local user cannot
-	// forge, and the entry's cursor.
-	Comm, UID, Cursor string
+	// Journal only: fields the journal sets itself, and the entry's
+	// cursor. UID (from the socket's credentials), Exe and Unit (read by
+	// journald from /proc and the process's cgroup) cannot be set by the
+	// process that logs; Comm can (prctl PR_SET_NAME), as can the tag.
+	// Exe and Unit are empty when the process ended before journald read
+	// them.
+	Comm, UID, Exe, Unit, Cursor string
 	// Suppressed is set for journald's "Suppressed N messages" lines.
 	Suppressed int
 }

@@ -20,6 +20,8 @@ type journalEntry struct {
 	Realtime  json.RawMessage `json:"__REALTIME_TIMESTAMP"`
 	Comm      json.RawMessage `json:"_COMM"`
 	UID       json.RawMessage `json:"_UID"`
+	Exe       json.RawMessage `json:"_EXE"`
+	Unit      json.RawMessage `json:"_SYSTEMD_UNIT"`
 	Cursor    json.RawMessage `json:"__CURSOR"`
 }
 
@@ -50,6 +52,8 @@ func (p *Parser) parseJournal(line string, e *Envelope) error {
 	}
 	e.Comm = journalString(j.Comm)
 	e.UID = journalString(j.UID)
+	e.Exe = journalString(j.Exe)
+	e.Unit = journalString(j.Unit)
 	e.Cursor = journalString(j.Cursor)
 	if e.Tag == "systemd-journald" {
 		e.Suppressed = suppressedCount(e.Msg)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -64,6 +66,27 @@ type ContainConfig struct {
 	// MinEvidence is how many of the login's queued messages the queue
 	// files must confirm (sasl_username) before anything is done (default 3).
 	MinEvidence int
+	// The confirmed messages must also show a takeover in their queue
+	// files, within Span of arrival time (default 1 h): at least
+	// MinAddresses distinct client addresses (IPv6 counted by /64; default
+	// 3), or at least MinForeign sender domains that are not the login's
+	// (default 2; one more when the login has no domain and OwnDomains is
+	// empty). A login's own addresses (laptop and phone) are not enough.
+	MinAddresses, MinForeign int
+	Span                     time.Duration
+	// OwnDomains are the organisation's sender domains, owned by every
+	// login besides the domain of the login itself; the attached engine's
+	// configured domains (Config.Correlate.OwnDomains) count too.
+	OwnDomains []string
+	// MaxIDs caps the queue ids of one alert whose files are read (the
+	// newest; default 1000), and VerifyTimeout the time spent reading them
+	// (default 10 s): what forged lines name costs at most that.
+	MaxIDs        int
+	VerifyTimeout time.Duration
+	// Workers check this many alerts at once (default 4), so that one
+	// login's evidence never delays another's; the steps that change
+	// something (block, end sessions, hold, record) run one at a time.
+	Workers int
 	// EndByIP also ends sessions found only by a client address of the login.
 	EndByIP bool
 	Grace   time.Duration // before SIGKILL (default 2 s)
@@ -108,14 +131,16 @@ type job struct {
 	alert  Alert
 	target respond.Target
 	ids    []string // the login's own queue ids in the log (evidence candidates)
+	own    []string // the organisation's domains the engine is configured with
 	queued time.Time
 }
 
 // Containment is contain mode's alert sink: Sink takes what the log says
 // about a compromised login on the log reader's goroutine (cheaply, never
-// blocking) and a single worker goroutine checks the evidence and the rate
-// limit, blocks the login at the MTA, ends its sessions, holds its queued
-// mail and records an incident. Deleting and releasing mail stay with a
+// blocking); worker goroutines check each alert's evidence in the queue
+// files (several alerts at once, each bounded in ids and time), and one at
+// a time check the rate limit, block the login at the MTA, end its
+// sessions, hold its queued mail and record an incident. Deleting and releasing mail stay with a
 // person running respond.
 type Containment struct {
 	cfg  ContainConfig
@@ -128,6 +153,10 @@ type Containment struct {
 	pending map[string]bool // logins queued or being handled
 	closed  bool
 	rmu     sync.Mutex // serialises Report
+	// act serialises the steps that change something, once the evidence
+	// of an alert is confirmed.
+	act sync.Mutex
+	own map[string]bool // OwnDomains, lower case
 }
 
 // NewContainment checks cfg and starts the worker; Close stops it.
@@ -143,6 +172,24 @@ func NewContainment(ctx context.Context, cfg ContainConfig) (*Containment, error
 	}
 	if cfg.MinEvidence <= 0 {
 		cfg.MinEvidence = 3
+	}
+	if cfg.MinAddresses <= 0 {
+		cfg.MinAddresses = 3
+	}
+	if cfg.MinForeign <= 0 {
+		cfg.MinForeign = 2
+	}
+	if cfg.Span <= 0 {
+		cfg.Span = time.Hour
+	}
+	if cfg.MaxIDs <= 0 {
+		cfg.MaxIDs = 1000
+	}
+	if cfg.VerifyTimeout <= 0 {
+		cfg.VerifyTimeout = 10 * time.Second
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
 	}
 	if cfg.Grace <= 0 {
 		cfg.Grace = 2 * time.Second
@@ -166,11 +213,27 @@ func NewContainment(ctx context.Context, cfg ContainConfig) (*Containment, error
 		return nil, fmt.Errorf("contain: block text: %w", err)
 	}
 	c := &Containment{cfg: cfg, log: cfg.Logger, jobs: make(chan job, cfg.QueueLen),
-		done: make(chan struct{}), pending: map[string]bool{}}
+		done: make(chan struct{}), pending: map[string]bool{}, own: map[string]bool{}}
+	for _, d := range cfg.OwnDomains {
+		if d = strings.ToLower(strings.TrimSpace(d)); d != "" {
+			c.own[d] = true
+		}
+	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
-	go c.run(ctx)
+	var wg sync.WaitGroup
+	for range cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.run(ctx)
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(c.done)
+	}()
 	return c, nil
 }
 
@@ -211,6 +274,7 @@ func (c *Containment) Sink(a Alert) {
 	key := strings.ToLower(a.Login)
 	j := job{alert: a, queued: now, ids: slices.Clone(a.QueueIDs)}
 	if c.eng != nil {
+		j.own = c.eng.cfg.Correlate.OwnDomains // configured, never inferred from the log
 		corr := c.eng.Correlator()
 		j.target = respond.TargetFrom(corr, a.Login)
 		for _, m := range corr.Open(key) {
@@ -253,7 +317,6 @@ func (c *Containment) report(o Outcome) {
 }
 
 func (c *Containment) run(ctx context.Context) {
-	defer close(c.done)
 	for {
 		var j job
 		var ok bool
@@ -276,57 +339,171 @@ func (c *Containment) run(ctx context.Context) {
 
 // evidence is what the queue files say about the login's messages.
 type evidence struct {
+	named     int // valid queue ids the log names
+	examined  int // of those, read (the newest MaxIDs)
 	confirmed int
 	other     int // named by the log as the login's, queue file disagrees
-	addrs     map[string]bool
-	foreign   map[string]bool // sender domains other than the login's own
+	// the most distinct client networks (an IPv4 address, an IPv6 /64)
+	// and sender domains not the login's among confirmed messages that
+	// arrived within Span of each other
+	addrs, foreign int
+	span           time.Duration
+	timedOut       bool
 }
 
 func (e evidence) String() string {
-	return fmt.Sprintf("queue files: %d of the log's messages name the login as sasl_username (%d name another login or none), from %d client address(es), with %d sender domain(s) not the login's",
-		e.confirmed, e.other, len(e.addrs), len(e.foreign))
+	absent := "not in the queue"
+	if e.timedOut {
+		absent = "not read in time or not in the queue"
+	}
+	s := fmt.Sprintf("queue files: %d of the log's messages name the login as sasl_username (%d name another login or none, %d %s), within %s: %d client address(es), %d sender domain(s) not the login's",
+		e.confirmed, e.other, e.examined-e.confirmed-e.other, absent, e.span, e.addrs, e.foreign)
+	if e.named > e.examined {
+		s += fmt.Sprintf("; %d of %d queue ids read (the newest)", e.examined, e.named)
+	}
+	if e.timedOut {
+		s += "; reading stopped at its time limit"
+	}
+	return s
+}
+
+// confirmed is one message the queue file attributes to the login.
+type confirmedMsg struct {
+	at      time.Time
+	network string // client address, IPv6 by /64
+	foreign string // sender domain when not the login's, else ""
+}
+
+// clientNetwork is the key a client address counts under: the address for
+// IPv4, its /64 for IPv6 (one host's privacy addresses are one network).
+func clientNetwork(s string) string {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return s
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return a.String()
+	}
+	return p.String()
+}
+
+// widest returns the most distinct networks and foreign sender domains
+// among messages that arrived within span of each other.
+func widest(ms []confirmedMsg, span time.Duration) (addrs, foreign int) {
+	slices.SortFunc(ms, func(x, y confirmedMsg) int { return x.at.Compare(y.at) })
+	nets, doms := map[string]int{}, map[string]int{}
+	drop := func(m map[string]int, k string) {
+		if k == "" {
+			return
+		}
+		if m[k]--; m[k] == 0 {
+			delete(m, k)
+		}
+	}
+	lo := 0
+	for _, m := range ms {
+		for m.at.Sub(ms[lo].at) > span {
+			drop(nets, ms[lo].network)
+			drop(doms, ms[lo].foreign)
+			lo++
+		}
+		if m.network != "" {
+			nets[m.network]++
+		}
+		if m.foreign != "" {
+			doms[m.foreign]++
+		}
+		addrs, foreign = max(addrs, len(nets)), max(foreign, len(doms))
+	}
+	return addrs, foreign
 }
 
 // verify reads the queue files of the queue ids the log attributes to the
-// login. A local user can write any line into the log, but not a queue
-// file: only what the queue files confirm counts. The queue files must
-// also show the mark of a takeover themselves (sender domains that are not
-// the login's, or several client addresses), so that forged log lines
-// naming a real sender's real queue ids do not pass.
+// login. Any local user can write lines into the log (logger -t
+// postfix/submission/smtpd ...), naming any login and any queue id that
+// mailq shows; the queue files are written by Postfix's cleanup alone. So
+// the decision rests on what the queue files show: enough messages whose
+// file names the login as sasl_username, and among them the mark of a
+// takeover, several client networks or sender domains that are not the
+// login's. Nothing the log says about addresses or senders counts: a
+// login's history from the log is as forgeable as the alert, and the
+// queue keeps no history of mail already delivered. At most MaxIDs ids
+// are read, within VerifyTimeout.
 func (c *Containment) verify(ctx context.Context, j job) (evidence, string) {
-	ev := evidence{addrs: map[string]bool{}, foreign: map[string]bool{}}
+	ev := evidence{span: c.cfg.Span}
 	var ids []string
+	seen := map[string]bool{}
 	for _, id := range j.ids {
-		if postfixq.ValidQueueID(id) && !slices.Contains(ids, id) {
+		if postfixq.ValidQueueID(id) && !seen[id] {
+			seen[id] = true
 			ids = append(ids, id)
 		}
 	}
+	ev.named = len(ids)
+	if len(ids) > c.cfg.MaxIDs {
+		ids = ids[len(ids)-c.cfg.MaxIDs:]
+	}
+	ev.examined = len(ids)
 	if len(ids) == 0 {
 		return ev, "the log names no queued message of the login"
 	}
-	_, own, _ := strings.Cut(strings.ToLower(j.alert.Login), "@")
-	err := c.cfg.Queue.Inspect(ctx, ids, func(m queue.Message) error {
+	login := strings.ToLower(j.alert.Login)
+	_, loginDom, hasDom := strings.Cut(login, "@")
+	own := c.own
+	if len(j.own) > 0 {
+		own = maps.Clone(c.own)
+		for _, d := range j.own {
+			own[strings.ToLower(strings.TrimSpace(d))] = true
+		}
+	}
+	minForeign := c.cfg.MinForeign
+	if !hasDom && len(own) == 0 {
+		minForeign++ // one of the domains may be the login's own
+	}
+	var ms []confirmedMsg
+	vctx, cancel := context.WithTimeout(ctx, c.cfg.VerifyTimeout)
+	defer cancel()
+	err := c.cfg.Queue.Inspect(vctx, ids, func(m queue.Message) error {
 		if !strings.EqualFold(m.SASLUsername, j.alert.Login) {
 			ev.other++
 			return nil
 		}
 		ev.confirmed++
+		cm := confirmedMsg{at: m.ArrivalTime}
 		if m.ClientAddress != "" {
-			ev.addrs[m.ClientAddress] = true
+			cm.network = clientNetwork(m.ClientAddress)
 		}
-		if _, dom, ok := strings.Cut(strings.ToLower(m.Sender), "@"); ok && dom != own {
-			ev.foreign[dom] = true
+		if _, dom, ok := strings.Cut(strings.ToLower(m.Sender), "@"); ok && dom != "" && !(hasDom && dom == loginDom) && !own[dom] {
+			cm.foreign = dom
 		}
+		ms = append(ms, cm)
 		return nil
 	})
+	ev.addrs, ev.foreign = widest(ms, c.cfg.Span)
 	if err != nil {
-		return ev, "reading the queue files failed: " + err.Error()
+		if ctx.Err() != nil {
+			return ev, "cancelled while reading the queue files (watch is stopping)"
+		}
+		if vctx.Err() == nil {
+			return ev, "reading the queue files failed: " + err.Error()
+		}
+		ev.timedOut = true // judge what was read in time
 	}
 	switch {
 	case ev.confirmed < c.cfg.MinEvidence:
-		return ev, fmt.Sprintf("evidence not confirmed: %d queued message(s) of the login by their queue files, %d needed", ev.confirmed, c.cfg.MinEvidence)
-	case len(ev.foreign) < 2 && len(ev.addrs) < 2:
-		return ev, "evidence not confirmed: the login's queued messages show one sender domain of its own and one client address"
+		why := fmt.Sprintf("evidence not confirmed: %d queued message(s) of the login by their queue files, %d needed", ev.confirmed, c.cfg.MinEvidence)
+		if ev.timedOut {
+			why += fmt.Sprintf(" (reading stopped after %s)", c.cfg.VerifyTimeout)
+		}
+		return ev, why
+	case ev.addrs < c.cfg.MinAddresses && ev.foreign < minForeign:
+		return ev, fmt.Sprintf("evidence not confirmed: the login's queued messages show %d client address(es) and %d sender domain(s) not its own within %s; a takeover needs %d addresses or %d such domains (a person's own devices are not enough)",
+			ev.addrs, ev.foreign, c.cfg.Span, c.cfg.MinAddresses, minForeign)
 	}
 	return ev, ""
 }
@@ -367,7 +544,13 @@ func (c *Containment) contain(ctx context.Context, j job) Outcome {
 	ev, why := c.verify(ctx, j)
 	o.Evidence = ev.String()
 	if why != "" {
-		o.Status, o.Why = Refused, why+": not contained, check it and run respond"
+		o.Status, o.Why = Refused, "not contained: "+why+"; check it and run respond"
+		return o
+	}
+	c.act.Lock()
+	defer c.act.Unlock()
+	if ctx.Err() != nil {
+		o.Status, o.Why = Refused, "not contained: cancelled (watch is stopping); run respond"
 		return o
 	}
 	lctx, cancel := context.WithTimeout(ctx, c.cfg.LockWait)
@@ -421,6 +604,9 @@ func (c *Containment) contain(ctx context.Context, j job) Outcome {
 	res, err := c.cfg.MTA.Block(ctx, login, c.cfg.Block)
 	cmd := "add " + key + " " + c.cfg.Block.Action.String() + " to the check_sasl_access map, postmap, postfix reload"
 	switch {
+	case err != nil && ctx.Err() != nil:
+		rec(respond.StepBlock, cmd, "cancelled: "+err.Error(), 0, 1, nil)
+		o.Notes = append(o.Notes, "MTA block cancelled (watch is stopping): "+err.Error())
 	case err != nil:
 		rec(respond.StepBlock, cmd, "failed: "+err.Error(), 0, 1, nil)
 		o.Notes = append(o.Notes, "MTA block failed: "+err.Error())
@@ -430,6 +616,11 @@ func (c *Containment) contain(ctx context.Context, j job) Outcome {
 	case res.NotBlockable != "":
 		rec(respond.StepBlock, cmd, "not blockable: "+res.NotBlockable, 0, 1, nil)
 		o.Notes = append(o.Notes, res.NotBlockable)
+	case ctx.Err() != nil:
+		// the configuration check did not finish: whether the map is
+		// consulted is not known
+		rec(respond.StepBlock, cmd, "written, check cancelled: "+strings.Join(res.Notes, "; "), 0, 1, nil)
+		o.Notes = append(o.Notes, "the configuration check was cancelled (watch is stopping): whether Postfix consults the map is not known; run saslguard respond")
 	default:
 		rec(respond.StepBlock, cmd, "written, not effective: "+strings.Join(res.Notes, "; "), 0, 1, nil)
 		o.Notes = append(o.Notes, "the map is not consulted by every service that offers AUTH: "+strings.Join(res.Notes, "; "))

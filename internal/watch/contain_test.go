@@ -171,7 +171,10 @@ func newFixture(t *testing.T, cfg ContainConfig) *fixture {
 	}
 	st.Now = f.clock
 	f.st = st
-	cfg.Store, cfg.Queue, cfg.Now = st, f.q, f.clock
+	if cfg.Queue == nil {
+		cfg.Queue = f.q
+	}
+	cfg.Store, cfg.Now = st, f.clock
 	cfg.Report = func(o Outcome) { f.out <- o }
 	ctx, cancel := context.WithCancel(context.Background())
 	f.c, err = NewContainment(ctx, cfg)
@@ -261,7 +264,7 @@ func TestContainRefusesUnconfirmedEvidence(t *testing.T) {
 		// Forged lines naming bob's real queue ids (mailq shows them to
 		// anyone): the queue files say bob, but show his own sender and
 		// one client address, not a takeover.
-		{"real ids of a legitimate sender", func(q *fakeQueue) []string { return q.add("bob@lab.test", 8, false) }, "one sender domain of its own"},
+		{"real ids of a legitimate sender", func(q *fakeQueue) []string { return q.add("bob@lab.test", 8, false) }, "1 client address(es) and 0 sender domain(s)"},
 		{"another login's spam", func(q *fakeQueue) []string { return q.add("alice@lab.test", 8, true) }, "evidence not confirmed"},
 		{"too few confirmed", func(q *fakeQueue) []string { return q.add("bob@lab.test", 2, true) }, "2 queued message(s)"},
 	} {
@@ -375,7 +378,7 @@ func TestContainNotEffective(t *testing.T) {
 // alerts past the queue are reported as refused.
 func TestContainSinkNeverBlocks(t *testing.T) {
 	mta := &fakeMTA{effective: true, gate: make(chan struct{}), entered: make(chan struct{}, 10)}
-	f := newFixture(t, ContainConfig{MTA: mta, QueueLen: 1, MaxPerWindow: 10})
+	f := newFixture(t, ContainConfig{MTA: mta, QueueLen: 1, MaxPerWindow: 10, Workers: 1})
 	var elapsed time.Duration
 	for i := range 4 {
 		login := fmt.Sprintf("user%d@lab.test", i)
@@ -448,5 +451,174 @@ func TestContainIgnoresHistory(t *testing.T) {
 	}
 	if len(f.mta.blocked) != 0 {
 		t.Errorf("blocked %v", f.mta.blocked)
+	}
+}
+
+// put queues messages of login, one per (client address, sender, minutes
+// after the first) triple, and returns their ids.
+func (q *fakeQueue) put(login string, msgs ...[3]string) []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var ids []string
+	for _, m := range msgs {
+		id := fmt.Sprintf("%X%05X", len(q.msgs)+0xB0000, len(ids))
+		min, _ := time.ParseDuration(m[2] + "m")
+		q.msgs[id] = queue.Message{QueueID: id, Queue: "deferred", SASLUsername: login, SASLMethod: "PLAIN",
+			ClientAddress: m[0], Sender: m[1], ArrivalTime: time.Unix(1700000000, 0).Add(min)}
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// TestContainEvidenceRules: the queue files must show a takeover, at the
+// rules' boundaries: several client networks, or sender domains that are
+// not the login's, among messages that arrived within an hour.
+func TestContainEvidenceRules(t *testing.T) {
+	type m = [3]string
+	for _, tc := range []struct {
+		name    string
+		login   string
+		own     []string
+		msgs    []m
+		contain bool
+	}{
+		{"laptop and phone, own sender", "bob@lab.test", nil,
+			[]m{{"192.0.2.1", "bob@lab.test", "0"}, {"198.51.100.7", "bob@lab.test", "1"}, {"192.0.2.1", "bob@lab.test", "2"}, {"198.51.100.7", "Bob@Lab.Test", "3"}, {"192.0.2.1", "bob@lab.test", "4"}, {"198.51.100.7", "bob@lab.test", "5"}}, false},
+		{"three client addresses", "bob@lab.test", nil,
+			[]m{{"192.0.2.1", "bob@lab.test", "0"}, {"198.51.100.7", "bob@lab.test", "1"}, {"203.0.113.9", "bob@lab.test", "2"}}, true},
+		{"three addresses over more than an hour", "bob@lab.test", nil,
+			[]m{{"192.0.2.1", "bob@lab.test", "0"}, {"198.51.100.7", "bob@lab.test", "40"}, {"203.0.113.9", "bob@lab.test", "90"}}, false},
+		{"IPv6 privacy addresses of one /64", "bob@lab.test", nil,
+			[]m{{"2001:db8:1:2::a", "bob@lab.test", "0"}, {"2001:db8:1:2::b", "bob@lab.test", "1"}, {"2001:db8:1:2:ffff::c", "bob@lab.test", "2"}}, false},
+		{"three IPv6 networks", "bob@lab.test", nil,
+			[]m{{"2001:db8:1:2::a", "bob@lab.test", "0"}, {"2001:db8:1:3::a", "bob@lab.test", "1"}, {"2001:db8:1:4::a", "bob@lab.test", "2"}}, true},
+		{"one foreign sender domain", "bob@lab.test", nil,
+			[]m{{"192.0.2.1", "promo@deals.example", "0"}, {"192.0.2.1", "promo2@deals.example", "0"}, {"192.0.2.1", "bob@lab.test", "0"}}, false},
+		{"two foreign sender domains from one address", "bob@lab.test", nil,
+			[]m{{"192.0.2.1", "promo@deals.example", "0"}, {"192.0.2.1", "x@pills.example", "0"}, {"192.0.2.1", "bob@lab.test", "0"}}, true},
+		{"the organisation's other domain is the login's", "bob@lab.test", []string{"Lab.Test", "lab-mail.test"},
+			[]m{{"192.0.2.1", "bob@lab-mail.test", "0"}, {"192.0.2.1", "bob@lab.test", "0"}, {"192.0.2.1", "info@deals.example", "0"}}, false},
+		{"login without a domain: two sender domains may be its own", "bob", nil,
+			[]m{{"192.0.2.1", "bob@home.example", "0"}, {"192.0.2.1", "bob@work.example", "0"}, {"192.0.2.1", "bob@work.example", "0"}}, false},
+		{"login without a domain: three sender domains", "bob", nil,
+			[]m{{"192.0.2.1", "a@one.example", "0"}, {"192.0.2.1", "b@two.example", "0"}, {"192.0.2.1", "c@three.example", "0"}}, true},
+		{"login without a domain, the organisation's domains known", "bob", []string{"home.example"},
+			[]m{{"192.0.2.1", "bob@home.example", "0"}, {"192.0.2.1", "x@one.example", "0"}, {"192.0.2.1", "y@two.example", "0"}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, ContainConfig{OwnDomains: tc.own})
+			ids := f.q.put(tc.login, tc.msgs...)
+			f.q.add("carol@lab.test", 4, true) // another login's spam, not named
+			f.c.Sink(compromised(tc.login, ids))
+			o := f.next(t)
+			if tc.contain {
+				if o.Status != Contained || o.Held != len(tc.msgs) {
+					t.Fatalf("outcome %+v, want contained", o)
+				}
+				return
+			}
+			if o.Status != Refused || !strings.HasPrefix(o.Why, "not contained: evidence not confirmed") || !strings.Contains(o.Why, "own devices are not enough") {
+				t.Fatalf("outcome %+v, want refused for the queue files' evidence", o)
+			}
+			if len(f.mta.calls()) != 0 || o.Held != 0 {
+				t.Errorf("blocked %v, held %d", f.mta.calls(), o.Held)
+			}
+		})
+	}
+}
+
+// slowQueue answers Inspect for the ids in slow only when the context ends,
+// as postcat would for ids it cannot find.
+type slowQueue struct {
+	*fakeQueue
+	slow map[string]bool
+}
+
+func (q *slowQueue) Inspect(ctx context.Context, ids []string, fn func(queue.Message) error) error {
+	for _, id := range ids {
+		if q.slow[id] {
+			<-ctx.Done()
+			return ctx.Err()
+		}
+	}
+	return q.fakeQueue.Inspect(ctx, ids, fn)
+}
+
+// TestContainSlowEvidenceDoesNotDelayOthers: the queue files of one alert
+// taking long to read (ids that cost a wait each) stop at the time limit,
+// and another login's alert is contained meanwhile.
+func TestContainSlowEvidenceDoesNotDelayOthers(t *testing.T) {
+	fq := &fakeQueue{msgs: map[string]queue.Message{}}
+	sq := &slowQueue{fakeQueue: fq, slow: map[string]bool{}}
+	var made []string
+	for i := range 60 {
+		id := fmt.Sprintf("F%09X", 0xABC000+i)
+		sq.slow[id] = true
+		made = append(made, id)
+	}
+	f := newFixture(t, ContainConfig{Queue: sq, VerifyTimeout: 3 * time.Second})
+	f.q = fq
+	f.c.Sink(compromised("carol@lab.test", made))
+	start := time.Now()
+	f.c.Sink(compromised("alice@lab.test", fq.add("alice@lab.test", 5, true)))
+	o := f.next(t)
+	if o.Login != "alice@lab.test" || o.Status != Contained {
+		t.Fatalf("first outcome %+v, want alice contained", o)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("alice contained after %s, behind carol's slow evidence", d)
+	}
+	o = f.next(t)
+	if o.Login != "carol@lab.test" || o.Status != Refused || !strings.Contains(o.Why, "reading stopped after 3s") {
+		t.Fatalf("carol: %+v", o)
+	}
+}
+
+// TestContainCapsIDs: at most MaxIDs queue ids of one alert are read, the
+// newest.
+func TestContainCapsIDs(t *testing.T) {
+	f := newFixture(t, ContainConfig{MaxIDs: 5})
+	old := f.q.add("alice@lab.test", 5, true)
+	f.c.Sink(compromised("alice@lab.test", append(old, "ABCDEF0001", "ABCDEF0002", "ABCDEF0003", "ABCDEF0004", "ABCDEF0005")))
+	o := f.next(t)
+	if o.Status != Refused || !strings.Contains(o.Evidence, "5 of 10 queue ids read") || !strings.Contains(o.Why, "0 queued message(s)") {
+		t.Fatalf("outcome %+v", o)
+	}
+}
+
+// cancelMTA writes the entry but its configuration check is cut short by
+// the context, as postfixblock's is when watch stops.
+type cancelMTA struct{ cancel context.CancelFunc }
+
+func (m cancelMTA) Block(ctx context.Context, login string, opts mtablock.Options) (mtablock.Result, error) {
+	m.cancel()
+	return mtablock.Result{Login: login, Written: true, Notes: []string{"postconf: context canceled"}}, nil
+}
+
+// TestContainCancelledCheckSaysCancelled: a block whose configuration check
+// was cancelled is not reported as a map Postfix does not consult.
+func TestContainCancelledCheckSaysCancelled(t *testing.T) {
+	st, err := store.OpenDir(filepath.Join(t.TempDir(), "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	q := &fakeQueue{msgs: map[string]queue.Message{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan Outcome, 4)
+	c, err := NewContainment(ctx, ContainConfig{Store: st, Queue: q, MTA: cancelMTA{cancel}, Report: func(o Outcome) { out <- o }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Sink(compromised("alice@lab.test", q.add("alice@lab.test", 5, true)))
+	var o Outcome
+	select {
+	case o = <-out:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no outcome")
+	}
+	c.Close()
+	if o.Status != NotContained || !strings.Contains(o.Why, "configuration check was cancelled") || strings.Contains(o.Why, "not consulted") {
+		t.Fatalf("outcome %+v", o)
 	}
 }

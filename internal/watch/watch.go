@@ -58,6 +58,9 @@ type Config struct {
 	Allow map[string]bool
 	// Sink receives each alert, on the goroutine that called Line.
 	Sink func(Alert)
+	// Journal, when set, drops journal lines with a Postfix tag that the
+	// journal's trusted fields show were not written by Postfix.
+	Journal *JournalTrust
 	// Cooldown: a login alerted once alerts again when it still (or again)
 	// sends this long after its last alert, in event time (default 6 h), so
 	// a login cleaned up, re-enabled and taken over again is not silent.
@@ -87,6 +90,9 @@ type fileState struct {
 // Stats count what the engine read.
 type Stats struct {
 	Lines, Parsed, Unparsed, NoEnvelope, Alerts int64
+	// Untrusted counts journal lines with a Postfix tag that Postfix did
+	// not write (Config.Journal).
+	Untrusted int64
 }
 
 // New returns an engine.
@@ -144,6 +150,10 @@ func (e *Engine) Line(path string, data []byte) {
 	fs := e.file(path)
 	e.parser.Env.Year = e.yearOf(fs.year)
 	r := e.parser.Parse(unsafe.String(&data[0], len(data)), &e.ev)
+	if r.Status != logline.NoEnvelope && e.untrusted() {
+		e.ev = event.Event{}
+		return
+	}
 	switch r.Status {
 	case logline.NoEnvelope:
 		e.Stats.NoEnvelope++

@@ -2,7 +2,10 @@
 // (internal/testlab): per run, a fresh login relays spam at a steady rate
 // from several loopback addresses until Postfix refuses it, and the driver
 // reports how many spam messages were queued and how many seconds passed
-// from the first spam to the block. Used by bench/watch/run.sh.
+// from the first spam to the block. With -forged N, just before each run's
+// first spam it appends lines to the mail log, as a local user can with
+// logger(1), that name another login with N made-up queue ids. Used by
+// bench/watch/run.sh.
 package main
 
 import (
@@ -16,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,14 +46,15 @@ func main() {
 	ipsN := flag.Int("ips", 3, "loopback source addresses of the spam")
 	poll := flag.Duration("poll", 250*time.Millisecond, "watch --poll")
 	maxMsgs := flag.Int("max", 300, "give up a run after this many messages")
+	forged := flag.Int("forged", 0, "made-up queue ids in forged log lines written just before each run's spam")
 	flag.Parse()
-	if err := run(*bin, *runs, *rate, *ipsN, *poll, *maxMsgs); err != nil {
+	if err := run(*bin, *runs, *rate, *ipsN, *poll, *maxMsgs, *forged); err != nil {
 		fmt.Fprintln(os.Stderr, "driver:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin string, runs int, rate float64, ipsN int, poll time.Duration, maxMsgs int) error {
+func run(bin string, runs int, rate float64, ipsN int, poll time.Duration, maxMsgs, forged int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	users := map[string]string{}
@@ -100,21 +105,34 @@ func run(bin string, runs int, rate float64, ipsN int, poll time.Duration, maxMs
 	}()
 	time.Sleep(time.Second) // let watch reach the end of the log
 
-	fmt.Printf("rate %.0f msg/s from %d addresses, watch --poll %s\n", rate, ipsN, poll)
+	fmt.Printf("rate %.0f msg/s from %d addresses, watch --poll %s, %d made-up queue ids in forged lines per run\n", rate, ipsN, poll, forged)
 	fmt.Printf("%-4s %-7s %-8s %-8s %-5s %s\n", "run", "queued", "refused", "block_s", "held", "status")
 	var qs []int
 	var ts []float64
 	for r := range runs {
 		login := fmt.Sprintf("spam%d@lab.test", r)
+		if forged > 0 {
+			if err := forge(lab.LogPath(), fmt.Sprintf("decoy%d@lab.test", r), r, forged); err != nil {
+				return err
+			}
+			time.Sleep(300 * time.Millisecond) // watch reads them and hands the decoy's alert on
+		}
 		q, ref, first, err := spam(ctx, lab, login, users[login], r, rate, ipsN, maxMsgs)
 		if err != nil {
 			return err
 		}
 		var o outcome
-		select {
-		case o = <-outcomes:
-		case <-time.After(30 * time.Second):
-			return fmt.Errorf("run %d: no containment outcome (see %s)", r, errf.Name())
+	wait:
+		for {
+			select {
+			case o = <-outcomes:
+				if o.Login == login {
+					break wait
+				}
+				fmt.Printf("     (%s: %s)\n", o.Login, o.Status)
+			case <-time.After(30 * time.Second):
+				return fmt.Errorf("run %d: no containment outcome (see %s)", r, errf.Name())
+			}
 		}
 		block := -1.0
 		if !o.BlockedAt.IsZero() {
@@ -177,6 +195,33 @@ func spam(ctx context.Context, lab *testlab.Lab, login, pw string, r int, rate f
 	}
 	wg.Wait()
 	return queued, refused, first, firstErr
+}
+
+// forge appends Postfix-like lines to the log, as any local user can write
+// them through syslog (logger -t postfix/submission/smtpd): login "sends"
+// n spam messages from four addresses, under made-up queue ids that name
+// no queued message.
+func forge(path, login string, r, n int) error {
+	var b strings.Builder
+	stamp := time.Now().Format("Jan _2 15:04:05")
+	for i := range n {
+		qid := fmt.Sprintf("E%04X%05X", r, i)
+		ip := fmt.Sprintf("127.0.200.%d", 10+i%4)
+		pid := 41000 + i
+		fmt.Fprintf(&b, "%s mail postfix/submission/smtpd[%d]: connect from unknown[%s]\n", stamp, pid, ip)
+		fmt.Fprintf(&b, "%s mail postfix/submission/smtpd[%d]: %s: client=unknown[%s], sasl_method=PLAIN, sasl_username=%s\n", stamp, pid, qid, ip, login)
+		fmt.Fprintf(&b, "%s mail postfix/cleanup[%d]: %s: message-id=<%d.forged@x>\n", stamp, pid+500, qid, i)
+		fmt.Fprintf(&b, "%s mail postfix/qmgr[%d]: %s: from=<sale%d@forged%d.example>, size=400, nrcpt=1 (queue active)\n", stamp, pid+900, qid, i, i)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(b.String()); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // effectiveMap makes the saslguard map exist and be consulted by every

@@ -2,6 +2,7 @@ package postfixq
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -172,5 +173,56 @@ func TestLabFilterCopy(t *testing.T) {
 	sel, err = queue.SelectLogin(ctx, q, "alice@lab.test", []queue.Link{{QueueID: copyID, Kind: queue.LinkFilterCopy}})
 	if err != nil || len(sel.Messages) != 1 || sel.Messages[0].Reason != "filter-copy" {
 		t.Fatalf("with a link: %+v, %v", sel, err)
+	}
+}
+
+// TestLabInspectMadeUpIDs: ids that name no queued message (made-up ids
+// from forged log lines) cost no postcat wait on a real Postfix, whose
+// postcat takes about a second to give up on each; the real ones among
+// them are read in one call.
+func TestLabInspectMadeUpIDs(t *testing.T) {
+	lab := testlab.Start(t, testlab.Options{NoIMAP: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var real []string
+	for i := range 3 {
+		res, err := lab.Send(ctx, testlab.SendOpts{LocalIP: "127.0.0.66", Login: "alice@lab.test", Password: "alice-secret-1",
+			From: "alice@lab.test", To: []string{"friend@example.org"}, Subject: "note " + string(rune('a'+i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		real = append(real, res.QueueID)
+	}
+	var ids []string
+	for i := range 60 {
+		ids = append(ids, fmt.Sprintf("F%09X", 0xABC000+i))
+		if i%20 == 0 {
+			ids = append(ids, real[i/20])
+		}
+	}
+	q, err := New(ctx, Config{ConfigDir: lab.ConfigDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	var got []string
+	err = q.Inspect(ctx, ids, func(m queue.Message) error {
+		if m.SASLUsername == "alice@lab.test" {
+			got = append(got, m.QueueID)
+		}
+		return nil
+	})
+	took := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	slices.Sort(real)
+	if !slices.Equal(got, real) {
+		t.Errorf("read %v, want %v", got, real)
+	}
+	// One made-up id given to postcat would cost a second.
+	if took > 900*time.Millisecond {
+		t.Errorf("inspecting 60 made-up and 3 real ids took %s", took)
 	}
 }
