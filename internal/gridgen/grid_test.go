@@ -83,6 +83,9 @@ func scanCase(dir string, c gridgen.Case) (gridgen.Judged, error) {
 	if err != nil {
 		return gridgen.Judged{}, fmt.Errorf("%s: scan: %w", c.ID, err)
 	}
+	if n := sum(res.Stats.Unparsed) + res.Stats.NoEnvelope; n > 0 {
+		return gridgen.Judged{}, fmt.Errorf("%s: %d generated lines not understood: %v", c.ID, n, res.Stats.Unparsed)
+	}
 	var buf bytes.Buffer
 	if err := report.JSON(&buf, report.Build(res, cfg.Allow(), time.UTC)); err != nil {
 		return gridgen.Judged{}, err
@@ -147,4 +150,12 @@ func TestGrid(t *testing.T) {
 	var b strings.Builder
 	gridgen.Table(&b, "CI grid", js)
 	t.Log("\n" + b.String())
+}
+
+func sum(m map[string]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
