@@ -51,7 +51,7 @@ for set in $SETS; do
 	"$OUT/saslguard-grid" list "$set" | xargs -P "$JOBS" -I{} bash -c 'one_case "$0" "$1"' "$dir" {}
 	echo "$set: done in $(($(date +%s) - start)) s" >&2
 	{
-		echo "Run on $(date -u '+%Y-%m-%d %H:%M UTC'), saslguard at $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (modified)'), \`bench/detect.sh\`."
+		echo "Run on $(date -u '+%Y-%m-%d %H:%M UTC'), saslguard at $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet -- internal cmd 2>/dev/null || echo ' (code modified)') (detector last changed in $(git log -1 --format=%h -- internal/detect internal/correlate 2>/dev/null || echo unknown)), \`bench/detect.sh\`."
 		echo
 		"$OUT/saslguard-grid" score -dir "$dir" "$set"
 		echo
