@@ -349,11 +349,6 @@ func (w *logw) imapLogin(t time.Time, user, ip string, stay time.Duration) {
 		user, mpid, sess, w.r.between(80, 4000), w.r.between(600, 90000), w.r.intn(20), w.r.intn(400000))
 }
 
-// imapFail writes a failed Dovecot IMAP login.
-func (w *logw) imapFail(t time.Time, user, ip string) {
-	w.add(t, "dovecot: imap-login: Disconnected: Connection closed (auth failed, 1 attempts in 2 secs): user=<%s>, method=PLAIN, rip=%s, lip=%s, TLS, session=<%s>", user, ip, w.lanIP, w.token(16))
-}
-
 // relayDenied writes an unauthenticated client refused relaying.
 func (w *logw) relayDenied(t time.Time, c client, from, to string) {
 	pid := w.newPID()

@@ -45,17 +45,17 @@ func (g *gen) takeover() {
 	if !attack.After(g.logStart.Add(time.Minute)) {
 		attack = g.logStart.Add(time.Minute)
 	}
-	max := c.MaxMessages
-	if max <= 0 {
-		max = DefaultMaxMessages
+	limit := c.MaxMessages
+	if limit <= 0 {
+		limit = DefaultMaxMessages
 	}
 	n := int(float64(c.Rate)*c.Duration.Hours() + 0.5)
 	if n < 1 {
 		n = 1
 	}
 	dur := c.Duration
-	if n > max {
-		n = max
+	if n > limit {
+		n = limit
 		dur = time.Duration(float64(n) / float64(c.Rate) * float64(time.Hour))
 	}
 	end := attack.Add(dur)
