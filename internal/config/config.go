@@ -163,6 +163,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	for _, o := range [][3]string{
+		{"few_foreign_domains", "min_foreign_domains", "more_foreign_domains"},
 		{"min_foreign_domains", "more_foreign_domains", "many_foreign_domains"},
 		{"new_ips", "more_new_ips", "many_new_ips"},
 		{"rejections", "many_rejections", ""},

@@ -68,6 +68,7 @@ type evidence struct {
 // Thresholds are the rules' thresholds, each a key of the configuration's
 // [detect] section. Zero fields take the defaults (see Normalize).
 type Thresholds struct {
+	FewForeignDomains   int `toml:"few_foreign_domains"`
 	MinForeignDomains   int `toml:"min_foreign_domains"`
 	MoreForeignDomains  int `toml:"more_foreign_domains"`
 	ManyForeignDomains  int `toml:"many_foreign_domains"`
@@ -114,10 +115,11 @@ func (ti ThresholdInfo) Set(t *Thresholds, v int) { *ti.field(t) = v }
 // thresholds lists every threshold, in the order of the configuration
 // example.
 var thresholds = []ThresholdInfo{
+	{"few_foreign_domains", "distinct foreign sender domains that say spam (a login sends as its own, and as a provider's address at most)", 2, func(t *Thresholds) *int { return &t.FewForeignDomains }},
 	{"min_foreign_domains", "distinct foreign sender domains in the window that count as forgery (4 points)", 3, func(t *Thresholds) *int { return &t.MinForeignDomains }},
 	{"more_foreign_domains", "foreign sender domains for 6 points", 5, func(t *Thresholds) *int { return &t.MoreForeignDomains }},
 	{"many_foreign_domains", "foreign sender domains for 7 points", 10, func(t *Thresholds) *int { return &t.ManyForeignDomains }},
-	{"few_domains_messages", "messages with two or more foreign domains (below min_foreign_domains) for 2 points", 5, func(t *Thresholds) *int { return &t.FewDomainsMessages }},
+	{"few_domains_messages", "messages with few_foreign_domains or more foreign domains (below min_foreign_domains) for 2 points", 5, func(t *Thresholds) *int { return &t.FewDomainsMessages }},
 	{"one_domain_messages", "messages, 80% of the window or more, with one foreign domain for 2 points", 20, func(t *Thresholds) *int { return &t.OneDomainMessages }},
 	{"forged_share_messages", "foreign-sender messages, half the window or more, that make the window mostly forged", 10, func(t *Thresholds) *int { return &t.ForgedShareMessages }},
 	{"forged_new_ip_messages", "foreign-sender messages from new IPs that make forgery a takeover", 3, func(t *Thresholds) *int { return &t.ForgedNewIPMessages }},
@@ -199,10 +201,12 @@ var rules = []Rule{
 	},
 	{
 		Name: "few_forged_domains", Kind: Score, Group: "forged",
-		Doc:    "senders of two or more foreign domains in few_domains_messages messages or more",
+		Doc:    "senders of few_foreign_domains or more foreign domains in few_domains_messages messages or more",
 		Points: "2",
-		Reads:  []string{"few_domains_messages"}, Figures: []string{"foreign_domains", "foreign_messages"},
-		fire: func(t *Thresholds, e *evidence) int { return 2 * b2i(e.d >= 2 && e.foreign >= t.FewDomainsMessages) },
+		Reads:  []string{"few_foreign_domains", "few_domains_messages"}, Figures: []string{"foreign_domains", "foreign_messages"},
+		fire: func(t *Thresholds, e *evidence) int {
+			return 2 * b2i(e.d >= t.FewForeignDomains && e.foreign >= t.FewDomainsMessages)
+		},
 	},
 	{
 		Name: "one_forged_domain", Kind: Score, Group: "forged",
@@ -245,9 +249,9 @@ var rules = []Rule{
 	},
 	{
 		Name: "burst_new_ips", Kind: Score,
-		Doc:    "a volume burst (3 points or more) of burst_messages or more in the window, 80% of the last hour from new IPs, with more than volume to say spam (two foreign domains, rejections, or bounces)",
+		Doc:    "a volume burst (3 points or more) of burst_messages or more in the window, 80% of the last hour from new IPs, with more than volume to say spam (few_foreign_domains, rejections, or bounces)",
 		Points: "2",
-		Reads:  []string{"burst_messages", "rejections", "bounces"}, Figures: []string{"last_hour", "last_hour_new_ips"},
+		Reads:  []string{"burst_messages", "few_foreign_domains", "rejections", "bounces"}, Figures: []string{"last_hour", "last_hour_new_ips"},
 		fire: func(t *Thresholds, e *evidence) int {
 			return 2 * b2i(e.vol >= 3 && e.n >= t.BurstMessages && e.hourNew*5 >= e.lastHour*4 && e.spammy)
 		},
@@ -287,10 +291,10 @@ var rules = []Rule{
 	},
 	{
 		Name: "forged_domains_new_ips", Kind: Sending,
-		Doc:   "two or more foreign sender domains, forged_new_ip_messages from new_ips or more new IPs",
-		Reads: []string{"new_ips", "forged_new_ip_messages"}, Figures: []string{"foreign_domains", "new_ips", "forged_from_new_ips"},
+		Doc:   "few_foreign_domains or more foreign sender domains, forged_new_ip_messages from new_ips or more new IPs",
+		Reads: []string{"few_foreign_domains", "new_ips", "forged_new_ip_messages"}, Figures: []string{"foreign_domains", "new_ips", "forged_from_new_ips"},
 		fire: func(t *Thresholds, e *evidence) int {
-			return b2i(e.d >= 2 && e.newIPs >= t.NewIPs && e.fNew >= t.ForgedNewIPMessages)
+			return b2i(e.d >= t.FewForeignDomains && e.newIPs >= t.NewIPs && e.fNew >= t.ForgedNewIPMessages)
 		},
 	},
 	{
@@ -331,9 +335,9 @@ var rules = []Rule{
 	},
 	{
 		Name: "forged_senders", Kind: Notable,
-		Doc:     "senders of two or more foreign domains",
-		Figures: []string{"foreign_domains"},
-		fire:    func(t *Thresholds, e *evidence) int { return b2i(e.d >= 2) },
+		Doc:   "senders of few_foreign_domains or more foreign domains",
+		Reads: []string{"few_foreign_domains"}, Figures: []string{"foreign_domains"},
+		fire: func(t *Thresholds, e *evidence) int { return b2i(e.d >= t.FewForeignDomains) },
 	},
 	{
 		Name: "refused_for_spam", Kind: Notable,
@@ -397,7 +401,7 @@ func derive(t *Thresholds, c counts, e *evidence) {
 	if c.rej*t.RejectionSliver < c.winRcpts {
 		e.rej = 0 // a sliver of a big mailing
 	}
-	e.spammy = c.d >= 2 || e.rej >= t.Rejections || c.bnc >= t.Bounces
+	e.spammy = c.d >= t.FewForeignDomains || e.rej >= t.Rejections || c.bnc >= t.Bounces
 	e.failed = c.fail + c.prior
 	// mostly forged mail counts as volume from fewer messages than the
 	// user's own (low-and-slow spam; a traveller catching up on mail)

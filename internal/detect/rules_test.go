@@ -44,3 +44,43 @@ func BenchmarkMessage(b *testing.B) {
 		f.s.Message(&f.cfg, Message{Time: tm.Add(time.Duration(i) * time.Second), IP: ips[i%3], Domain: "corp.example", Rcpts: 2})
 	}
 }
+
+// oneForgedDomain: a login with a week of history sends, from three new
+// IPs, 24 messages as one foreign domain at two an hour.
+func oneForgedDomain(cfg Config) *State {
+	f := &feed{cfg: cfg, s: NewState()}
+	f.cfg.Normalize()
+	tm := f.baseline(8)
+	ips := []string{"203.0.113.1", "203.0.113.2", "203.0.113.3"}
+	for i := range 24 {
+		f.msg(tm.Add(time.Duration(i)*30*time.Minute), ips[i%3], "forged.example", true)
+	}
+	return f.s
+}
+
+// min_foreign_domains decides how many foreign sender domains are forgery
+// enough: at 1, one forged domain from new IPs is a takeover.
+func TestMinForeignDomainsChangesTheVerdict(t *testing.T) {
+	def := oneForgedDomain(DefaultConfig())
+	if def.Verdict() != OK {
+		t.Fatalf("default: %v (score %d), want ok", def.Verdict(), def.Score())
+	}
+	cfg := DefaultConfig()
+	cfg.FewForeignDomains, cfg.MinForeignDomains = 1, 1
+	one := oneForgedDomain(cfg)
+	if one.Verdict() != Compromised {
+		t.Fatalf("min_foreign_domains 1: %v (score %d, rules %v), want compromised", one.Verdict(), one.Score(), one.Best().Rules)
+	}
+	if !hasRule(one.Best().Rules, "forged_domains") || !hasRule(one.Best().Rules, "forged_from_new_ips") {
+		t.Errorf("rules %v lack forged_domains and forged_from_new_ips", one.Best().Rules)
+	}
+}
+
+func hasRule(fs []Fired, name string) bool {
+	for _, f := range fs {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
+}
