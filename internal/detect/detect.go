@@ -858,7 +858,9 @@ func topDomains(m map[string]int, k int) []string {
 	return out
 }
 
-// Reasons renders a snapshot as sentences a person reads at a glance.
+// Reasons renders a snapshot as sentences a person reads at a glance: what
+// the login sent and since when, then the reason of each rule that fired,
+// in the table's order (rules that say the same say it once).
 func Reasons(sn Snapshot, loc *time.Location) []string {
 	if loc == nil {
 		loc = time.UTC
@@ -874,16 +876,6 @@ func Reasons(sn Snapshot, loc *time.Location) []string {
 		}
 		r = append(r, msg)
 	}
-	if sn.ForeignMessages > 0 {
-		s := fmt.Sprintf("%d with sender domains not its own (%d domain%s", sn.ForeignMessages, sn.ForeignDomains, plural(sn.ForeignDomains))
-		if len(sn.TopForeign) > 0 {
-			s += ": " + strings.Join(sn.TopForeign, ", ")
-			if sn.ForeignDomains > len(sn.TopForeign) {
-				s += ", ..."
-			}
-		}
-		r = append(r, s+")")
-	}
 	if !sn.Start.IsZero() {
 		if sn.MessagesBefore > 0 && sn.HoursBefore > 0 {
 			rate := float64(sn.MessagesBefore) / max(sn.HoursBefore, 1)
@@ -893,31 +885,102 @@ func Reasons(sn Snapshot, loc *time.Location) []string {
 			r = append(r, fmt.Sprintf("no activity before %s in the log", sn.Start.In(loc).Format("Jan 2 15:04")))
 		}
 	}
-	if sn.HasHistory && sn.LastHour > 0 {
-		r = append(r, fmt.Sprintf("%d messages in the last hour against a baseline of at most %d/hour", sn.LastHour, sn.BaselinePerHour))
-	}
-	if n := sn.LastHourRcpts; sn.HasHistory && n >= rcptFloor && n >= 10*max(sn.BaselineRcpts, 1) {
-		r = append(r, fmt.Sprintf("%d recipients in the last hour against a baseline of at most %d/hour", n, sn.BaselineRcpts))
-	}
-	// failed logins for this name, and for other names from the
-	// addresses that then logged in as it (each attempt once)
-	if f := sn.Failures + sn.PriorFailures - sn.PriorOwn; f > 0 {
-		s := fmt.Sprintf("%d failed logins", f)
-		if sn.FailureIPs > 0 {
-			s += fmt.Sprintf(" from %d IP%s", sn.FailureIPs, plural(sn.FailureIPs))
+	seen := map[string]bool{}
+	for i := range sn.Rules {
+		f := &sn.Rules[i]
+		k, ok := ruleIndex[f.Name]
+		if !ok || rules[k].reason == nil {
+			continue // a rule of another version, in a saved state
 		}
-		if sn.FirstNewIP != "" {
-			s += ", then success from " + sn.FirstNewIP
+		if s := rules[k].reason(&sn, f); s != "" && !seen[s] {
+			seen[s] = true
+			r = append(r, s)
 		}
-		r = append(r, s)
-	}
-	if sn.Rejections > 0 {
-		r = append(r, fmt.Sprintf("%d remote rejections for spam or reputation", sn.Rejections))
-	}
-	if sn.Bounces > 0 {
-		r = append(r, fmt.Sprintf("caused %d bounce%s", sn.Bounces, plural(sn.Bounces)))
 	}
 	return r
+}
+
+// Figure returns the value of the named figure, 0 when absent.
+func (f *Fired) Figure(name string) int {
+	for _, x := range f.Figures {
+		if x.Name == name {
+			return x.Value
+		}
+	}
+	return 0
+}
+
+// foreignReason names the window's foreign sender domains.
+func foreignReason(sn *Snapshot, _ *Fired) string {
+	if sn.ForeignMessages == 0 {
+		return ""
+	}
+	s := fmt.Sprintf("%d with sender domains not its own (%d domain%s", sn.ForeignMessages, sn.ForeignDomains, plural(sn.ForeignDomains))
+	if len(sn.TopForeign) > 0 {
+		s += ": " + strings.Join(sn.TopForeign, ", ")
+		if sn.ForeignDomains > len(sn.TopForeign) {
+			s += ", ..."
+		}
+	}
+	return s + ")"
+}
+
+// newIPsReason names the window's new client IPs.
+func newIPsReason(sn *Snapshot, f *Fired) string {
+	n := f.Figure("new_ips")
+	s := fmt.Sprintf("%d client IP%s new in the window", n, plural(n))
+	if k := min(len(sn.NewIPList), 5); k > 0 {
+		s += ": " + strings.Join(sn.NewIPList[:k], ", ")
+		if n > k {
+			s += ", ..."
+		}
+	}
+	return s
+}
+
+// volumeReason compares the last hour with the login's baseline.
+func volumeReason(sn *Snapshot, f *Fired) string {
+	if !sn.HasHistory {
+		return fmt.Sprintf("%d messages in the last hour, and no day of history to compare with", f.Figure("last_hour"))
+	}
+	return fmt.Sprintf("%d messages in the last hour against a baseline of at most %d/hour", f.Figure("last_hour"), f.Figure("baseline_per_hour"))
+}
+
+func rcptVolumeReason(sn *Snapshot, f *Fired) string {
+	if !sn.HasHistory {
+		return fmt.Sprintf("%d recipients in the last hour, and no day of history to compare with", f.Figure("last_hour_rcpts"))
+	}
+	return fmt.Sprintf("%d recipients in the last hour against a baseline of at most %d/hour", f.Figure("last_hour_rcpts"), f.Figure("baseline_rcpts"))
+}
+
+func burstReason(_ *Snapshot, f *Fired) string {
+	return fmt.Sprintf("a burst of %d messages in the last hour from %d new IPs", f.Figure("last_hour"), f.Figure("new_ips"))
+}
+
+func forgedNewReason(_ *Snapshot, f *Fired) string {
+	n := f.Figure("forged_from_new_ips")
+	return fmt.Sprintf("%d message%s with foreign senders from new IPs", n, plural(n))
+}
+
+func rejectionsReason(_ *Snapshot, f *Fired) string {
+	return fmt.Sprintf("%d remote rejections for spam or reputation", f.Figure("rejections"))
+}
+
+// failedReason counts failed logins for this name, and for other names
+// from the addresses that then logged in as it (each attempt once).
+func failedReason(sn *Snapshot, _ *Fired) string {
+	f := sn.Failures + sn.PriorFailures - sn.PriorOwn
+	if f <= 0 {
+		return ""
+	}
+	s := fmt.Sprintf("%d failed logins", f)
+	if sn.FailureIPs > 0 {
+		s += fmt.Sprintf(" from %d IP%s", sn.FailureIPs, plural(sn.FailureIPs))
+	}
+	if sn.FirstNewIP != "" {
+		s += ", then success from " + sn.FirstNewIP
+	}
+	return s
 }
 
 func fmtRate(r float64) string {

@@ -50,6 +50,8 @@ type Rule struct {
 	// fire returns the points (1 for a rule of another kind) when the
 	// rule fires, else 0.
 	fire func(t *Thresholds, e *evidence) int
+	// reason says in a sentence why the rule fired
+	reason func(sn *Snapshot, f *Fired) string
 }
 
 // evidence is what the rules read: the window's counts and what derives
@@ -198,6 +200,7 @@ var rules = []Rule{
 		fire: func(t *Thresholds, e *evidence) int {
 			return tier(e.d, [3]int{t.MinForeignDomains, t.MoreForeignDomains, t.ManyForeignDomains}, [3]int{4, 6, 7})
 		},
+		reason: foreignReason,
 	},
 	{
 		Name: "few_forged_domains", Kind: Score, Group: "forged",
@@ -207,6 +210,7 @@ var rules = []Rule{
 		fire: func(t *Thresholds, e *evidence) int {
 			return 2 * b2i(e.d >= t.FewForeignDomains && e.foreign >= t.FewDomainsMessages)
 		},
+		reason: foreignReason,
 	},
 	{
 		Name: "one_forged_domain", Kind: Score, Group: "forged",
@@ -216,13 +220,15 @@ var rules = []Rule{
 		fire: func(t *Thresholds, e *evidence) int {
 			return 2 * b2i(e.d == 1 && e.foreign >= t.OneDomainMessages && e.foreign*5 >= e.n*4)
 		},
+		reason: foreignReason,
 	},
 	{
 		Name: "forged_share", Kind: Score,
 		Doc:    "half the window's messages or more, forged_share_messages at least, with foreign senders",
 		Points: "2",
 		Reads:  []string{"forged_share_messages"}, Figures: []string{"foreign_messages", "window_messages"},
-		fire: func(t *Thresholds, e *evidence) int { return 2 * b2i(e.forged) },
+		fire:   func(t *Thresholds, e *evidence) int { return 2 * b2i(e.forged) },
+		reason: foreignReason,
 	},
 	{
 		Name: "new_ips", Kind: Score,
@@ -232,20 +238,23 @@ var rules = []Rule{
 		fire: func(t *Thresholds, e *evidence) int {
 			return tier(e.newIPs, [3]int{t.NewIPs, t.MoreNewIPs, t.ManyNewIPs}, [3]int{2, 3, 4})
 		},
+		reason: newIPsReason,
 	},
 	{
 		Name: "volume", Kind: Score, Group: "volume",
 		Doc:    "messages in the last hour against the login's busiest hour in the baseline_days before the window (a day of history at least): volume_ratio times and volume_floor messages (forged_volume_floor when mostly forged), or loud_volume_ratio times and loud_volume; without history, loud_volume messages, or volume_floor mostly forged",
 		Points: "3; 4 when loud; 1 without history",
 		Reads:  []string{"volume_floor", "forged_volume_floor", "loud_volume", "volume_ratio", "loud_volume_ratio"}, Figures: []string{"last_hour", "baseline_per_hour"},
-		fire: func(t *Thresholds, e *evidence) int { return e.msgVol },
+		fire:   func(t *Thresholds, e *evidence) int { return e.msgVol },
+		reason: volumeReason,
 	},
 	{
 		Name: "rcpt_volume", Kind: Score, Group: "volume",
 		Doc:    "the same in recipients, from rcpt_messages messages an hour and rcpt_window recipients in the window: rcpt_ratio times the baseline and rcpt_floor recipients, or loud_rcpt_ratio times and three times rcpt_floor; without a day of history, five times rcpt_floor",
 		Points: "3; 4 when loud; 1 without history",
 		Reads:  []string{"rcpt_messages", "rcpt_window", "rcpt_floor", "rcpt_ratio", "loud_rcpt_ratio"}, Figures: []string{"last_hour_rcpts", "baseline_rcpts"},
-		fire: func(t *Thresholds, e *evidence) int { return e.rcptVol },
+		fire:   func(t *Thresholds, e *evidence) int { return e.rcptVol },
+		reason: rcptVolumeReason,
 	},
 	{
 		Name: "burst_new_ips", Kind: Score,
@@ -254,6 +263,9 @@ var rules = []Rule{
 		Reads:  []string{"burst_messages", "few_foreign_domains", "rejections", "bounces"}, Figures: []string{"last_hour", "last_hour_new_ips"},
 		fire: func(t *Thresholds, e *evidence) int {
 			return 2 * b2i(e.vol >= 3 && e.n >= t.BurstMessages && e.hourNew*5 >= e.lastHour*4 && e.spammy)
+		},
+		reason: func(_ *Snapshot, f *Fired) string {
+			return fmt.Sprintf("%d of the last hour's %d messages from new IPs", f.Figure("last_hour_new_ips"), f.Figure("last_hour"))
 		},
 	},
 	{
@@ -264,6 +276,7 @@ var rules = []Rule{
 		fire: func(t *Thresholds, e *evidence) int {
 			return tier(e.rej, [3]int{1, t.Rejections, t.ManyRejections}, [3]int{1, 2, 3})
 		},
+		reason: rejectionsReason,
 	},
 	{
 		Name: "bounces", Kind: Score,
@@ -271,6 +284,9 @@ var rules = []Rule{
 		Points: "1",
 		Reads:  []string{"bounces"}, Figures: []string{"bounces"},
 		fire: func(t *Thresholds, e *evidence) int { return b2i(e.bnc >= t.Bounces) },
+		reason: func(_ *Snapshot, f *Fired) string {
+			return fmt.Sprintf("caused %d bounce%s", f.Figure("bounces"), plural(f.Figure("bounces")))
+		},
 	},
 	{
 		Name: "failed_logins_first", Kind: Score,
@@ -280,6 +296,7 @@ var rules = []Rule{
 		fire: func(t *Thresholds, e *evidence) int {
 			return tier(e.failed, [3]int{t.FailedLogins, t.ManyFailedLogins, math.MaxInt}, [3]int{1, 2, 2})
 		},
+		reason: failedReason,
 	},
 	{
 		Name: "forged_from_new_ips", Kind: Sending,
@@ -288,6 +305,7 @@ var rules = []Rule{
 		fire: func(t *Thresholds, e *evidence) int {
 			return b2i(e.d >= t.MinForeignDomains && e.fNew >= t.ForgedNewIPMessages)
 		},
+		reason: forgedNewReason,
 	},
 	{
 		Name: "forged_domains_new_ips", Kind: Sending,
@@ -296,12 +314,14 @@ var rules = []Rule{
 		fire: func(t *Thresholds, e *evidence) int {
 			return b2i(e.d >= t.FewForeignDomains && e.newIPs >= t.NewIPs && e.fNew >= t.ForgedNewIPMessages)
 		},
+		reason: forgedNewReason,
 	},
 	{
 		Name: "loud_burst_new_ips", Kind: Sending,
 		Doc:   "a loud burst of messages (4 volume points) from new_ips or more new IPs",
 		Reads: []string{"new_ips"}, Figures: []string{"last_hour", "new_ips"},
-		fire: func(t *Thresholds, e *evidence) int { return b2i(e.msgVol >= 4 && e.newIPs >= t.NewIPs) },
+		fire:   func(t *Thresholds, e *evidence) int { return b2i(e.msgVol >= 4 && e.newIPs >= t.NewIPs) },
+		reason: burstReason,
 	},
 	{
 		Name: "spam_burst_new_ips", Kind: Sending,
@@ -310,6 +330,7 @@ var rules = []Rule{
 		fire: func(t *Thresholds, e *evidence) int {
 			return b2i(e.vol >= 3 && e.newIPs >= t.NewIPs && (e.forged || e.spammy))
 		},
+		reason: burstReason,
 	},
 	{
 		Name: "rejected_burst_new_ips", Kind: Sending,
@@ -318,6 +339,7 @@ var rules = []Rule{
 		fire: func(t *Thresholds, e *evidence) int {
 			return b2i(e.vol >= 3 && e.rej >= t.ManyRejections && e.newIPs >= 2)
 		},
+		reason: rejectionsReason,
 	},
 	{
 		Name: "forged_burst_own_habit", Kind: Sending,
@@ -326,24 +348,30 @@ var rules = []Rule{
 		fire: func(t *Thresholds, e *evidence) int {
 			return b2i(e.vol >= 1 && e.d >= t.ManyForeignDomains && e.foreign*2 >= e.n && e.ownHabit)
 		},
+		reason: func(_ *Snapshot, f *Fired) string {
+			return fmt.Sprintf("a login that sends as its own domain sent %d of %d messages as %d other domains", f.Figure("foreign_messages"), f.Figure("window_messages"), f.Figure("foreign_domains"))
+		},
 	},
 	{
 		Name: "unusual_burst", Kind: Notable,
 		Doc:   "a volume burst (3 points or more) from new_ips or more new IPs",
 		Reads: []string{"new_ips"}, Figures: []string{"last_hour", "new_ips"},
-		fire: func(t *Thresholds, e *evidence) int { return b2i(e.vol >= 3 && e.newIPs >= t.NewIPs) },
+		fire:   func(t *Thresholds, e *evidence) int { return b2i(e.vol >= 3 && e.newIPs >= t.NewIPs) },
+		reason: burstReason,
 	},
 	{
 		Name: "forged_senders", Kind: Notable,
 		Doc:   "senders of few_foreign_domains or more foreign domains",
 		Reads: []string{"few_foreign_domains"}, Figures: []string{"foreign_domains"},
-		fire: func(t *Thresholds, e *evidence) int { return b2i(e.d >= t.FewForeignDomains) },
+		fire:   func(t *Thresholds, e *evidence) int { return b2i(e.d >= t.FewForeignDomains) },
+		reason: foreignReason,
 	},
 	{
 		Name: "refused_for_spam", Kind: Notable,
 		Doc:   "rejections or more remote spam rejections",
 		Reads: []string{"rejections"}, Figures: []string{"rejections"},
-		fire: func(t *Thresholds, e *evidence) int { return b2i(e.rej >= t.Rejections) },
+		fire:   func(t *Thresholds, e *evidence) int { return b2i(e.rej >= t.Rejections) },
+		reason: rejectionsReason,
 	},
 }
 
@@ -355,6 +383,7 @@ var (
 	sendingMask, notableMask uint64
 	ruleGroup                []int8
 	numGroups                int
+	ruleIndex                = map[string]int{}
 )
 
 func init() {
@@ -364,6 +393,7 @@ func init() {
 	groups := map[string]int8{}
 	ruleGroup = make([]int8, len(rules))
 	for i, r := range rules {
+		ruleIndex[r.Name] = i
 		switch r.Kind {
 		case Sending:
 			sendingMask |= 1 << i
@@ -589,7 +619,7 @@ func checkTable() error {
 				return fmt.Errorf("rule %s reports unknown figure %s", r.Name, f)
 			}
 		}
-		if r.Doc == "" || r.Kind == Score && r.Points == "" {
+		if r.Doc == "" || r.Kind == Score && r.Points == "" || r.reason == nil {
 			return fmt.Errorf("rule %s is not documented", r.Name)
 		}
 	}

@@ -84,3 +84,27 @@ func hasRule(fs []Fired, name string) bool {
 	}
 	return false
 }
+
+// A reason is printed from a rule that fired: bounces under the rule's
+// threshold say nothing, at it they say how many.
+func TestReasonsComeFromTheRulesThatFired(t *testing.T) {
+	for _, bounces := range []int{9, 10} {
+		f := newFeed()
+		tm := f.baseline(8)
+		for i := range 60 {
+			f.msg(tm.Add(time.Duration(i)*10*time.Second), "203.0.113.9", "spam"+string(rune('a'+i%12))+".example", true)
+		}
+		for i := range bounces {
+			f.s.Bounce(&f.cfg, tm.Add(10*time.Minute+time.Duration(i)*time.Second))
+		}
+		b := f.s.Best()
+		r := Reasons(b, time.UTC)
+		said := false
+		for _, x := range r {
+			said = said || x == "caused 10 bounces"
+		}
+		if fired := hasRule(b.Rules, "bounces"); fired != (bounces >= 10) || said != fired {
+			t.Errorf("%d bounces: rule fired %v, reasons %q", bounces, fired, r)
+		}
+	}
+}
