@@ -1,6 +1,8 @@
 package detect
 
 import (
+	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -106,5 +108,22 @@ func TestReasonsComeFromTheRulesThatFired(t *testing.T) {
 		if fired := hasRule(b.Rules, "bounces"); fired != (bounces >= 10) || said != fired {
 			t.Errorf("%d bounces: rule fired %v, reasons %q", bounces, fired, r)
 		}
+	}
+}
+
+// The README's list of rules is the table's rendering.
+func TestREADMERulesAreTheTable(t *testing.T) {
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const begin, end = "<!-- rules:begin -->\n", "<!-- rules:end -->"
+	s := string(data)
+	i, j := strings.Index(s, begin), strings.Index(s, end)
+	if i < 0 || j < i {
+		t.Fatalf("README.md lacks the %q ... %q section", begin, end)
+	}
+	if got, want := s[i+len(begin):j], RulesMarkdown(); got != want {
+		t.Errorf("README.md's rules differ from the table; paste `saslguard rules --markdown` between the markers.\nREADME:\n%s\ntable:\n%s", got, want)
 	}
 }
