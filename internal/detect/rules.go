@@ -270,7 +270,7 @@ var rules = []Rule{
 	},
 	{
 		Name: "spam_rejections", Kind: Score,
-		Doc:    "remote rejections that speak of spam or reputation (none when fewer than one in rejection_sliver of the window's recipients: a big mailing's few refusals)",
+		Doc:    "remote rejections that speak of spam or reputation (none when fewer than one in rejection_sliver of the window's recipients, for mail as the login's own from known IPs: a big mailing's few refusals; the one reading of the window that more messages can lower)",
 		Points: "1; 2 from rejections; 3 from many_rejections",
 		Reads:  []string{"rejections", "many_rejections", "rejection_sliver"}, Figures: []string{"rejections"},
 		fire: func(t *Thresholds, e *evidence) int {
@@ -428,8 +428,11 @@ func derive(t *Thresholds, c counts, e *evidence) {
 	*e = evidence{counts: c}
 	e.forged = c.foreign >= t.ForgedShareMessages && c.foreign*2 >= c.n
 	e.rej = c.rej
-	if c.rej*t.RejectionSliver < c.winRcpts {
-		e.rej = 0 // a sliver of a big mailing
+	if c.rej*t.RejectionSliver < c.winRcpts && c.d == 0 && c.newIPs == 0 {
+		// a sliver of a big mailing, sent as the login's own from its
+		// known addresses: from new IPs or with forged senders, more
+		// messages must not hide the refusals
+		e.rej = 0
 	}
 	e.spammy = c.d >= t.FewForeignDomains || e.rej >= t.Rejections || c.bnc >= t.Bounces
 	e.failed = c.fail + c.prior
