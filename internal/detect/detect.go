@@ -11,6 +11,11 @@
 // the login's own hourly baseline, remote rejections that speak of spam or
 // reputation, bounces it caused, and failed logins before the success.
 // Failed logins alone never make a verdict.
+//
+// The rules that read them are a table (rules.go): each named, with its
+// points, the thresholds of the configuration it reads and the reason it
+// prints. To change the detector, change one entry there and its case in
+// TestRuleBoundaries.
 package detect
 
 import (
@@ -562,10 +567,6 @@ func compactSimple[T any](w []T, head *int) []T {
 	clear(w[n:])
 	return w[:n]
 }
-
-// rcptFloor is the default recipients in the last hour that count as
-// volume, for the reasons' recipient line.
-const rcptFloor = 100
 
 // counts are the window's signals, cheap to compute on every message.
 type counts struct {

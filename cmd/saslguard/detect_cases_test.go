@@ -69,3 +69,62 @@ func TestBareLoginHeavySenderIsOK(t *testing.T) {
 		t.Errorf("jordy: %s: %q", a.Verdict, a.Reasons)
 	}
 }
+
+// oneForgedDomainLog writes a log where alice, after a week of a few
+// messages a day from her office, sends 24 messages as one foreign domain
+// at two an hour from three new IPs.
+func oneForgedDomainLog(t *testing.T) string {
+	var b strings.Builder
+	n := 0
+	msg := func(at time.Time, ip, sender string) {
+		n++
+		id := fmt.Sprintf("%011X", 0x2000000+n)
+		st := at.Format(time.Stamp)
+		fmt.Fprintf(&b, "%s mail postfix/submission/smtpd[100]: %s: client=unknown[%s], sasl_method=PLAIN, sasl_username=alice@corp.example\n", st, id, ip)
+		fmt.Fprintf(&b, "%s mail postfix/qmgr[50]: %s: from=<%s>, size=2000, nrcpt=1 (queue active)\n", st, id, sender)
+		fmt.Fprintf(&b, "%s mail postfix/smtp[200]: %s: to=<someone%d@elsewhere.example>, relay=mx.elsewhere.example[198.51.100.7]:25, delay=0.4, delays=0.1/0/0.1/0.2, dsn=2.0.0, status=sent (250 ok)\n", st, id, n)
+		fmt.Fprintf(&b, "%s mail postfix/qmgr[50]: %s: removed\n", st, id)
+	}
+	t0 := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	for d := range 8 {
+		for i := range 3 {
+			msg(t0.Add(time.Duration(d)*24*time.Hour+time.Duration(i)*2*time.Hour), "192.0.2.10", "alice@corp.example")
+		}
+	}
+	run := t0.Add(8 * 24 * time.Hour)
+	for i := range 24 {
+		msg(run.Add(time.Duration(i)*30*time.Minute), fmt.Sprintf("203.0.113.%d", 1+i%3), "billing@forged.example")
+	}
+	path := filepath.Join(t.TempDir(), "mail.log")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// min_foreign_domains in the configuration file changes the verdict: at 1,
+// one forged domain from new IPs is a takeover.
+func TestMinForeignDomainsInTheConfigurationFile(t *testing.T) {
+	log := oneForgedDomainLog(t)
+	verdict := func(args ...string) string {
+		t.Helper()
+		_, out, errs := runCmd(t, "", append(append([]string{"scan", "--year", "2026", "--tz", "UTC", "--format", "json"}, args...), log)...)
+		var doc struct {
+			Accounts []struct{ Login, Verdict string }
+		}
+		if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc.Accounts) != 1 {
+			t.Fatalf("%v %s: %v %+v", args, errs, err, doc)
+		}
+		return doc.Accounts[0].Verdict
+	}
+	if v := verdict(); v != "ok" {
+		t.Errorf("default configuration: %s, want ok", v)
+	}
+	cfg := filepath.Join(t.TempDir(), "saslguard.toml")
+	if err := os.WriteFile(cfg, []byte("[detect]\nfew_foreign_domains = 1\nmin_foreign_domains = 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if v := verdict("-c", cfg); v != "compromised" {
+		t.Errorf("min_foreign_domains = 1: %s, want compromised", v)
+	}
+}
