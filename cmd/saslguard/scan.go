@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -33,6 +35,7 @@ type scanFlags struct {
 	noProg  bool
 	cpuProf string
 	memProf string
+	explain string
 }
 
 func newScanCmd() *cobra.Command {
@@ -57,12 +60,17 @@ the files were copied. A pipe has no modification time: its newest line is
 taken to be within the last twelve months unless --year says otherwise. --tz
 names their zone.
 
+--explain-login LOGIN prints, instead of the report, that login's timeline:
+when each of the detector's rules ('saslguard rules') began or stopped firing,
+with its points and figures, and when the verdict rose.
+
 Exit status: 0 when no login is compromised, 1 when some are (so cron can act),
 2 on error.`,
 		Example: `  saslguard scan /var/log/mail.log*
   saslguard scan --format json mail.log.1 mail.log | jq '.accounts[] | select(.verdict=="compromised")'
   journalctl -u postfix -o json | saslguard scan -
-  saslguard scan --year 2025 --tz Europe/Berlin old/mail.log-2025*.gz`,
+  saslguard scan --year 2025 --tz Europe/Berlin old/mail.log-2025*.gz
+  saslguard scan --explain-login alice@corp.example /var/log/mail.log`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runScan(cmd, args, f) },
 	}
 	fl := cmd.Flags()
@@ -73,6 +81,7 @@ Exit status: 0 when no login is compromised, 1 when some are (so cron can act),
 	fl.StringSliceVar(&f.domains, "domain", nil, "the organisation's mail domain (repeatable; overrides the configuration's own_domains)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "list every login, not only the busiest ok ones")
 	fl.BoolVar(&f.noProg, "no-progress", false, "no progress bar even on a terminal")
+	fl.StringVar(&f.explain, "explain-login", "", "print when each detector rule fired for this login, instead of the report")
 	fl.StringVar(&f.cpuProf, "cpuprofile", "", "write a CPU profile to this file (for developers)")
 	_ = fl.MarkHidden("cpuprofile")
 	fl.StringVar(&f.memProf, "memprofile", "", "write a heap profile at the end to this file (for developers)")
@@ -130,6 +139,11 @@ func runScan(cmd *cobra.Command, args []string, f scanFlags) error {
 		Year: f.year, Loc: loc, Allow: allow,
 		Correlate: correlate.Config{OwnDomains: cfg.Scan.OwnDomains, Detect: cfg.DetectConfig()},
 	}
+	var trace *ruleTrace
+	if f.explain != "" {
+		trace = newRuleTrace()
+		opts.Correlate.Detect.Trace = trace.record
+	}
 	bar := progressFor(cmd, set, f.noProg)
 	if bar != nil {
 		opts.Progress = func(done, total int64) { _ = bar.Set64(done) }
@@ -150,8 +164,11 @@ func runScan(cmd *cobra.Command, args []string, f scanFlags) error {
 			return err
 		}
 	}
-	doc := report.Build(res, allow, loc)
 	out := cmd.OutOrStdout()
+	if trace != nil {
+		return explainLogin(out, res, trace, &opts.Correlate.Detect, loc, f.explain)
+	}
+	doc := report.Build(res, allow, loc)
 	if f.format == "json" {
 		err = report.JSON(out, doc)
 	} else {
@@ -166,6 +183,20 @@ func runScan(cmd *cobra.Command, args []string, f scanFlags) error {
 		}
 	}
 	return nil
+}
+
+// explainLogin prints the timeline of one login's rules.
+func explainLogin(out io.Writer, res *scan.Result, trace *ruleTrace, cfg *detect.Config, loc *time.Location, login string) error {
+	want := strings.ToLower(login)
+	for _, a := range res.Accounts {
+		if a.Login == want {
+			if err := writeTimeline(out, a, trace.ev[a.Detector()], cfg, loc, res.YearShift); err != nil {
+				return fmt.Errorf("write timeline: %w", err)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("login %s: not in the log", report.Safe(login, 200))
 }
 
 // progressFor returns a progress bar on stderr for large input on a

@@ -45,11 +45,12 @@ type Scan struct {
 
 // Detect holds the detector's thresholds.
 type Detect struct {
-	Window            Duration `toml:"window"`
-	BaselineDays      int      `toml:"baseline_days"`
-	CompromisedScore  int      `toml:"compromised_score"`
-	SuspiciousScore   int      `toml:"suspicious_score"`
-	MinForeignDomains int      `toml:"min_foreign_domains"`
+	Window           Duration `toml:"window"`
+	BaselineDays     int      `toml:"baseline_days"`
+	CompromisedScore int      `toml:"compromised_score"`
+	SuspiciousScore  int      `toml:"suspicious_score"`
+	// the rules' thresholds, keys of the same section
+	detect.Thresholds
 }
 
 // Duration is a time.Duration written as "24h" or "90m".
@@ -74,11 +75,11 @@ func Default() *Config {
 	return &Config{
 		Scan: Scan{OwnDomains: []string{}, TrustedNetworks: []string{}, AllowLogins: []string{}, Timezone: "Local", Logs: []string{"/var/log/mail.log"}},
 		Detect: Detect{
-			Window:            Duration{dc.Window},
-			BaselineDays:      dc.BaselineDays,
-			CompromisedScore:  dc.CompromisedScore,
-			SuspiciousScore:   dc.SuspiciousScore,
-			MinForeignDomains: dc.MinForeignDomains,
+			Window:           Duration{dc.Window},
+			BaselineDays:     dc.BaselineDays,
+			CompromisedScore: dc.CompromisedScore,
+			SuspiciousScore:  dc.SuspiciousScore,
+			Thresholds:       dc.Thresholds,
 		},
 	}
 }
@@ -156,10 +157,48 @@ func (c *Config) Validate() error {
 	if d.SuspiciousScore < 1 || d.CompromisedScore < d.SuspiciousScore {
 		errs = append(errs, errors.New("detect: need 1 <= suspicious_score <= compromised_score"))
 	}
-	if d.MinForeignDomains < 1 {
-		errs = append(errs, errors.New("detect.min_foreign_domains must be at least 1"))
+	for _, ti := range detect.ThresholdTable() {
+		if v := ti.Get(&d.Thresholds); v < 1 || v > maxThreshold {
+			errs = append(errs, fmt.Errorf("detect.%s must be between 1 and %d, not %d", ti.Key, maxThreshold, v))
+		}
+	}
+	for _, o := range [][3]string{
+		{"few_foreign_domains", "min_foreign_domains", "more_foreign_domains"},
+		{"min_foreign_domains", "more_foreign_domains", "many_foreign_domains"},
+		{"new_ips", "more_new_ips", "many_new_ips"},
+		{"rejections", "many_rejections", ""},
+		{"failed_logins", "many_failed_logins", ""},
+	} {
+		if err := ordered(&d.Thresholds, o); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// maxThreshold bounds every threshold (a count of messages, IPs,
+// recipients, or a ratio).
+const maxThreshold = 1000000
+
+// ordered checks that tiers of one rule rise: keys a <= b <= c.
+func ordered(t *detect.Thresholds, keys [3]string) error {
+	var vals []int
+	var names []string
+	for _, k := range keys {
+		for _, ti := range detect.ThresholdTable() {
+			if ti.Key == k {
+				vals = append(vals, ti.Get(t))
+				names = append(names, k)
+			}
+		}
+	}
+	for i := 1; i < len(vals); i++ {
+		if vals[i] < vals[i-1] {
+			return fmt.Errorf("detect: need %s (each tier at least the one before; %s is %d, %s is %d)",
+				strings.Join(names, " <= "), names[i-1], vals[i-1], names[i], vals[i])
+		}
+	}
+	return nil
 }
 
 func parseNet(s string) (netip.Prefix, error) {
@@ -189,11 +228,11 @@ func (c *Config) Location() (*time.Location, error) {
 // DetectConfig returns the detector's configuration.
 func (c *Config) DetectConfig() detect.Config {
 	dc := detect.Config{
-		Window:            c.Detect.Window.Duration,
-		BaselineDays:      c.Detect.BaselineDays,
-		CompromisedScore:  c.Detect.CompromisedScore,
-		SuspiciousScore:   c.Detect.SuspiciousScore,
-		MinForeignDomains: c.Detect.MinForeignDomains,
+		Window:           c.Detect.Window.Duration,
+		BaselineDays:     c.Detect.BaselineDays,
+		CompromisedScore: c.Detect.CompromisedScore,
+		SuspiciousScore:  c.Detect.SuspiciousScore,
+		Thresholds:       c.Detect.Thresholds,
 	}
 	for _, n := range c.Scan.TrustedNetworks {
 		if p, err := parseNet(n); err == nil {
@@ -214,7 +253,7 @@ func (c *Config) Allow() map[string]bool {
 }
 
 // Example is a commented default configuration; Parse(Example) gives Default.
-const Example = `# saslguard configuration. Every key is optional; these are the defaults.
+var Example = `# saslguard configuration. Every key is optional; these are the defaults.
 # Unknown keys are errors, so a typo is caught at start.
 
 [scan]
@@ -242,6 +281,14 @@ baseline_days = 7
 compromised_score = 8
 # Score at which a login is suspicious.
 suspicious_score = 5
-# Distinct foreign sender domains from new IPs that make a takeover.
-min_foreign_domains = 3
-`
+# The rules' thresholds ('saslguard rules' shows which rule reads which).
+` + thresholdExample()
+
+// thresholdExample renders every threshold with its default and meaning.
+func thresholdExample() string {
+	var b strings.Builder
+	for _, ti := range detect.ThresholdTable() {
+		fmt.Fprintf(&b, "# %s\n%s = %d\n", ti.Doc, ti.Key, ti.Default)
+	}
+	return b.String()
+}

@@ -147,7 +147,11 @@ type Correlator struct {
 	cfg      Config
 	own      map[string]bool // configured own domains
 	inferred map[string]bool // own domains learnt from the log
-	msgs     map[qkey]*Message
+	// bareSenders counts, for each sender domain, the logins without a
+	// domain (jordy) that sent as it; bareLogins those that sent at all
+	bareSenders map[string]int
+	bareLogins  int
+	msgs        map[qkey]*Message
 	// light holds unauthenticated messages (but loopback re-injections),
 	// which need no detail: queue key to first time (unix seconds)
 	light    map[qkey]int64
@@ -461,10 +465,19 @@ func (c *Correlator) observe(m *Message, t time.Time, dom string) {
 	a := m.Acct
 	a.Messages++
 	a.Recipients += max(m.Nrcpt, 1)
-	m.Foreign = dom != "" && !c.ownDomain(dom, a)
+	if dom != "" && a.SenderDomains.Len() == 0 && strings.IndexByte(a.Login, '@') < 0 {
+		c.bareLogins++
+	}
+	var firstAs bool
 	if dom != "" {
 		// the detector keeps the domain: give it the counter's own copy
-		dom, _ = a.SenderDomains.Add(dom, 1)
+		dom, firstAs = a.SenderDomains.Add(dom, 1)
+	}
+	if firstAs && strings.IndexByte(a.Login, '@') < 0 {
+		c.inferFromBare(dom)
+	}
+	m.Foreign = dom != "" && !c.ownDomain(dom, a)
+	if dom != "" {
 		if m.Foreign {
 			a.ForeignMessages++
 			a.ForeignDomains.Add(dom, 1)
@@ -492,6 +505,25 @@ func (c *Correlator) notifyVerdict(a *Account, was detect.Verdict, t time.Time) 
 	}
 }
 
+// inferFromBare counts a login without a domain that first sends as dom:
+// a domain that most such logins send as (two at least) is the
+// organisation's, when none is configured.
+func (c *Correlator) inferFromBare(dom string) {
+	if len(c.own) > 0 || c.inferred[dom] {
+		return
+	}
+	if c.bareSenders == nil {
+		c.bareSenders = map[string]int{}
+	}
+	if _, ok := c.bareSenders[dom]; !ok && len(c.bareSenders) >= 10000 {
+		return
+	}
+	c.bareSenders[dom]++
+	if n := c.bareSenders[dom]; n >= 2 && n*2 >= c.bareLogins && len(c.inferred) < 10000 {
+		c.inferred[dom] = true
+	}
+}
+
 // ownDomain tells whether d (lower case) is the login's or the
 // organisation's: configured domains, or, when none are configured, the
 // domains learnt from the log; and their subdomains (root@web1.example.org).
@@ -499,8 +531,10 @@ func (c *Correlator) ownDomain(d string, a *Account) bool {
 	if ld := domainOf(a.Login); ld != "" && strings.EqualFold(ld, d) {
 		return true
 	}
-	if internalTLD(d) {
-		return true // a device's default, scanner@mfp-02.office.lan: no forger's choice
+	if internalTLD(d) || strings.IndexByte(d, '.') < 0 {
+		// a device's default, scanner@mfp-02.office.lan, or a bare host
+		// name (root@dmnenix): not an Internet domain, no forger's choice
+		return true
 	}
 	set := c.own
 	if len(set) == 0 {

@@ -257,3 +257,35 @@ func TestRejectionOncePerRecipient(t *testing.T) {
 		t.Errorf("%d remote rejections, want 2 (one per recipient)", a.RemoteRejections)
 	}
 }
+
+// TestBareLoginsOwnDomain: logins without a domain (jordy) have none from
+// their name: a domain that most of them send as, two at least, is the
+// organisation's; a bare host name is never a foreign sender domain.
+func TestBareLoginsOwnDomain(t *testing.T) {
+	c := New(Config{})
+	n := 0
+	send := func(login, sender string) {
+		n++
+		qid := fmt.Sprintf("BA%03d", n)
+		at := t0.Add(time.Duration(n) * time.Minute)
+		c.Add(&event.Event{Time: at, Host: "mx1", PID: 7, Kind: event.Client, QID: qid, Login: login, ClientIP: "198.51.100.7"})
+		c.Add(&event.Event{Time: at, Host: "mx1", Kind: event.From, QID: qid, Sender: sender, Nrcpt: 1})
+	}
+	send("jordy", "jordy@example.nl")   // one bare login: not yet the organisation's
+	send("jordy", "root@dmnenix")       // a bare host name: never foreign
+	send("piet", "piet@example.nl")     // two of two bare logins: example.nl is own
+	send("klaas", "klaas@example.nl")   // so it is klaas's own at once
+	send("klaas", "promo@spam.example") // and another domain is not
+	for login, want := range map[string]int{"jordy": 1, "piet": 0, "klaas": 1} {
+		a := c.Account(login)
+		if a == nil {
+			t.Fatalf("no account %s", login)
+		}
+		if a.ForeignMessages != want {
+			t.Errorf("%s: %d foreign messages (%v), want %d", login, a.ForeignMessages, a.ForeignDomains.Top(5), want)
+		}
+	}
+	if c.Account("klaas").ForeignDomains.Top(1)[0].Key != "spam.example" {
+		t.Errorf("klaas's foreign domain: %v", c.Account("klaas").ForeignDomains.Top(1))
+	}
+}

@@ -11,6 +11,11 @@
 // the login's own hourly baseline, remote rejections that speak of spam or
 // reputation, bounces it caused, and failed logins before the success.
 // Failed logins alone never make a verdict.
+//
+// The rules that read them are a table (rules.go): each named, with its
+// points, the thresholds of the configuration it reads and the reason it
+// prints. To change the detector, change one entry there and its case in
+// TestRuleBoundaries.
 package detect
 
 import (
@@ -44,27 +49,40 @@ func (v Verdict) String() string {
 // Config holds the thresholds. Zero fields take the defaults of
 // DefaultConfig (see Normalize).
 type Config struct {
-	Window            time.Duration // sliding window for the signals
-	BaselineDays      int           // how far back the hourly baseline looks
-	CompromisedScore  int
-	SuspiciousScore   int
-	MinForeignDomains int // distinct foreign sender domains that make a takeover
+	Window           time.Duration // sliding window for the signals
+	BaselineDays     int           // how far back the hourly baseline looks
+	CompromisedScore int
+	SuspiciousScore  int
+	// Thresholds are the rules' thresholds (see the rule table).
+	Thresholds
 	// TrustedNets are client networks never counted as new (office NAT,
 	// the webmail host).
 	TrustedNets []netip.Prefix
 	// MaxTracked caps per-login tracking (IPs, domains, window entries).
 	MaxTracked int
+	// Trace, when set, is called whenever the set of rules that fire for
+	// a login changes, or its verdict does (for `scan --explain-login`).
+	Trace func(s *State, e TraceEvent)
+}
+
+// TraceEvent is a change in what the rules say of a login.
+type TraceEvent struct {
+	At      time.Time
+	Rules   []Fired // the rules that fire now, with their figures
+	Score   int     // the score now
+	Level   Verdict // the verdict the score and rules make now
+	Verdict Verdict // the login's verdict (the strongest reached)
 }
 
 // DefaultConfig returns the thresholds saslguard ships with.
 func DefaultConfig() Config {
 	return Config{
-		Window:            24 * time.Hour,
-		BaselineDays:      7,
-		CompromisedScore:  8,
-		SuspiciousScore:   5,
-		MinForeignDomains: 3,
-		MaxTracked:        20000,
+		Window:           24 * time.Hour,
+		BaselineDays:     7,
+		CompromisedScore: 8,
+		SuspiciousScore:  5,
+		Thresholds:       DefaultThresholds(),
+		MaxTracked:       20000,
 	}
 }
 
@@ -83,9 +101,7 @@ func (c *Config) Normalize() {
 	if c.SuspiciousScore <= 0 {
 		c.SuspiciousScore = d.SuspiciousScore
 	}
-	if c.MinForeignDomains <= 0 {
-		c.MinForeignDomains = d.MinForeignDomains
-	}
+	c.Thresholds.normalize()
 	if c.MaxTracked <= 0 {
 		c.MaxTracked = d.MaxTracked
 	}
@@ -190,6 +206,8 @@ type Snapshot struct {
 	WindowStart      time.Time
 	ForeignOnlyNewIP int
 	MessagesSince    int
+	// Rules are the rules that fired, with their figures
+	Rules []Fired
 }
 
 // State is the detector's memory of one login.
@@ -226,6 +244,9 @@ type State struct {
 	hours *[24 * 9]hourSlot // hourly counts for the baseline, made by the first message
 
 	peakMinute, peakHour int
+
+	fired uint64    // the rules that fired at the last evaluation, when traced
+	ev    *evidence // the last evaluation's evidence (scratch)
 
 	verdict Verdict
 	score   int
@@ -547,26 +568,6 @@ func compactSimple[T any](w []T, head *int) []T {
 	return w[:n]
 }
 
-// volumeFloor is the fewest messages in an hour that can score as volume,
-// forgedVolumeFloor when they are mostly forged; rcptFloor the fewest
-// recipients, from rcptMessages messages and with rcptWindow in the window.
-const (
-	volumeFloor       = 30
-	forgedVolumeFloor = 20
-	rcptFloor         = 100
-	rcptMessages      = 5
-	rcptWindow        = 1000 // recipients in the window: a sustained run
-)
-
-// spamRej is the window's remote rejections for spam, unless they are a
-// sliver of a big mailing (one in fifty recipients or fewer).
-func (c counts) spamRej() int {
-	if c.rej*50 < c.winRcpts {
-		return 0
-	}
-	return c.rej
-}
-
 // counts are the window's signals, cheap to compute on every message.
 type counts struct {
 	n, d, foreign, fNew, newIPs, lastHour, base, rej, bnc, fail, prior int
@@ -587,7 +588,8 @@ func (s *State) counts(cfg *Config, now time.Time) counts {
 	// the baseline (a walk over the hourly counts) matters to the score
 	// only from volumeFloor messages in the last hour: most logins never
 	// get there, and would otherwise walk it at nearly every message
-	if h := now.Unix() / 3600; h != s.baseHour && (lastHour >= forgedVolumeFloor || lastHour >= rcptMessages && s.hourRcpts >= rcptFloor) {
+	t := &cfg.Thresholds
+	if h := now.Unix() / 3600; h != s.baseHour && (lastHour >= min(t.ForgedVolumeFloor, t.VolumeFloor, t.LoudVolume) || lastHour >= t.RcptMessages && s.hourRcpts >= t.RcptFloor) {
 		s.baseHour = h
 		s.baseVal, s.baseRcpts, s.baseHist = s.baseline(cfg, now)
 	}
@@ -641,118 +643,17 @@ func (s *State) rcptBaseFrom() time.Time {
 	return s.first
 }
 
-// score rates the window's signals; sending tells whether they include
-// mail that looks like a takeover's (not only failed logins or volume).
-func score(cfg *Config, c counts) (score int, sending, unusual bool) {
-	if c.foreignNorm {
-		// it always sends as others' addresses: judge it as if its
-		// senders were its own
-		c.d, c.foreign, c.fNew = 0, 0, 0
-	}
-	d := c.d
+// verdictOf is the verdict a score and the rules that fired make: the
+// compromised score with a Sending rule, the suspicious score with a
+// Sending or Notable rule.
+func verdictOf(cfg *Config, score int, fired uint64) Verdict {
 	switch {
-	case d >= 10:
-		score += 7
-	case d >= 5:
-		score += 6
-	case d >= cfg.MinForeignDomains:
-		score += 4
-	case d >= 2 && c.foreign >= 5:
-		score += 2
-	case d == 1 && c.foreign >= 20 && c.foreign*5 >= c.n*4:
-		score += 2
+	case score >= cfg.CompromisedScore && fired&sendingMask != 0:
+		return Compromised
+	case score >= cfg.SuspiciousScore && fired&(sendingMask|notableMask) != 0:
+		return Suspicious
 	}
-	if c.foreign >= 10 && c.foreign*2 >= c.n {
-		score += 2
-	}
-	switch {
-	case c.newIPs >= 10:
-		score += 4
-	case c.newIPs >= 5:
-		score += 3
-	case c.newIPs >= 3:
-		score += 2
-	}
-	volume := 0
-	b := max(c.base, 1)
-	// mostly forged mail counts as volume from fewer messages than the
-	// user's own (low-and-slow spam; a traveller catching up on mail)
-	forged := c.foreign >= 10 && c.foreign*2 >= c.n
-	floor := volumeFloor
-	if forged {
-		floor = forgedVolumeFloor
-	}
-	if c.hist {
-		switch {
-		case c.lastHour >= 100 && c.lastHour >= 10*b:
-			volume = 4
-		case c.lastHour >= floor && c.lastHour >= 5*b:
-			volume = 3
-		}
-	} else if c.lastHour >= 100 || forged && c.lastHour >= volumeFloor {
-		volume = 1 // no day of history to compare with
-	}
-	msgVolume := volume
-	// the same in recipients, from rcptMessages messages an hour (spam sent
-	// as the user's own address goes to many recipients a message; one
-	// invitation to 300 does not count), against a baseline of a day at
-	// least
-	br := max(c.baseRcpts, 1)
-	if c.lastHour >= rcptMessages && c.winRcpts >= rcptWindow {
-		switch {
-		case !c.rcptHist:
-			if c.hourRcpts >= 5*rcptFloor {
-				volume = max(volume, 1)
-			}
-		case c.hourRcpts >= 3*rcptFloor && c.hourRcpts >= 20*br:
-			volume = max(volume, 4)
-		case c.hourRcpts >= rcptFloor && c.hourRcpts >= 10*br:
-			volume = max(volume, 3)
-		}
-	}
-	score += volume
-	// a sustained burst from addresses new in the window, with more than
-	// volume to say it is spam: forged senders, spam rejections, bounces
-	rej := c.spamRej()
-	spammy := d >= 2 || rej >= 3 || c.bnc >= 10 // more than volume says spam
-	if volume >= 3 && c.n >= 50 && c.hourNew*5 >= c.lastHour*4 && spammy {
-		score += 2
-	}
-	switch {
-	case rej >= 10:
-		score += 3
-	case rej >= 3:
-		score += 2
-	case rej >= 1:
-		score++
-	}
-	if c.bnc >= 10 {
-		score++
-	}
-	switch f := c.fail + c.prior; {
-	case f >= 10:
-		score += 2
-	case f >= 3:
-		score++
-	}
-	corroborated := forged || spammy
-	// a burst from new IPs that does not say spam is worth a look
-	unusual = volume >= 3 && c.newIPs >= 3
-	sending = d >= cfg.MinForeignDomains && c.fNew >= 3 ||
-		// a burst from new IPs: a loud one, or one with more than volume
-		// to say it is spam (a shared mailbox at a trade fair answers
-		// three dozen mails an hour from ten new IPs)
-		msgVolume >= 4 && c.newIPs >= 3 ||
-		volume >= 3 && c.newIPs >= 3 && corroborated ||
-		d >= 2 && c.newIPs >= 3 && c.fNew >= 3 ||
-		// a burst against the login's own past mostly with senders of 10
-		// or more domains not its own, from a login known to send as its
-		// own (two days of history), even from its usual address (malware
-		// on the user's computer; a relay sending as others is not one)
-		volume >= 1 && d >= 10 && c.foreign*2 >= c.n && c.ownHabit ||
-		// refused for spam by remote servers, in a burst from new IPs
-		volume >= 3 && rej >= 10 && c.newIPs >= 2
-	return score, sending, unusual
+	return OK
 }
 
 // evaluate scores the window and updates the verdict. The full snapshot,
@@ -763,16 +664,22 @@ func (s *State) evaluate(cfg *Config, now time.Time) bool {
 	if c.n == 0 {
 		return false
 	}
-	sc, sending, unusual := score(cfg, c)
-	v := OK
-	switch {
-	case sc >= cfg.CompromisedScore && sending:
-		v = Compromised
-	case sc >= cfg.SuspiciousScore && (c.d >= 2 && !c.foreignNorm || c.spamRej() >= 3 || sending || unusual):
-		// new IPs and failed logins alone are a traveller's pattern too
-		v = Suspicious
+	if s.ev == nil {
+		s.ev = new(evidence)
 	}
+	e := s.ev // kept with the state: the rules' calls would move it to the heap at every message
+	derive(&cfg.Thresholds, c, e)
+	sc, fired := apply(&cfg.Thresholds, e)
+	v := verdictOf(cfg, sc, fired)
 	changed := v > s.verdict
+	if cfg.Trace != nil && (fired != s.fired || changed) {
+		s.fired = fired
+		tv := s.verdict
+		if changed {
+			tv = v
+		}
+		cfg.Trace(s, TraceEvent{At: now, Rules: firedRules(&cfg.Thresholds, e, fired), Score: sc, Level: v, Verdict: tv})
+	}
 	grown := sc >= s.score && c.n*4 >= s.best.WindowMessages*5 && s.verdict == v
 	if !changed && sc <= s.score && !grown {
 		return false
@@ -782,6 +689,7 @@ func (s *State) evaluate(cfg *Config, now time.Time) bool {
 	}
 	snap := s.snapshot(cfg, now)
 	snap.Score = sc
+	snap.Rules = firedRules(&cfg.Thresholds, e, fired)
 	if changed {
 		s.verdict = v
 		if v == Compromised {
@@ -951,7 +859,9 @@ func topDomains(m map[string]int, k int) []string {
 	return out
 }
 
-// Reasons renders a snapshot as sentences a person reads at a glance.
+// Reasons renders a snapshot as sentences a person reads at a glance: what
+// the login sent and since when, then the reason of each rule that fired,
+// in the table's order (rules that say the same say it once).
 func Reasons(sn Snapshot, loc *time.Location) []string {
 	if loc == nil {
 		loc = time.UTC
@@ -967,16 +877,6 @@ func Reasons(sn Snapshot, loc *time.Location) []string {
 		}
 		r = append(r, msg)
 	}
-	if sn.ForeignMessages > 0 {
-		s := fmt.Sprintf("%d with sender domains not its own (%d domain%s", sn.ForeignMessages, sn.ForeignDomains, plural(sn.ForeignDomains))
-		if len(sn.TopForeign) > 0 {
-			s += ": " + strings.Join(sn.TopForeign, ", ")
-			if sn.ForeignDomains > len(sn.TopForeign) {
-				s += ", ..."
-			}
-		}
-		r = append(r, s+")")
-	}
 	if !sn.Start.IsZero() {
 		if sn.MessagesBefore > 0 && sn.HoursBefore > 0 {
 			rate := float64(sn.MessagesBefore) / max(sn.HoursBefore, 1)
@@ -986,31 +886,102 @@ func Reasons(sn Snapshot, loc *time.Location) []string {
 			r = append(r, fmt.Sprintf("no activity before %s in the log", sn.Start.In(loc).Format("Jan 2 15:04")))
 		}
 	}
-	if sn.HasHistory && sn.LastHour > 0 {
-		r = append(r, fmt.Sprintf("%d messages in the last hour against a baseline of at most %d/hour", sn.LastHour, sn.BaselinePerHour))
-	}
-	if n := sn.LastHourRcpts; sn.HasHistory && n >= rcptFloor && n >= 10*max(sn.BaselineRcpts, 1) {
-		r = append(r, fmt.Sprintf("%d recipients in the last hour against a baseline of at most %d/hour", n, sn.BaselineRcpts))
-	}
-	// failed logins for this name, and for other names from the
-	// addresses that then logged in as it (each attempt once)
-	if f := sn.Failures + sn.PriorFailures - sn.PriorOwn; f > 0 {
-		s := fmt.Sprintf("%d failed logins", f)
-		if sn.FailureIPs > 0 {
-			s += fmt.Sprintf(" from %d IP%s", sn.FailureIPs, plural(sn.FailureIPs))
+	seen := map[string]bool{}
+	for i := range sn.Rules {
+		f := &sn.Rules[i]
+		k, ok := ruleIndex[f.Name]
+		if !ok || rules[k].reason == nil {
+			continue // a rule of another version, in a saved state
 		}
-		if sn.FirstNewIP != "" {
-			s += ", then success from " + sn.FirstNewIP
+		if s := rules[k].reason(&sn, f); s != "" && !seen[s] {
+			seen[s] = true
+			r = append(r, s)
 		}
-		r = append(r, s)
-	}
-	if sn.Rejections > 0 {
-		r = append(r, fmt.Sprintf("%d remote rejections for spam or reputation", sn.Rejections))
-	}
-	if sn.Bounces > 0 {
-		r = append(r, fmt.Sprintf("caused %d bounce%s", sn.Bounces, plural(sn.Bounces)))
 	}
 	return r
+}
+
+// Figure returns the value of the named figure, 0 when absent.
+func (f *Fired) Figure(name string) int {
+	for _, x := range f.Figures {
+		if x.Name == name {
+			return x.Value
+		}
+	}
+	return 0
+}
+
+// foreignReason names the window's foreign sender domains.
+func foreignReason(sn *Snapshot, _ *Fired) string {
+	if sn.ForeignMessages == 0 {
+		return ""
+	}
+	s := fmt.Sprintf("%d with sender domains not its own (%d domain%s", sn.ForeignMessages, sn.ForeignDomains, plural(sn.ForeignDomains))
+	if len(sn.TopForeign) > 0 {
+		s += ": " + strings.Join(sn.TopForeign, ", ")
+		if sn.ForeignDomains > len(sn.TopForeign) {
+			s += ", ..."
+		}
+	}
+	return s + ")"
+}
+
+// newIPsReason names the window's new client IPs.
+func newIPsReason(sn *Snapshot, f *Fired) string {
+	n := f.Figure("new_ips")
+	s := fmt.Sprintf("%d client IP%s new in the window", n, plural(n))
+	if k := min(len(sn.NewIPList), 5); k > 0 {
+		s += ": " + strings.Join(sn.NewIPList[:k], ", ")
+		if n > k {
+			s += ", ..."
+		}
+	}
+	return s
+}
+
+// volumeReason compares the last hour with the login's baseline.
+func volumeReason(sn *Snapshot, f *Fired) string {
+	if !sn.HasHistory {
+		return fmt.Sprintf("%d messages in the last hour, and no day of history to compare with", f.Figure("last_hour"))
+	}
+	return fmt.Sprintf("%d messages in the last hour against a baseline of at most %d/hour", f.Figure("last_hour"), f.Figure("baseline_per_hour"))
+}
+
+func rcptVolumeReason(sn *Snapshot, f *Fired) string {
+	if !sn.HasHistory {
+		return fmt.Sprintf("%d recipients in the last hour, and no day of history to compare with", f.Figure("last_hour_rcpts"))
+	}
+	return fmt.Sprintf("%d recipients in the last hour against a baseline of at most %d/hour", f.Figure("last_hour_rcpts"), f.Figure("baseline_rcpts"))
+}
+
+func burstReason(_ *Snapshot, f *Fired) string {
+	return fmt.Sprintf("a burst of %d messages in the last hour from %d new IPs", f.Figure("last_hour"), f.Figure("new_ips"))
+}
+
+func forgedNewReason(_ *Snapshot, f *Fired) string {
+	n := f.Figure("forged_from_new_ips")
+	return fmt.Sprintf("%d message%s with foreign senders from new IPs", n, plural(n))
+}
+
+func rejectionsReason(_ *Snapshot, f *Fired) string {
+	return fmt.Sprintf("%d remote rejections for spam or reputation", f.Figure("rejections"))
+}
+
+// failedReason counts failed logins for this name, and for other names
+// from the addresses that then logged in as it (each attempt once).
+func failedReason(sn *Snapshot, _ *Fired) string {
+	f := sn.Failures + sn.PriorFailures - sn.PriorOwn
+	if f <= 0 {
+		return ""
+	}
+	s := fmt.Sprintf("%d failed logins", f)
+	if sn.FailureIPs > 0 {
+		s += fmt.Sprintf(" from %d IP%s", sn.FailureIPs, plural(sn.FailureIPs))
+	}
+	if sn.FirstNewIP != "" {
+		s += ", then success from " + sn.FirstNewIP
+	}
+	return s
 }
 
 func fmtRate(r float64) string {

@@ -99,6 +99,7 @@ func (s *State) Data() StateData {
 	}
 	d.Best.NewIPList = clone(s.best.NewIPList)
 	d.Best.TopForeign = clone(s.best.TopForeign)
+	d.Best.Rules = cloneFired(s.best.Rules)
 	if len(s.ipFirst) > 0 {
 		d.IPFirstIP = make([]string, 0, len(s.ipFirst))
 		for ip := range s.ipFirst {
@@ -194,6 +195,7 @@ func (d *StateData) State() (*State, error) {
 	}
 	s.best.NewIPList = clone(d.Best.NewIPList)
 	s.best.TopForeign = clone(d.Best.TopForeign)
+	s.best.Rules = cloneFired(d.Best.Rules)
 	if !d.RcptsKept && d.Hours != nil {
 		s.rcptsFrom = d.Last // its hourly slots hold no recipients
 	}
@@ -293,4 +295,16 @@ func clone[T any](s []T) []T {
 		return nil
 	}
 	return append([]T(nil), s...)
+}
+
+// cloneFired copies fired rules and their figures.
+func cloneFired(fs []Fired) []Fired {
+	if len(fs) == 0 {
+		return nil
+	}
+	out := make([]Fired, len(fs))
+	for i, f := range fs {
+		out[i] = Fired{Name: f.Name, Points: f.Points, Figures: clone(f.Figures)}
+	}
+	return out
 }

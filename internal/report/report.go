@@ -21,11 +21,14 @@ import (
 
 // Account is one login in the JSON document.
 type Account struct {
-	Login           string     `json:"login"`
-	Verdict         string     `json:"verdict"`
-	Score           int        `json:"score"`
-	Allowlisted     bool       `json:"allowlisted,omitempty"`
-	Reasons         []string   `json:"reasons"`
+	Login       string   `json:"login"`
+	Verdict     string   `json:"verdict"`
+	Score       int      `json:"score"`
+	Allowlisted bool     `json:"allowlisted,omitempty"`
+	Reasons     []string `json:"reasons"`
+	// Rules are the detector's rules that fired when the reasons were
+	// taken, with the figures they read
+	Rules           []Rule     `json:"rules"`
 	CompromiseStart *time.Time `json:"compromise_start"`
 	// EvidenceAt is when the reasons were taken: the moment the login's
 	// strongest verdict was reached (the totals run on to the log's end)
@@ -58,6 +61,57 @@ type Account struct {
 	RejectionExamples    []string   `json:"rejection_examples,omitempty"`
 	QueueIDs             []string   `json:"queue_ids"`
 	QueueIDCount         int        `json:"queue_id_count"`
+}
+
+// Rule is a detector rule that fired (see `saslguard rules`).
+type Rule struct {
+	Name    string         `json:"name"`
+	Points  int            `json:"points"`
+	Figures map[string]int `json:"figures"`
+}
+
+// rulesOf converts the detector's fired rules.
+func rulesOf(fs []detect.Fired) []Rule {
+	out := make([]Rule, 0, len(fs))
+	for _, f := range fs {
+		r := Rule{Name: f.Name, Points: f.Points, Figures: make(map[string]int, len(f.Figures))}
+		for _, x := range f.Figures {
+			r.Figures[x.Name] = x.Value
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// RulesLines renders fired rules compactly for a terminal: the rules that
+// gave points with their points, then the others, wrapped to width:
+// "rules: new_ips +3, volume +4; forged_from_new_ips".
+func RulesLines(rs []Rule, indent string, width int) []string {
+	var lines []string
+	line := indent + "rules:"
+	sep := " "
+	add := func(item string) {
+		if len(line)+len(sep)+len(item) > width && len(line) > len(indent)+len("rules:") {
+			lines = append(lines, line+strings.TrimSpace(sep))
+			line, sep = indent+"       ", ""
+		}
+		line += sep + item
+		sep = ", "
+	}
+	for _, r := range rs {
+		if r.Points > 0 {
+			add(fmt.Sprintf("%s +%d", r.Name, r.Points))
+		}
+	}
+	if sep == ", " {
+		sep = "; "
+	}
+	for _, r := range rs {
+		if r.Points == 0 {
+			add(r.Name)
+		}
+	}
+	return append(lines, line)
 }
 
 // KeyCount is a value and how often it was seen.
@@ -159,6 +213,7 @@ func account(a *correlate.Account, allow map[string]bool, loc *time.Location, sh
 		QueueIDs:          append([]string{}, a.QueueIDs...),
 		QueueIDCount:      a.QueueIDCount,
 		Reasons:           []string{},
+		Rules:             rulesOf(d.Best().Rules),
 	}
 	out.PeakPerMinute, out.PeakPerHour = d.Peaks()
 	if v != detect.OK {
@@ -262,6 +317,11 @@ func Text(w io.Writer, doc Document, o TextOptions) error {
 		}
 		for _, r := range a.Reasons {
 			fmt.Fprintf(ew, "  - %s\n", Safe(r, 400))
+		}
+		if len(a.Rules) > 0 {
+			for _, l := range RulesLines(a.Rules, "  ", 100) {
+				fmt.Fprintln(ew, l)
+			}
 		}
 		fmt.Fprintf(ew, "  totals: %d messages, %d recipients (%d sent, %d deferred, %d bounced), %d bounces caused, %d remote rejections\n",
 			a.Messages, a.Recipients, a.Sent, a.Deferred, a.Bounced, a.BouncesCaused, a.RemoteRejections)
