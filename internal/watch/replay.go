@@ -90,6 +90,12 @@ func (e *Engine) Replay(ctx context.Context, set *logsrc.Set, year int) error {
 		q.line = nil
 		e.head(q)
 	}
+	if ctx.Err() == nil {
+		// the log has ended: a message still waiting for its qmgr line
+		// counts now if its host's log shows none (an excerpt), as at
+		// the end of a scan
+		e.corr.Settle()
+	}
 	// every group's channel is closed: its Read has returned
 	for _, err := range errs {
 		if err != nil && !errors.Is(err, context.Canceled) {
