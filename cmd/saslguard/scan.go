@@ -57,8 +57,20 @@ the files were copied. A pipe has no modification time: its newest line is
 taken to be within the last twelve months unless --year says otherwise. --tz
 names their zone.
 
-Exit status: 0 when no login is compromised, 1 when some are (so cron can act),
-2 on error.`,
+Besides whole logs it reads excerpts: the runbook's 'grep sasl_username
+/var/log/maillog', or a paste, holds smtpd's client lines without qmgr's; on a
+host whose log shows no qmgr line each such line counts as a message of its
+login (client IP and time; sender unknown). Container logs are read behind
+docker compose's "service  | " prefix and the RFC 3339 stamp of 'docker logs
+-t' or 'kubectl logs --timestamps' (whose time is then taken), also when the
+daemon prints no syslog header after the stamp.
+
+Exit status: 0 when no login is compromised, 1 when some are (so cron can act;
+also when a damaged file was read in part), 2 when it could not judge: an
+error, an empty input, an input with no Postfix or Dovecot line it
+understands (another MTA's log, a CSV, a web server's log), or a damaged file
+(truncated or corrupt gzip, xz, zstd, bzip2: the warning goes to standard
+error and what could be read is still reported).`,
 		Example: `  saslguard scan /var/log/mail.log*
   saslguard scan --format json mail.log.1 mail.log | jq '.accounts[] | select(.verdict=="compromised")'
   journalctl -u postfix -o json | saslguard scan -
@@ -150,6 +162,11 @@ func runScan(cmd *cobra.Command, args []string, f scanFlags) error {
 			return err
 		}
 	}
+	st := &res.Stats
+	warnDamaged(cmd.ErrOrStderr(), st.FileErrors)
+	if err := nothingToJudge(st.Lines, st.Parsed, st.NoEnvelope, len(st.FileErrors), st.OtherPrograms, st.Unparsed); err != nil {
+		return &exitError{code: 2, err: err}
+	}
 	doc := report.Build(res, allow, loc)
 	out := cmd.OutOrStdout()
 	if f.format == "json" {
@@ -162,8 +179,11 @@ func runScan(cmd *cobra.Command, args []string, f scanFlags) error {
 	}
 	for _, a := range res.Accounts {
 		if scan.Verdict(a, allow) == detect.Compromised {
-			return &exitError{code: 1}
+			return &exitError{code: 1} // what was read is enough to act on
 		}
+	}
+	if len(st.FileErrors) > 0 {
+		return &exitError{code: 2, err: damaged(st.FileErrors)}
 	}
 	return nil
 }

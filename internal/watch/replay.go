@@ -97,6 +97,10 @@ func (e *Engine) Replay(ctx context.Context, set *logsrc.Set, year int) error {
 		e.corr.Settle()
 	}
 	// every group's channel is closed: its Read has returned
+	e.readErrs = nil
+	for _, fe := range logsrc.SumStats(groups...).Errors {
+		e.readErrs = append(e.readErrs, fe.Error())
+	}
 	for _, err := range errs {
 		if err != nil && !errors.Is(err, context.Canceled) {
 			return err
@@ -104,6 +108,10 @@ func (e *Engine) Replay(ctx context.Context, set *logsrc.Set, year int) error {
 	}
 	return ctx.Err()
 }
+
+// ReadErrors returns the read errors of the last Replay's damaged files
+// (the rest of each was read).
+func (e *Engine) ReadErrors() []string { return e.readErrs }
 
 // cursor is the reading position in one group of a Replay.
 type cursor struct {
