@@ -65,15 +65,17 @@ docker compose's "service  | " prefix and the RFC 3339 stamp of 'docker logs
 -t' or 'kubectl logs --timestamps' (whose time is then taken), also when the
 daemon prints no syslog header after the stamp.
 
-Exit status: 0 when no login is compromised, 1 when some are (so cron can act;
-also when a damaged file was read in part), 2 when it could not judge: an
-error, an empty input, an input with no Postfix or Dovecot line it
-understands (another MTA's log, a CSV, a web server's log), or a damaged file
-(truncated or corrupt gzip, xz, zstd, bzip2: the warning goes to standard
-error and what could be read is still reported).`,
+Exit status: 0 when no login is compromised, 1 when some are (so cron can act),
+2 when it could not judge, with the reason on standard error: an error, an
+empty input, an input with no Postfix or Dovecot line it understands (another
+MTA's log, a CSV, a web server's log), or a damaged file (truncated or corrupt
+gzip, xz, zstd, bzip2: its warning goes to standard error and what could be
+read is still reported; a login found compromised there still exits 1).`,
 		Example: `  saslguard scan /var/log/mail.log*
   saslguard scan --format json mail.log.1 mail.log | jq '.accounts[] | select(.verdict=="compromised")'
   journalctl -u postfix -o json | saslguard scan -
+  grep sasl_username /var/log/maillog | saslguard scan -
+  docker compose logs -t mailserver | saslguard scan -
   saslguard scan --year 2025 --tz Europe/Berlin old/mail.log-2025*.gz`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runScan(cmd, args, f) },
 	}
