@@ -113,7 +113,7 @@ func (p *Parser) ParseInto(line string, e *Envelope) error {
 		if e.Container == "" {
 			e.Container = "compose"
 		} else {
-			e.Container = "compose+" + e.Container
+			e.Container = "compose+stamp" // the only other prefix
 		}
 	}
 	if len(e.Msg) > 17 && e.Msg[0] == 'm' {
