@@ -74,6 +74,9 @@ func explain(w io.Writer, p *logline.Parser, line string, loc *time.Location) {
 		if e.Repeat > 1 {
 			fmt.Fprintf(w, " repeated=%d", e.Repeat)
 		}
+		if e.Container != "" {
+			fmt.Fprintf(w, " container=%s", e.Container)
+		}
 		fmt.Fprintf(w, "\nmessage:  %s\n", report.Safe(e.Msg, 2000))
 	}
 	fmt.Fprintf(w, "result:   %s", statusText[r.Status])

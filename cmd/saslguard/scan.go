@@ -64,11 +64,25 @@ names their zone.
 when each of the detector's rules ('saslguard rules') began or stopped firing,
 with its points and figures, and when the verdict rose.
 
+Besides whole logs it reads excerpts: the runbook's 'grep sasl_username
+/var/log/maillog', or a paste, holds smtpd's client lines without qmgr's; on a
+host whose log shows no qmgr line each such line counts as a message of its
+login (client IP and time; sender unknown). Container logs are read behind
+docker compose's "service  | " prefix and the RFC 3339 stamp of 'docker logs
+-t' or 'kubectl logs --timestamps' (whose time is then taken), also when the
+daemon prints no syslog header after the stamp.
+
 Exit status: 0 when no login is compromised, 1 when some are (so cron can act),
-2 on error.`,
+2 when it could not judge, with the reason on standard error: an error, an
+empty input, an input with no Postfix or Dovecot line it understands (another
+MTA's log, a CSV, a web server's log), or a damaged file (truncated or corrupt
+gzip, xz, zstd, bzip2: its warning goes to standard error and what could be
+read is still reported; a login found compromised there still exits 1).`,
 		Example: `  saslguard scan /var/log/mail.log*
   saslguard scan --format json mail.log.1 mail.log | jq '.accounts[] | select(.verdict=="compromised")'
   journalctl -u postfix -o json | saslguard scan -
+  grep sasl_username /var/log/maillog | saslguard scan -
+  docker compose logs -t mailserver | saslguard scan -
   saslguard scan --year 2025 --tz Europe/Berlin old/mail.log-2025*.gz
   saslguard scan --explain-login alice@corp.example /var/log/mail.log`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runScan(cmd, args, f) },
@@ -164,6 +178,11 @@ func runScan(cmd *cobra.Command, args []string, f scanFlags) error {
 			return err
 		}
 	}
+	st := &res.Stats
+	warnDamaged(cmd.ErrOrStderr(), st.FileErrors)
+	if err := nothingToJudge(st.Lines, st.Parsed, st.NoEnvelope, len(st.FileErrors), st.OtherPrograms, st.Unparsed); err != nil {
+		return &exitError{code: 2, err: err}
+	}
 	out := cmd.OutOrStdout()
 	if trace != nil {
 		return explainLogin(out, res, trace, &opts.Correlate.Detect, loc, f.explain)
@@ -179,8 +198,11 @@ func runScan(cmd *cobra.Command, args []string, f scanFlags) error {
 	}
 	for _, a := range res.Accounts {
 		if scan.Verdict(a, allow) == detect.Compromised {
-			return &exitError{code: 1}
+			return &exitError{code: 1} // what was read is enough to act on
 		}
+	}
+	if len(st.FileErrors) > 0 {
+		return &exitError{code: 2, err: damaged(st.FileErrors)}
 	}
 	return nil
 }

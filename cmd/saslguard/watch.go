@@ -74,7 +74,8 @@ Alerts go to standard output (text or one JSON object per line) and, with
 
 --once replays the files to their end and exits: it raises the alerts a live
 daemon would have raised, with the same compromise start as scan (exit status 1
-when a login was found compromised). Logs written side by side (mail.log and
+when a login was found compromised, 2 when it could not judge, as for scan: an
+empty input, no Postfix or Dovecot line understood, a damaged file). Logs written side by side (mail.log and
 dovecot.log, two servers' logs) are merged by time, as scan merges them.
 
 'saslguard status' shows a running daemon's suspects, recent alerts and how far
@@ -288,11 +289,21 @@ func runWatch(cmd *cobra.Command, args []string, f watchFlags) error {
 		return errors.New("--once reads files; to replay the journal: journalctl -o json ... | saslguard watch --once -")
 	}
 	if f.once {
-		if err := replayFiles(ctx, cmd, eng, args, f.year); err != nil {
+		fileErrs, err := replayFiles(ctx, cmd, eng, args, f.year)
+		if err != nil {
 			return err
+		}
+		// exit 2 means "could not judge", as for scan
+		warnDamaged(cmd.ErrOrStderr(), fileErrs)
+		st := eng.Stats
+		if err := nothingToJudge(st.Lines, st.Parsed, st.NoEnvelope, len(fileErrs), nil, nil); err != nil {
+			return &exitError{code: 2, err: err}
 		}
 		if compromised > 0 {
 			return &exitError{code: 1}
+		}
+		if len(fileErrs) > 0 {
+			return &exitError{code: 2, err: damaged(fileErrs)}
 		}
 		return nil
 	}
@@ -437,12 +448,15 @@ func newContainment(ctx context.Context, f watchFlags, out io.Writer, log *slog.
 
 // replayFiles reads a set of files to its end, as the daemon would have
 // seen them written (Engine.Replay: side-by-side logs merged by time).
-func replayFiles(ctx context.Context, cmd *cobra.Command, eng *watch.Engine, args []string, year int) error {
+func replayFiles(ctx context.Context, cmd *cobra.Command, eng *watch.Engine, args []string, year int) (fileErrs []string, err error) {
 	set, err := logsrc.Open(args, logsrc.Options{Stdin: cmd.InOrStdin()})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return eng.Replay(ctx, set, year)
+	if err := eng.Replay(ctx, set, year); err != nil {
+		return nil, err
+	}
+	return eng.ReadErrors(), nil
 }
 
 // serveMetrics serves /metrics on a loopback address.

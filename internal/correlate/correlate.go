@@ -121,9 +121,10 @@ type Message struct {
 	held       bool
 	// priorFailures: failed logins from ClientIP before its first login as Acct
 	priorFailures int
-	newIP         bool // the first message of its login from ClientIP
-	sharedIP      bool // ClientIP was used by several other logins before
-	hopped        bool // handed to a content filter: its copy carries the outcomes
+	newIP         bool   // the first message of its login from ClientIP
+	sharedIP      bool   // ClientIP was used by several other logins before
+	hopped        bool   // handed to a content filter: its copy carries the outcomes
+	seq           uint64 // which opening of this struct (messages are reused)
 }
 
 const maxRcptTracked = 64
@@ -172,6 +173,20 @@ type Correlator struct {
 	now, nextSweep time.Time
 	begin          time.Time // the first event's time: where the log's history starts
 
+	// An excerpt (grep sasl_username, a paste) holds smtpd's client= lines
+	// without qmgr's from= lines, where a message is counted. A login's
+	// message on a host whose qmgr lines the log has not shown waits in
+	// pending (oldest first) until excerptWait of event time has passed
+	// or the log ends; if by then the host has still shown none, the host
+	// is read as an excerpt: its messages count at their client line.
+	pending  []pendingMsg
+	pendHead int
+	qmgrSeen map[uint64]bool // hosts with a qmgr from= line of a tracked message
+	qmgrLast uint64          // the last host found in qmgrSeen (most logs have one)
+	qmgrAny  bool            // qmgrLast is set
+	excerpt  map[uint64]bool // hosts read as an excerpt
+	opened   uint64          // messages opened so far (Message.seq)
+
 	Unauth UnauthStats
 	Stats  Stats
 }
@@ -214,6 +229,8 @@ func New(cfg Config) *Correlator {
 		sessions: map[skey]*session{},
 		ipFail:   newAddrCounts(maxAddrs),
 		ipLogins: newAddrCounts(maxAddrs),
+		qmgrSeen: map[uint64]bool{},
+		excerpt:  map[uint64]bool{},
 	}
 	for _, d := range cfg.OwnDomains {
 		c.own[strings.ToLower(strings.TrimSpace(d))] = true
@@ -243,6 +260,9 @@ func (c *Correlator) Add(ev *event.Event) {
 		at := c.now.Truncate(time.Hour)
 		c.sweep(at)
 		c.nextSweep = at.Add(time.Hour)
+	}
+	if c.pendHead < len(c.pending) {
+		c.settle(c.now.Unix(), false)
 	}
 	switch ev.Kind {
 	case event.Client:
@@ -349,7 +369,8 @@ func (c *Correlator) open(ev *event.Event, k qkey, o Origin) *Message {
 		m = new(Message)
 	}
 	rc := m.rcpts
-	*m = Message{k: k, Host: c.hostName(ev), Origin: o, First: ev.Time, Last: ev.Time, rcpts: rc}
+	c.opened++
+	*m = Message{k: k, Host: c.hostName(ev), Origin: o, First: ev.Time, Last: ev.Time, rcpts: rc, seq: c.opened}
 	c.msgs[k] = m
 	c.Stats.Messages++
 	if n := len(c.msgs) + len(c.light); n > c.Stats.PeakOpen {
@@ -432,12 +453,22 @@ func (c *Correlator) client(ev *event.Event) {
 		}
 		a.Nets.Add(network(ev.ClientIP), 1)
 	}
+	if h := ev.HostHash; !c.hasQmgr(h) {
+		if c.excerpt[h] {
+			c.observeExcerpt(m)
+		} else {
+			c.pending = append(c.pending, pendingMsg{m: m, seq: m.seq, due: ev.Time.Unix() + excerptWait})
+		}
+	}
 }
 
 func (c *Correlator) from(ev *event.Event) {
 	m := c.lookup(ev)
 	if m == nil {
 		return
+	}
+	if !c.hasQmgr(ev.HostHash) {
+		c.sawQmgr(ev.HostHash)
 	}
 	if !m.HasSender && m.Acct != nil {
 		m.Sender = clip(ev.Sender, maxAddr)
@@ -797,6 +828,7 @@ func (c *Correlator) insertAccount(a *Account, h uint64) {
 
 // finish tallies a message's recipients and drops it from the working set.
 func (c *Correlator) finish(m *Message) {
+	m.seq = 0 // no longer the message a pending entry waits for
 	m.tally()
 	delete(c.msgs, m.k)
 	// keep the struct (and its recipient slice) for the next message:
@@ -866,6 +898,7 @@ func (c *Correlator) sweep(at time.Time) {
 // Finish tallies the messages still open at the end of the log. The
 // correlator can be read (Accounts, Open) before and after.
 func (c *Correlator) Finish() {
+	c.Settle()
 	c.Stats.OpenAtEnd = len(c.msgs) + len(c.light)
 	for _, m := range c.msgs {
 		m.tally()

@@ -475,6 +475,7 @@ func restoreState(st *snapState, cfg Config) (*Correlator, error) {
 	if c.Unauth.TopSenders, err = restoreCounter(&st.Unauth.TopSenders); err != nil {
 		return nil, err
 	}
+	c.restorePending()
 	return c, nil
 }
 

@@ -2,7 +2,9 @@
 // the host, the program tag and its pid, and the message after them. It knows
 // classic BSD syslog (no year, no zone), RFC 3339 stamps (rsyslog's high
 // precision format and journalctl -o short-iso), RFC 5424, journalctl -o json
-// and Dovecot's own log format. The daemon parsers work on the message.
+// and Dovecot's own log format, also behind the prefixes container logs add
+// (docker compose's "name  | ", the RFC 3339 stamp of docker logs -t and
+// kubectl logs --timestamps). The daemon parsers work on the message.
 //
 // A Parser is not safe for concurrent use; give each goroutine its own.
 package envelope
@@ -58,6 +60,10 @@ type Envelope struct {
 	Comm, UID, Exe, Unit, Cursor string
 	// Suppressed is set for journald's "Suppressed N messages" lines.
 	Suppressed int
+	// Container names the container log prefix read before the line:
+	// "compose" (docker compose's "name  | "), "stamp" (docker logs -t,
+	// kubectl logs --timestamps; the time is the stamp's), or both.
+	Container string
 }
 
 // Errors returned by Parse.
@@ -96,26 +102,97 @@ func (p *Parser) ParseInto(line string, e *Envelope) error {
 	if line == "" {
 		return ErrNoEnvelope
 	}
-	var err error
-	switch c := line[0]; {
-	case c >= 'A' && c <= 'Z':
-		err = p.parseBSD(line, e)
-	case c >= '0' && c <= '9':
-		err = p.parseNumericStamp(line, e)
-	case c == '{':
-		err = p.parseJournal(line, e)
-	case c == '<':
-		err = p.parsePRI(line, e)
-	default:
-		err = ErrNoEnvelope
-	}
+	err := p.dispatch(line, e, true)
 	if err != nil {
-		return err
+		// only a line that is not a log line as it stands pays for
+		// looking for docker compose's prefix
+		rest, ok := composePrefix(line)
+		if !ok {
+			return err
+		}
+		*e = Envelope{Repeat: 1}
+		if err := p.dispatch(rest, e, true); err != nil {
+			return err
+		}
+		if e.Container == "" {
+			e.Container = "compose"
+		} else {
+			e.Container = "compose+stamp" // the only other prefix
+		}
 	}
 	if len(e.Msg) > 17 && e.Msg[0] == 'm' {
 		unrepeat(e)
 	}
 	return nil
+}
+
+// dispatch parses line by its first byte. stamped allows an RFC 3339 stamp
+// before the line's own envelope (a container log's).
+func (p *Parser) dispatch(line string, e *Envelope, stamped bool) error {
+	switch c := line[0]; {
+	case c >= 'A' && c <= 'Z':
+		return p.parseBSD(line, e)
+	case c >= '0' && c <= '9':
+		return p.parseNumericStamp(line, e, stamped)
+	case c == '{':
+		return p.parseJournal(line, e)
+	case c == '<':
+		return p.parsePRI(line, e)
+	}
+	return ErrNoEnvelope
+}
+
+// composePrefix strips docker compose's "service  | " (the name padded to
+// the longest service's, "mailserver-1  | " in Compose v2, in colour when
+// it wrote to a terminal) from the start of line.
+func composePrefix(line string) (string, bool) {
+	i := skipANSI(line, 0)
+	start := i
+	for i < len(line) && i-start < 128 && isNameByte(line[i]) {
+		i++
+	}
+	if i == start || i-start >= 128 {
+		return "", false
+	}
+	if i < len(line) && line[i] == '\x1b' {
+		i = skipANSI(line, i)
+	}
+	sp := i
+	for i < len(line) && line[i] == ' ' {
+		i++
+	}
+	if i == sp || i >= len(line) || line[i] != '|' {
+		return "", false
+	}
+	i = skipANSI(line, i+1)
+	if i >= len(line) || line[i] != ' ' {
+		return "", false
+	}
+	i = skipANSI(line, i+1)
+	if i >= len(line) {
+		return "", false
+	}
+	return line[i:], true
+}
+
+// isNameByte tells the bytes of a container or service name.
+func isNameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || isDigit(c) || c == '-' || c == '_' || c == '.'
+}
+
+// skipANSI skips terminal colour sequences (ESC [ ... letter) at line[i:].
+func skipANSI(line string, i int) int {
+	for i+1 < len(line) && line[i] == '\x1b' && line[i+1] == '[' {
+		j := i + 2
+		for j < len(line) && j-i < 16 && (isDigit(line[j]) || line[j] == ';') {
+			j++
+		}
+		if j >= len(line) || j-i >= 16 {
+			return i
+		}
+		i = j + 1 // the final letter
+	}
+	return i
 }
 
 // parsePRI handles "<PRI>" prefixes: RFC 5424 ("<22>1 ...") or BSD/RFC 3339
@@ -138,7 +215,7 @@ func (p *Parser) parsePRI(line string, e *Envelope) error {
 		return ErrNoEnvelope
 	}
 	if isDigit(rest[0]) {
-		return p.parseNumericStamp(rest, e)
+		return p.parseNumericStamp(rest, e, false)
 	}
 	return p.parseBSD(rest, e)
 }
@@ -261,8 +338,10 @@ func clock(line string, i int) (h, m, s int, ok bool) {
 }
 
 // parseNumericStamp handles "2026-11-27T05:39:22..." (RFC 3339, short-iso)
-// and "2026-11-27 05:39:22 " (Dovecot's own format).
-func (p *Parser) parseNumericStamp(line string, e *Envelope) error {
+// and "2026-11-27 05:39:22 " (Dovecot's own format). When stamped, an RFC
+// 3339 stamp may come before another envelope, or before a tag with no
+// host: a container's log (docker logs -t, kubectl logs --timestamps).
+func (p *Parser) parseNumericStamp(line string, e *Envelope, stamped bool) error {
 	if len(line) < 19 || line[4] != '-' || line[7] != '-' {
 		return ErrNoEnvelope
 	}
@@ -276,7 +355,18 @@ func (p *Parser) parseNumericStamp(line string, e *Envelope) error {
 		if n >= len(line) || line[n] != ' ' {
 			return ErrNoEnvelope
 		}
-		return p.hostTag(line[n+1:], e, false)
+		rest := line[n+1:]
+		if stamped && rest != "" && (isDigit(rest[0]) || rest[0] >= 'A' && rest[0] <= 'Z' && monthOf(rest) != 0) {
+			if p.dispatch(rest, e, false) == nil {
+				// the container's stamp, then the line's own
+				// envelope: the container's stamp carries its year
+				// and zone
+				e.Time, e.YearKnown, e.Container = t, true, "stamp"
+				return nil
+			}
+			*e = Envelope{Time: t, YearKnown: true, Format: RFC3339, Repeat: 1}
+		}
+		return p.hostTag(rest, e, false)
 	case ' ':
 		y, mon, d, ok := date(line)
 		if !ok {
@@ -475,10 +565,16 @@ func (p *Parser) hostTag(s string, e *Envelope, hostless bool) error {
 		return ErrNoEnvelope
 	}
 	first := s[:sp]
-	if hostless && first[len(first)-1] == ':' && isDovecotProcess(first[:len(first)-1]) {
-		e.Tag = "dovecot"
-		e.Msg = s
-		return nil
+	if first[len(first)-1] == ':' {
+		if hostless && isDovecotProcess(first[:len(first)-1]) {
+			e.Tag = "dovecot"
+			e.Msg = s
+			return nil
+		}
+		// "tag[pid]: msg" with no host: a daemon that logs to its
+		// standard output in a container, or a syslog without
+		// hostnames (a host name never ends in a colon)
+		return tag(s, e)
 	}
 	e.Host = first
 	return tag(s[sp+1:], e)

@@ -153,6 +153,14 @@ func FuzzParse(f *testing.F) {
 		`{"__REALTIME_TIMESTAMP":"1795671562000000","MESSAGE":[104,105],"SYSLOG_IDENTIFIER":"postfix/smtpd"}`,
 		"2013-08-11 03:56:40 auth-worker(default): Info: x",
 		"Nov 27 05:39:22 h t[1]: message repeated 2 times: [ x]",
+		"mailserver  | Mar  4 02:04:21 mail postfix/smtpd[12]: m",
+		"mailserver-1  | 2026-03-04T02:04:21.123456789Z Mar  4 02:04:21 mail postfix/smtpd[12]: m",
+		"2026-03-04T02:04:21.123456789Z Mar  4 02:04:21 mail postfix/smtpd[12]: m",
+		"2026-03-04T02:04:21.12345Z postfix/smtpd[12]: m",
+		"2026-03-04T02:04:21.123456789Z 2026-03-04T03:04:21+01:00 mail postfix/smtpd[12]: m",
+		"2026-03-04T02:04:21Z 2026-03-04 03:04:21 auth: Info: m",
+		"\x1b[36mmailserver-1  |\x1b[0m 2026-03-04T02:04:21Z mail postfix/smtpd[12]: m",
+		"web | 10.0.0.1 - - [04/Mar/2026:02:04:21 +0000] \"GET / HTTP/1.1\" 200",
 	} {
 		f.Add(s)
 	}
@@ -174,4 +182,57 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("not stable: %+v / %+v (%v)", e, e2, err)
 		}
 	})
+}
+
+// TestContainerPrefixes: the prefixes container logs put before a line are
+// read: docker compose's service name, the RFC 3339 stamp of docker logs -t
+// and kubectl logs --timestamps (whose time, with its year, is taken), both,
+// and a stamp before a daemon's own line with no syslog header.
+func TestContainerPrefixes(t *testing.T) {
+	stamp := time.Date(2026, 3, 4, 2, 4, 21, 123456789, time.UTC)
+	bsd := time.Date(2026, 3, 4, 2, 4, 21, 0, time.UTC)
+	const msg = "4Q1ZxK3mNbz9sWq: client=unknown[185.167.232.210]:51234, sasl_method=LOGIN, sasl_username=dmartinez@corp.example"
+	for _, c := range []struct {
+		name, line string
+		at         time.Time
+		yearKnown  bool
+		host       string
+		container  string
+	}{
+		{"compose", "mailserver  | Mar  4 02:04:21 mail postfix/smtpd[12]: " + msg, bsd, false, "mail", "compose"},
+		{"compose v2", "mailserver-1  | Mar  4 02:04:21 mail postfix/smtpd[12]: " + msg, bsd, false, "mail", "compose"},
+		{"compose, a name like a month", "Mar-mail | Mar  4 02:04:21 mail postfix/smtpd[12]: " + msg, bsd, false, "mail", "compose"},
+		{"compose in colour", "\x1b[36mmailserver-1  |\x1b[0m Mar  4 02:04:21 mail postfix/smtpd[12]: " + msg, bsd, false, "mail", "compose"},
+		{"docker logs -t", "2026-03-04T02:04:21.123456789Z Mar  4 02:04:21 mail postfix/smtpd[12]: " + msg, stamp, true, "mail", "stamp"},
+		{"kubectl --timestamps", "2026-03-04T02:04:21.123456789Z Mar 4 02:04:21 mail postfix/smtpd[12]: " + msg, stamp, true, "mail", "stamp"},
+		{"stamp before RFC 3339", "2026-03-04T02:04:21.123456789Z 2026-03-04T03:04:21.5+01:00 mail postfix/smtpd[12]: " + msg, stamp, true, "mail", "stamp"},
+		{"compose and docker -t", "mailserver-1  | 2026-03-04T02:04:21.123456789Z Mar  4 02:04:21 mail postfix/smtpd[12]: " + msg, stamp, true, "mail", "compose+stamp"},
+		{"no syslog header", "2026-03-04T02:04:21.123456789Z postfix/smtpd[12]: " + msg, stamp, true, "", ""},
+		{"host, no stamp", "2026-03-04T02:04:21.123456789Z mail postfix/smtpd[12]: " + msg, stamp, true, "mail", ""},
+		{"compose, no syslog header", "mailserver  | 2026-03-04T02:04:21.123456789Z postfix/smtpd[12]: " + msg, stamp, true, "", "compose"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := Parser{Year: 2026, Loc: time.UTC}
+			e, err := p.Parse(c.line)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !e.Time.Equal(c.at) || e.YearKnown != c.yearKnown || e.Host != c.host || e.Tag != "postfix/smtpd" ||
+				e.PID != 12 || e.Msg != msg || e.Container != c.container {
+				t.Errorf("got time %v (year known %v) host %q tag %q pid %d container %q msg %q", e.Time, e.YearKnown, e.Host, e.Tag, e.PID, e.Container, e.Msg)
+			}
+		})
+	}
+	for _, line := range []string{
+		"web | 10.0.0.1 - - [04/Mar/2026:02:04:21 +0000] \"GET / HTTP/1.1\" 200",
+		"mailserver  |Mar  4 02:04:21 mail postfix/smtpd[12]: m",
+		"mail server | Mar  4 02:04:21 mail postfix/smtpd[12]: m",
+		"| Mar  4 02:04:21 mail postfix/smtpd[12]: m",
+		"mailserver  | ",
+	} {
+		p := Parser{Year: 2026, Loc: time.UTC}
+		if e, err := p.Parse(line); err == nil {
+			t.Errorf("%q read as %+v", line, e)
+		}
+	}
 }

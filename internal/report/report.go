@@ -383,9 +383,6 @@ func Text(w io.Writer, doc Document, o TextOptions) error {
 	if s.Suppressed > 0 {
 		fmt.Fprintf(ew, "WARNING: the journal suppressed %d messages: evidence is missing\n", s.Suppressed)
 	}
-	for _, e := range s.FileErrors {
-		fmt.Fprintf(ew, "WARNING: %s\n", Safe(e, 300))
-	}
 	if s.YearNote != "" {
 		fmt.Fprintf(ew, "note: %s\n", s.YearNote)
 	}

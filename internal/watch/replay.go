@@ -90,7 +90,17 @@ func (e *Engine) Replay(ctx context.Context, set *logsrc.Set, year int) error {
 		q.line = nil
 		e.head(q)
 	}
+	if ctx.Err() == nil {
+		// the log has ended: a message still waiting for its qmgr line
+		// counts now if its host's log shows none (an excerpt), as at
+		// the end of a scan
+		e.corr.Settle()
+	}
 	// every group's channel is closed: its Read has returned
+	e.readErrs = nil
+	for _, fe := range logsrc.SumStats(groups...).Errors {
+		e.readErrs = append(e.readErrs, fe.Error())
+	}
 	for _, err := range errs {
 		if err != nil && !errors.Is(err, context.Canceled) {
 			return err
@@ -98,6 +108,10 @@ func (e *Engine) Replay(ctx context.Context, set *logsrc.Set, year int) error {
 	}
 	return ctx.Err()
 }
+
+// ReadErrors returns the read errors of the last Replay's damaged files
+// (the rest of each was read).
+func (e *Engine) ReadErrors() []string { return e.readErrs }
 
 // cursor is the reading position in one group of a Replay.
 type cursor struct {

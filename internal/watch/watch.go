@@ -78,6 +78,9 @@ type Engine struct {
 	Stats  Stats
 	alerts []Alert
 	lastAt time.Time
+	// readErrs are the read errors of the files of the last Replay
+	// (damaged files: a truncated gzip, a corrupt xz)
+	readErrs []string
 }
 
 type fileState struct {
