@@ -8,6 +8,7 @@ package account
 import (
 	"context"
 	"fmt"
+	"time"
 	"unicode/utf8"
 )
 
@@ -40,7 +41,26 @@ type Result struct {
 	NewHash     string
 	Output      string   // what an external program printed
 	Notes       []string // follow-up steps and their failures
+	// Verification says whether the change was confirmed where logins are
+	// checked. A change is reported done only when it is verified.
+	Verification Verification
 }
+
+// Verification is what a backend confirmed, where logins are checked
+// (Dovecot's loaded passdb, the admin program's check verb), about the
+// state of a login after a change.
+type Verification struct {
+	// Verified is true when the check showed the wanted state.
+	Verified bool
+	// Method says what was asked and what it answered, e.g.
+	// "doveadm auth lookup: saslguard_disabled=yes after 1.1 s" or
+	// "exec check: exit 1 (still enabled) after 5.0 s".
+	Method string
+}
+
+// DefaultVerifyTimeout bounds how long a backend waits for a change to show
+// where logins are checked.
+const DefaultVerifyTimeout = 5 * time.Second
 
 // Status is what a backend knows about a login.
 type Status struct {
@@ -50,11 +70,16 @@ type Status struct {
 	Detail   string // e.g. the password scheme
 }
 
-// Backend disables and re-enables logins in one account store.
+// Backend disables and re-enables logins in one account store. Disable and
+// Enable verify their change (Result.Verification) before they return.
 type Backend interface {
 	Disable(ctx context.Context, login string, opts Options) (Result, error)
 	Enable(ctx context.Context, login string, opts EnableOptions) (Result, error)
 	Status(ctx context.Context, login string) (Status, error)
+	// Verify checks, within the backend's bound, that the login no longer
+	// authenticates with its old password (disabled true: disabled or
+	// reset) or that it does again (disabled false).
+	Verify(ctx context.Context, login string, disabled bool) Verification
 }
 
 // MaxLoginLen bounds the logins this package handles.

@@ -313,7 +313,10 @@ func (x *run) hold(ctx context.Context) error {
 	return x.hook(StepHold)
 }
 
-// Step 2: disable the login at its source.
+// Step 2: disable the login at its source. The step is called done only
+// when the backend verified it where logins are checked (Dovecot itself, the
+// program's check verb); otherwise it says NOT verified, records a failure
+// that the next run checks again, and the outcome asks for attention.
 func (x *run) disable(ctx context.Context) error {
 	if x.cfg.Account == nil {
 		x.printf("  2. account: no backend configured, the login still authenticates\n")
@@ -337,9 +340,10 @@ func (x *run) disable(ctx context.Context) error {
 	}
 	if st.Disabled && !x.cfg.ResetPassword {
 		// Disabled by an earlier run that stopped before recording it (or by
-		// hand with saslguard's marker): nothing to do twice.
-		x.printf("  2. already disabled in %s\n", x.cfg.AccountName)
-		return x.record(ctx, action(x.inc, StepDisable, "status "+x.cfg.AccountName, "disabled: found disabled", 0, 0, nil))
+		// hand with saslguard's marker): nothing to do twice, but check it.
+		v := x.cfg.Account.Verify(ctx, x.t.Login, true)
+		x.verified(v, "already disabled", nil)
+		return x.record(ctx, action(x.inc, StepDisable, "status "+x.cfg.AccountName, "disabled: found disabled"+verifiedNote(v), 0, failedIf(!v.Verified), nil))
 	}
 	verb := "disable"
 	if x.cfg.ResetPassword {
@@ -358,23 +362,51 @@ func (x *run) disable(ctx context.Context) error {
 	if err != nil {
 		return x.fail(ctx, StepDisable, "disable in "+x.cfg.AccountName, err)
 	}
-	x.o.Disabled = true
 	how := "disabled (password kept in the disabled marker)"
 	if x.cfg.ResetPassword {
 		how = "disabled (password reset)"
 		x.o.NewPassword = res.NewPassword
 	}
-	x.printf("  2. %s in %s\n", how, x.cfg.AccountName)
+	x.o.Disabled = res.Verification.Verified
+	x.verified(res.Verification, how, res.Notes)
 	if res.NewPassword != "" {
 		x.printf("     new password (shown once, not stored): %s\n", res.NewPassword)
 	}
-	for _, n := range res.Notes {
-		x.printf("     note: %s\n", n)
-	}
-	if err := x.record(ctx, action(x.inc, StepDisable, verb+" in "+x.cfg.AccountName, how+strings.Join(append([]string{""}, res.Notes...), "; "), 1, 0, nil)); err != nil {
+	result := how + strings.Join(append([]string{""}, res.Notes...), "; ") + verifiedNote(res.Verification)
+	if err := x.record(ctx, action(x.inc, StepDisable, verb+" in "+x.cfg.AccountName, result, 1, failedIf(!res.Verification.Verified), nil)); err != nil {
 		return err
 	}
 	return x.hook(StepDisable)
+}
+
+// verified prints step 2's line for a change described by how; an
+// unverified one becomes the outcome's account note.
+func (x *run) verified(v account.Verification, how string, notes []string) {
+	if v.Verified {
+		x.printf("  2. %s in %s; verified: %s\n", how, x.cfg.AccountName, v.Method)
+	} else {
+		x.o.AccountNote = "disable NOT verified: " + v.Method
+		x.printf("  2. NOT verified: %s in %s, but the check did not confirm it: %s\n", how, x.cfg.AccountName, v.Method)
+		x.printf("     the login may still authenticate; check the account store, then run respond again\n")
+	}
+	for _, n := range notes {
+		x.printf("     note: %s\n", n)
+	}
+}
+
+// verifiedNote is how a disable was checked, for the journal.
+func verifiedNote(v account.Verification) string {
+	if v.Verified {
+		return "; verified by " + v.Method
+	}
+	return "; NOT verified: " + v.Method
+}
+
+func failedIf(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Step 3: quarantine the held messages of the login and delete them from

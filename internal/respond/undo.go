@@ -73,7 +73,9 @@ func (r *Responder) Undo(ctx context.Context, inc int64, opts UndoOptions) (Undo
 
 	// Decide about the account first: refuse before changing anything.
 	dis, disabled := j.find(StepDisable, "disabled")
-	disabled = disabled && dis.Failed == 0 && !strings.Contains(dis.Result, "no such login")
+	// Every "disabled" record means the store was changed or found
+	// disabled; a failed one was only not verified.
+	disabled = disabled && !strings.Contains(dis.Result, "no such login")
 	reset := disabled && strings.Contains(dis.Result, "password reset")
 	if _, undone := j.find(StepUndo, "account enabled"); undone {
 		disabled = false
@@ -127,12 +129,12 @@ func (r *Responder) Undo(ctx context.Context, inc int64, opts UndoOptions) (Undo
 		if err != nil {
 			return res, x.fail(ctx, StepUndo, "reset in "+r.cfg.AccountName, err)
 		}
-		res.Enabled, res.NewPassword = true, er.NewPassword
+		res.NewPassword = er.NewPassword
 		r.printf("  re-enabled in %s with a new password (shown once, not stored): %s\n", r.cfg.AccountName, er.NewPassword)
 		for _, n := range er.Notes {
 			r.printf("  note: %s\n", n)
 		}
-		if err := x.record(ctx, action(inc, StepUndo, "reset in "+r.cfg.AccountName, "account enabled with a new password", 1, 0, nil)); err != nil {
+		if res.Enabled, err = r.enableChecked(ctx, x, "reset in "+r.cfg.AccountName, "account enabled with a new password", er.Verification); err != nil {
 			return res, err
 		}
 	default:
@@ -140,6 +142,7 @@ func (r *Responder) Undo(ctx context.Context, inc int64, opts UndoOptions) (Undo
 		if err != nil {
 			return res, x.fail(ctx, StepUndo, "status "+r.cfg.AccountName, err)
 		}
+		var v account.Verification
 		if st.Disabled {
 			er, err := r.cfg.Account.Enable(ctx, login, account.EnableOptions{})
 			if err != nil {
@@ -148,10 +151,12 @@ func (r *Responder) Undo(ctx context.Context, inc int64, opts UndoOptions) (Undo
 			for _, n := range er.Notes {
 				r.printf("  note: %s\n", n)
 			}
+			v = er.Verification
+		} else {
+			v = r.cfg.Account.Verify(ctx, login, false)
 		}
-		res.Enabled = true
 		r.printf("  re-enabled in %s with its old password (--enable-old-password)\n", r.cfg.AccountName)
-		if err := x.record(ctx, action(inc, StepUndo, "enable in "+r.cfg.AccountName, "account enabled with the old password", 1, 0, nil)); err != nil {
+		if res.Enabled, err = r.enableChecked(ctx, x, "enable in "+r.cfg.AccountName, "account enabled with the old password", v); err != nil {
 			return res, err
 		}
 	}
@@ -266,4 +271,17 @@ func (r *Responder) undoPlan(ctx context.Context, in store.Incident, j journal, 
 	}
 	r.printf("\ndry run: nothing was changed. Run again with --yes to do it.\n")
 	return nil
+}
+
+// enableChecked prints and records how a re-enable was verified, and
+// reports whether it was. An unverified one is recorded as failed under a
+// result that a later undo does not take for done ("account enable NOT
+// verified"), so running the undo again checks it again.
+func (r *Responder) enableChecked(ctx context.Context, x *run, command, done string, v account.Verification) (bool, error) {
+	if v.Verified {
+		r.printf("  verified: %s\n", v.Method)
+		return true, x.record(ctx, action(x.inc, StepUndo, command, done+"; verified by "+v.Method, 1, 0, nil))
+	}
+	r.printf("  NOT verified: %s; the login may still be refused: check it, then run the undo again\n", v.Method)
+	return false, x.record(ctx, action(x.inc, StepUndo, command, "account enable NOT verified: "+v.Method, 0, 1, nil))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -47,6 +48,14 @@ func TestLabDisable(t *testing.T) {
 	if err != nil || !res.Changed || len(res.Notes) != 0 {
 		t.Fatalf("disable = %+v, %v", res, err)
 	}
+	if v := res.Verification; !v.Verified || !strings.HasPrefix(v.Method, "doveadm auth lookup: saslguard_disabled=yes after ") {
+		t.Errorf("disable verification = %+v", v)
+	}
+	t.Logf("disable: %s", res.Verification.Method)
+	// Dovecot's own answer, at once: the old password is refused.
+	if out, err := lab.Run(ctx, testlab.ToolDoveadm, "auth", "test", alice, pw); err == nil {
+		t.Errorf("doveadm auth test with the old password right after Disable: %s", out)
+	}
 	if err := imap.Noop(); !errors.Is(err, testlab.ErrIMAPClosed) {
 		t.Errorf("IMAP session after disable: %v, want it kicked", err)
 	}
@@ -65,15 +74,25 @@ func TestLabDisable(t *testing.T) {
 	if before.Mode() != after.Mode() || bs.Uid != as.Uid || bs.Gid != as.Gid {
 		t.Errorf("owner/mode changed: %v %d:%d -> %v %d:%d", before.Mode(), bs.Uid, bs.Gid, after.Mode(), as.Uid, as.Gid)
 	}
-	if res, err := b.Enable(ctx, alice, account.EnableOptions{}); err != nil || !res.Changed || len(res.Notes) != 0 {
+	if res, err := b.Enable(ctx, alice, account.EnableOptions{}); err != nil || !res.Changed || len(res.Notes) != 0 || !res.Verification.Verified {
 		t.Fatalf("enable = %+v, %v", res, err)
 	}
 	if err := auth(alice, pw); err != nil {
 		t.Errorf("AUTH after enable: %v", err)
 	}
 	res, err = b.Disable(ctx, alice, account.Options{Reset: true})
-	if err != nil || res.NewPassword == "" {
+	if err != nil || res.NewPassword == "" || !res.Verification.Verified {
 		t.Fatalf("reset = %+v, %v", res, err)
+	}
+	t.Logf("reset: %s", res.Verification.Method)
+	// A Dovecot that never shows the change (another instance's config)
+	// leaves a disable NOT verified within the bound.
+	other, err := New(Config{Path: lab.PasswdFile, DovecotConfig: lab.DovecotConf, VerifyTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := other.Verify(ctx, alice, true); v.Verified || !strings.Contains(v.Method, "still enabled after 1.") {
+		t.Errorf("verify on an enabled login = %+v", v)
 	}
 	if err := auth(alice, pw); err == nil {
 		t.Error("old password still works after reset")

@@ -1,8 +1,11 @@
 // Package passwdfile is the account backend for a Dovecot passwd-file
 // (user:password:uid:gid:gecos:home:shell:extra_fields, both passdb and
-// userdb). Disable replaces only the password field, so the userdb part stays
-// and the mailbox still receives mail; the old field is kept inside the
-// marker so Enable can put it back even without the incident store.
+// userdb). Disable replaces the password field, so the userdb part stays and
+// the mailbox still receives mail; the old field is kept inside the marker so
+// Enable can put it back even without the incident store. Disable also adds
+// the passdb extra field saslguard_disabled=yes, which `doveadm auth lookup`
+// shows once Dovecot has loaded the change: that is how a change is verified
+// (Dovecot does not show password fields).
 package passwdfile
 
 import (
@@ -28,6 +31,17 @@ import (
 // is no valid salt, so no password can ever match; the old field follows.
 const DisabledPrefix = "{CRYPT}!saslguard-disabled!"
 
+// DisabledKey and DisabledField are the passdb extra field a disabled line
+// carries. Dovecot returns unknown passdb extra fields in lookups (and
+// userdb lookups ignore fields without the userdb_ prefix).
+const (
+	DisabledKey   = "saslguard_disabled"
+	DisabledField = DisabledKey + "=yes"
+)
+
+// pollInterval is how often Verify asks Dovecot again.
+const pollInterval = 200 * time.Millisecond
+
 // Config says which passwd-file and which Dovecot to tell.
 type Config struct {
 	Path          string // the passwd-file
@@ -36,10 +50,13 @@ type Config struct {
 	Runner        account.Runner
 	Rand          io.Reader // nil means crypto/rand
 	Logger        *slog.Logger
-	// Now and Sleep are the clock for Dovecot's one-second rule; nil
-	// means the real clock.
+	// Now and Sleep are the clock for Dovecot's one-second rule and for
+	// Verify; nil means the real clock.
 	Now   func() time.Time
 	Sleep func(time.Duration)
+	// VerifyTimeout bounds how long Verify waits for Dovecot to show a
+	// change; 0 means account.DefaultVerifyTimeout.
+	VerifyTimeout time.Duration
 }
 
 // Backend implements account.Backend on a passwd-file.
@@ -69,6 +86,9 @@ func New(cfg Config) (*Backend, error) {
 	}
 	if cfg.Sleep == nil {
 		cfg.Sleep = time.Sleep
+	}
+	if cfg.VerifyTimeout <= 0 {
+		cfg.VerifyTimeout = account.DefaultVerifyTimeout
 	}
 	b := &Backend{cfg: cfg, log: cfg.Logger}
 	if b.log == nil {
@@ -113,26 +133,52 @@ func (b *Backend) Disable(ctx context.Context, login string, opts account.Option
 		}
 		res.NewPassword, res.NewHash, newField = pw, hash, hash
 	}
-	err := b.edit(login, func(old string) (string, error) {
+	// A reset goes through the disabled state: Dovecot shows no password
+	// hash, so only the extra field appearing and then going again proves
+	// that it loaded the file with the new hash.
+	var first account.Verification
+	if opts.Reset {
+		err := b.edit(login, func(old string) (string, bool, error) {
+			if strings.HasPrefix(old, DisabledPrefix) {
+				return old, true, nil
+			}
+			return DisabledPrefix + old, true, nil
+		}, &res)
+		if err != nil {
+			res.NewPassword, res.NewHash = "", ""
+			return res, fmt.Errorf("disable %q before the reset: %w", login, err)
+		}
+		first = b.Verify(ctx, login, true)
+	}
+	err := b.edit(login, func(old string) (string, bool, error) {
 		orig := old
 		if rest, ok := strings.CutPrefix(old, DisabledPrefix); ok {
 			orig = rest
 		}
 		res.OldHash = orig
 		if opts.Reset {
-			return newField, nil
+			return newField, false, nil
 		}
 		if orig != old {
 			res.Notes = append(res.Notes, "already disabled")
-			return old, nil
+			return old, true, nil
 		}
-		return DisabledPrefix + old, nil
+		return DisabledPrefix + old, true, nil
 	}, &res)
 	if err != nil {
 		res.NewPassword, res.NewHash = "", ""
 		return res, fmt.Errorf("disable %q: %w", login, err)
 	}
-	b.after(ctx, login, &res)
+	if opts.Reset {
+		b.after(ctx, login, &res, func() account.Verification {
+			v := b.Verify(ctx, login, false)
+			v.Verified = v.Verified && first.Verified
+			v.Method = first.Method + ", then with the new password: " + strings.TrimPrefix(v.Method, "doveadm auth lookup: ")
+			return v
+		})
+	} else {
+		b.after(ctx, login, &res, func() account.Verification { return b.Verify(ctx, login, true) })
+	}
 	return res, nil
 }
 
@@ -146,21 +192,21 @@ func (b *Backend) Enable(ctx context.Context, login string, opts account.EnableO
 	if h := opts.RestoreHash; h != "" && !validField(h) {
 		return res, fmt.Errorf("enable %q: the hash to restore contains ':', white space or control characters", login)
 	}
-	err := b.edit(login, func(old string) (string, error) {
+	err := b.edit(login, func(old string) (string, bool, error) {
 		res.OldHash = old
 		if opts.RestoreHash != "" {
-			return opts.RestoreHash, nil
+			return opts.RestoreHash, false, nil
 		}
 		orig, ok := strings.CutPrefix(old, DisabledPrefix)
 		if !ok {
-			return "", fmt.Errorf("login is not disabled by saslguard and no hash to restore was given")
+			return "", false, fmt.Errorf("login is not disabled by saslguard and no hash to restore was given")
 		}
-		return orig, nil
+		return orig, false, nil
 	}, &res)
 	if err != nil {
 		return res, fmt.Errorf("enable %q: %w", login, err)
 	}
-	b.after(ctx, login, &res)
+	b.after(ctx, login, &res, func() account.Verification { return b.Verify(ctx, login, false) })
 	return res, nil
 }
 
@@ -234,10 +280,11 @@ func validField(s string) bool {
 	return s != ""
 }
 
-// edit replaces login's password field with change(old), under a lock, by
-// writing a new file next to the old one (same owner, group and mode),
-// syncing it and renaming it over the old one.
-func (b *Backend) edit(login string, change func(old string) (string, error), res *account.Result) error {
+// edit replaces login's password field with change(old), and adds
+// DisabledField to its extra fields when change says marked (removes it
+// otherwise), under a lock, by writing a new file next to the old one (same
+// owner, group and mode), syncing it and renaming it over the old one.
+func (b *Backend) edit(login string, change func(old string) (field string, marked bool, err error), res *account.Result) error {
 	lock, err := os.OpenFile(b.cfg.Path+".saslguard-lock", os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("lock passwd-file: %w", err)
@@ -272,34 +319,58 @@ func (b *Backend) edit(login string, change func(old string) (string, error), re
 	if strings.HasSuffix(body, "\r") {
 		body, eol = body[:len(body)-1], "\r"+eol
 	}
-	parts := strings.SplitN(body, ":", 3)
+	// The extra fields (the 8th field) may hold ':' themselves.
+	parts := strings.SplitN(body, ":", 8)
 	if len(parts) < 2 {
 		return fmt.Errorf("passwd-file line of the login has no password field")
 	}
-	newField, err := change(parts[1])
+	newField, marked, err := change(parts[1])
 	if err != nil {
 		return err
 	}
 	if !validField(newField) {
 		return fmt.Errorf("new password field is not valid")
 	}
-	if newField == parts[1] {
+	parts[1] = newField
+	if marked || len(parts) == 8 {
+		for len(parts) < 8 {
+			parts = append(parts, "") // empty fields are unset ones
+		}
+		parts[7] = markExtra(parts[7], marked)
+	}
+	line := strings.Join(parts, ":") + eol
+	if line == lines[i] {
 		return nil
 	}
-	parts[1] = newField
-	lines[i] = strings.Join(parts, ":") + eol
+	lines[i] = line
 	// Dovecot re-reads a passwd-file when its mtime (whole seconds) or size
-	// changed, and checks at most once a second. So: never write in the
-	// second of the old mtime (a same-size edit would go unseen), and let
-	// that second pass after writing before the caller flushes the auth
-	// cache (a lookup in the same second could re-cache the old entry).
+	// changed, and checks at most once a second. So never write in the
+	// second of the old mtime (a same-size edit would go unseen); Verify
+	// then waits, within its bound, until Dovecot shows the change.
 	b.waitPast(st.ModTime())
 	if err := replaceFile(b.cfg.Path, []byte(strings.Join(lines, "")), st); err != nil {
 		return err
 	}
 	res.Changed = true
-	b.waitPast(b.cfg.Now())
 	return nil
+}
+
+// markExtra returns the space-separated extra fields with DisabledKey
+// removed, and DisabledField appended when marked. Other fields and their
+// spacing are kept as they were.
+func markExtra(extra string, marked bool) string {
+	var keep []string
+	if extra != "" {
+		for _, f := range strings.Split(extra, " ") {
+			if f != DisabledKey && !strings.HasPrefix(f, DisabledKey+"=") {
+				keep = append(keep, f)
+			}
+		}
+	}
+	if marked {
+		keep = append(keep, DisabledField)
+	}
+	return strings.Join(keep, " ")
 }
 
 // waitPast sleeps until the clock is in a later second than t.
@@ -375,15 +446,19 @@ func (b *Backend) newPassword(ctx context.Context) (string, string, error) {
 	return pw, hash, nil
 }
 
-// after flushes Dovecot's auth cache and ends the login's IMAP/POP sessions.
-// Failures become notes: the file change stands.
-func (b *Backend) after(ctx context.Context, login string, res *account.Result) {
+// after flushes Dovecot's auth cache, verifies the change with verify
+// (which flushes again while it waits), and then ends the login's IMAP/POP
+// sessions, so a client that logs in again meets the new entry. Failures of
+// the flush and the kick become notes: the file change stands.
+func (b *Backend) after(ctx context.Context, login string, res *account.Result, verify func() account.Verification) {
 	if !res.Changed {
+		res.Verification = verify()
 		return
 	}
 	if _, stderr, err := b.cfg.Runner.Run(ctx, b.doveadm("auth", "cache", "flush"), nil, nil); err != nil {
 		res.Notes = append(res.Notes, "doveadm auth cache flush failed (the old password may work until the cache expires): "+err.Error()+": "+firstLine(stderr))
 	}
+	res.Verification = verify()
 	if strings.ContainsAny(login, "*?") {
 		res.Notes = append(res.Notes, "not kicking sessions: the login contains a doveadm wildcard")
 		return
@@ -401,4 +476,62 @@ func firstLine(b []byte) string {
 		s = s[:300]
 	}
 	return s
+}
+
+// Verify implements account.Backend: it asks Dovecot for the login's passdb
+// entry (doveadm auth lookup, after flushing the auth cache so the answer is
+// not an old cached one) until the entry shows DisabledField (disabled) or
+// shows the login without it (enabled), or the bound passes. Dovecot checks
+// the file at most once a second, so this usually takes up to a second.
+func (b *Backend) Verify(ctx context.Context, login string, disabled bool) account.Verification {
+	if err := checkLogin(login); err != nil {
+		return account.Verification{Method: "not checked: " + err.Error()}
+	}
+	start := b.cfg.Now()
+	for try := 1; ; try++ {
+		// A flush failure is already a note of the change; the lookup
+		// below says what Dovecot answers either way.
+		b.cfg.Runner.Run(ctx, b.doveadm("auth", "cache", "flush"), nil, nil)
+		out, stderr, err := b.cfg.Runner.Run(ctx, b.doveadm("auth", "lookup", "--", login), nil, nil)
+		elapsed := b.cfg.Now().Sub(start)
+		var seen string
+		switch {
+		case err != nil && strings.Contains(string(stderr)+string(out), "doesn't exist"):
+			seen = "no such user"
+		case err != nil:
+			seen = err.Error() + ": " + firstLine(stderr)
+		case hasDisabledField(out) == disabled:
+			what := "no " + DisabledKey + " field"
+			if disabled {
+				what = DisabledField
+			}
+			return account.Verification{Verified: true, Method: fmt.Sprintf("doveadm auth lookup: %s after %.1f s", what, elapsed.Seconds())}
+		case disabled:
+			seen = "still enabled"
+		default:
+			seen = "still disabled"
+		}
+		if b.expired(elapsed, try) || ctx.Err() != nil {
+			return account.Verification{Method: fmt.Sprintf("doveadm auth lookup: %s after %.1f s", seen, elapsed.Seconds())}
+		}
+		b.cfg.Sleep(pollInterval)
+	}
+}
+
+// expired reports whether Verify's bound has passed after elapsed and the
+// given number of tries (also counted, in case the clock stands still).
+func (b *Backend) expired(elapsed time.Duration, tries int) bool {
+	return elapsed >= b.cfg.VerifyTimeout || time.Duration(tries)*pollInterval > b.cfg.VerifyTimeout
+}
+
+// hasDisabledField reports whether doveadm auth lookup's output lists
+// DisabledField among the passdb fields ("  saslguard_disabled: yes").
+func hasDisabledField(out []byte) bool {
+	for _, line := range strings.Split(string(out), "\n") {
+		key, value, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && strings.TrimSpace(key) == DisabledKey && strings.TrimSpace(value) == "yes" {
+			return true
+		}
+	}
+	return false
 }
