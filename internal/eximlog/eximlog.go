@@ -531,7 +531,7 @@ var ipByte = func() (t [256]bool) {
 }()
 
 // arrival reads "sender [R=id] H=... [I=...] [U=...] P=proto [A=auth[:id]]
-// S=size ... [id=msgid] [T="subject"] [from <s>] [for rcpt ...]".
+// [S=size] ... [id=msgid] [T="subject"] [from <s>] [for rcpt ...]".
 //
 // Exim writes its fields in a fixed order: H, I, U and P, then the TLS
 // fields, then A, then S. What a client chose (the sender, the HELO name,
@@ -621,9 +621,6 @@ func (p *Parser) arrival(rest string, ev *event.Event) (string, Status) {
 		case "id":
 			ev.MessageID = val
 		}
-	}
-	if seen&sS == 0 {
-		return progArrival, Unparsed
 	}
 	if ref != "" && sender == "" {
 		// a bounce or delay warning Exim made for message ref: Postfix's
@@ -722,10 +719,11 @@ func delivery(rest, status string, ev *event.Event) (string, Status) {
 			}
 		case "H":
 			name, ip, ok := f.host()
-			if !ok {
-				return progDelivery, Unparsed
+			if ok {
+				relay = name + "[" + ip + "]"
+			} else {
+				relay = f.word() // a host named without its address
 			}
-			relay = name + "[" + ip + "]"
 			if status != "sent" && strings.HasPrefix(rest[f.i:], ": ") {
 				reply = rest[f.i+2:]
 				f.i = len(rest)
@@ -818,6 +816,9 @@ func reject(rest string, ev *event.Event) (string, Status) {
 	name, ip := "", ""
 	var gotHost bool
 	for {
+		for f.i < len(rest) && rest[f.i] == ' ' {
+			f.i++
+		}
 		start := f.i
 		key, val, ok := f.next()
 		if !ok {
@@ -851,7 +852,6 @@ func reject(rest string, ev *event.Event) (string, Status) {
 		if !gotHost {
 			return progReject, Unparsed
 		}
-		ev.ClientName, ev.ClientIP = name, ip
 		if !strings.HasPrefix(text, "rejected ") && !strings.HasPrefix(text, "temporarily rejected ") {
 			// sender verify, warnings, dropped connections
 			ev.Kind, ev.Sender, ev.Login, ev.Method = event.Ignored, "", "", ""
@@ -862,6 +862,7 @@ func reject(rest string, ev *event.Event) (string, Status) {
 			return progReject, Parsed
 		}
 		ev.Kind = event.Reject
+		ev.ClientName, ev.ClientIP = name, ip
 		if i := strings.Index(text, "RCPT <"); i >= 0 {
 			r := text[i+len("RCPT <"):]
 			if j := strings.Index(r, ">: "); j >= 0 {
@@ -889,6 +890,12 @@ func (p *Parser) noID(msg string, ev *event.Event) (string, Status) {
 	}
 	if strings.HasPrefix(msg, "H=") || strings.HasPrefix(msg, "DS H=") {
 		return reject(msg, ev)
+	}
+	if strings.Contains(msg, " authenticator failed H=") || strings.Contains(msg, " authenticator cancelled ") {
+		// our own AUTH failing at a smarthost (an event action's custom
+		// text): not a client's failed login
+		ev.Kind = event.Ignored
+		return progAuth, Parsed
 	}
 	for _, c := range chatter {
 		if strings.HasPrefix(msg, c) {
@@ -926,8 +933,8 @@ func authFailure(name, rest string, ev *event.Event) (string, Status) {
 		f.i = 2
 	}
 	host, ip, ok := f.host()
-	if !ok {
-		return progAuth, Unparsed
+	if !ok && !strings.HasPrefix(rest, "U=") {
+		return progAuth, Unparsed // a local session ("for U=user") names no host
 	}
 	// fields to the ": CODE " that starts the reply
 	i := f.i
@@ -993,8 +1000,13 @@ func (p *Parser) Loose(line string, loc *time.Location, ev *event.Event, fr *Fra
 		}
 		msg, pid := tag[j:], 0
 		if strings.HasPrefix(msg, "[") {
-			if n, k := bracketPID(msg + " "); k > 0 && k <= len(msg) {
-				pid, msg = n, msg[k-1:]
+			k := 1
+			for k < len(msg) && k < 12 && isDigit(msg[k]) {
+				pid = pid*10 + int(msg[k]-'0')
+				k++
+			}
+			if k < len(msg) && msg[k] == ']' {
+				msg = msg[k+1:]
 			}
 		}
 		if IsTag(tag[:j]) && strings.HasPrefix(msg, ": ") && Stamped(msg[2:]) {
