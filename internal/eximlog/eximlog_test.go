@@ -234,4 +234,3 @@ func b62(i int) byte {
 	const s = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	return s[i%62]
 }
-
