@@ -174,16 +174,16 @@ type Correlator struct {
 
 // Stats counts what the correlator saw and dropped.
 type Stats struct {
-	Messages        int `json:"messages"`               // messages opened
-	Orphans         int `json:"orphans"`                // lines for a queue id whose start was not in the log
-	Expired         int `json:"expired"`                // messages that left the working set without "removed"
-	OpenAtEnd       int `json:"open_at_end"`            // still queued when the log ends
-	UntrackedNames  int `json:"untracked_names"`        // failed-login names past Config.MaxNames
-	Suppressed      int `json:"journal_suppressed"`     // lines the journal suppressed (lost evidence)
-	PeakOpen        int `json:"peak_open"`              // most messages open at once
-	AuthFailures    int `json:"auth_failures"`          // failed logins seen
-	NamelessFailure int `json:"auth_failures_nameless"` // failed logins whose name the log did not give
-	AuthNoLogin     int `json:"auth_without_login"`     // authenticated messages whose log line names no login (Exim without server_set_id)
+	Messages        int `json:"messages"`                     // messages opened
+	Orphans         int `json:"orphans"`                      // lines for a queue id whose start was not in the log
+	Expired         int `json:"expired"`                      // messages that left the working set without "removed"
+	OpenAtEnd       int `json:"open_at_end"`                  // still queued when the log ends
+	UntrackedNames  int `json:"untracked_names"`              // failed-login names past Config.MaxNames
+	Suppressed      int `json:"journal_suppressed"`           // lines the journal suppressed (lost evidence)
+	PeakOpen        int `json:"peak_open"`                    // most messages open at once
+	AuthFailures    int `json:"auth_failures"`                // failed logins seen
+	NamelessFailure int `json:"auth_failures_nameless"`       // failed logins whose name the log did not give
+	AuthNoLogin     int `json:"auth_without_login,omitempty"` // authenticated messages whose log line names no login (Exim without server_set_id)
 }
 
 // UnauthStats describes mail that came without a login, so that "nothing
