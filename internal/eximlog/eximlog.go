@@ -718,9 +718,13 @@ func delivery(rest, status string, ev *event.Event) (string, Status) {
 				ev.Recipient = val[1 : len(val)-1] // the address as given, of a local delivery
 			}
 		case "H":
-			name, ip, ok := f.host()
-			if ok {
-				relay = name + "[" + ip + "]"
+			start := f.i
+			if _, _, ok := f.host(); ok {
+				// "name [ip]" as logged (no copy): loopback shows as "[127."
+				relay = rest[start:f.i]
+				if k := strings.LastIndexByte(relay, ']'); k > 0 {
+					relay = relay[:k+1]
+				}
 			} else {
 				relay = f.word() // a host named without its address
 			}
