@@ -925,6 +925,9 @@ var chatter = []string{
 	"rejected ", "temporarily rejected ", "SMTP ", "TLS ", "Tainted ", "DKIM: ", "spamd ", "malware ",
 	"string too large", "lowest numbered MX", "remote host address is the local host",
 	"Message ", "acl_", "ACL ", "sender verify ", "Reserved ", "Unsafe ",
+	// the panic log's
+	"Exim configuration error", "Exim ", "daemon: ", "exec of ", "fork ", "unable to ", "Unable to ",
+	"write failed", "DNS ", "tls_", "dkim", "getpwnam", "local_scan",
 }
 
 // authFailure reads "NAME authenticator failed for [H=]host [I=..] [U=..]
