@@ -10,7 +10,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/saslguard/saslguard/internal/config"
+	"github.com/saslguard/saslguard/internal/envelope"
 	"github.com/saslguard/saslguard/internal/event"
+	"github.com/saslguard/saslguard/internal/eximlog"
 	"github.com/saslguard/saslguard/internal/logline"
 	"github.com/saslguard/saslguard/internal/postfixlog"
 	"github.com/saslguard/saslguard/internal/report"
@@ -27,8 +29,9 @@ func newExplainCmd() *cobra.Command {
 		Long: `explain shows how each line given is read: the syslog envelope (time, host,
 program, pid), the daemon parser that took it, and the event it became, or
 why it was not understood.`,
-		Example: `  saslguard explain 'Nov 27 05:39:22 mx1 postfix/submission/smtpd[18296]: 8A1A2B830F: client=unknown[203.0.113.9], sasl_method=PLAIN, sasl_username=alice@example.org'`,
-		Args:    cobra.MinimumNArgs(1),
+		Example: `  saslguard explain 'Nov 27 05:39:22 mx1 postfix/submission/smtpd[18296]: 8A1A2B830F: client=unknown[203.0.113.9], sasl_method=PLAIN, sasl_username=alice@example.org'
+  saslguard explain '2026-03-04 02:04:21 1xWoo6-0000l6-0p <= x@y.example H=(pc) [192.0.2.7]:46071 P=esmtpa A=dovecot_login:alice@example.org S=469'`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg := config.Default()
 			if tz != "" {
@@ -66,8 +69,12 @@ func explain(w io.Writer, p *logline.Parser, line string, loc *time.Location) {
 	fmt.Fprintf(w, "line:     %s\n", report.Safe(line, 2000))
 	if r.Status != logline.NoEnvelope {
 		e := p.Last
+		format := e.Format.String()
+		if e.Format == envelope.Unknown && e.Tag == "exim" {
+			format = "exim" // Exim's own log file: no syslog envelope
+		}
 		fmt.Fprintf(w, "envelope: format=%s time=%s host=%s program=%s pid=%d",
-			e.Format, e.Time.In(loc).Format(time.RFC3339Nano), report.Safe(e.Host, 100), report.Safe(e.Tag, 100), e.PID)
+			format, e.Time.In(loc).Format(time.RFC3339Nano), report.Safe(e.Host, 100), report.Safe(e.Tag, 100), e.PID)
 		if !e.YearKnown {
 			fmt.Fprint(w, " (year assumed)")
 		}
@@ -87,6 +94,9 @@ func explain(w io.Writer, p *logline.Parser, line string, loc *time.Location) {
 	if r.Status == logline.Parsed {
 		if ev.Source == event.Postfix {
 			ev.Service = postfixlog.Service(ev.Program)
+		}
+		if ev.Source == event.Exim && len(ev.QID) == 21 {
+			fmt.Fprintf(w, "message:  %s (queue id without its dashes)\n", eximlog.SpoolID(ev.QID))
 		}
 		fmt.Fprintf(w, "event:    %s\n", ev.Kind)
 		v := reflect.ValueOf(ev)

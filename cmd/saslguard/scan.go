@@ -43,7 +43,7 @@ func newScanCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "scan [FILE|GLOB|-]...",
 		Short: "Name the compromised SMTP AUTH logins in mail logs, with the evidence",
-		Long: `scan reads mail logs (Postfix and Dovecot lines) and names the SMTP AUTH logins
+		Long: `scan reads mail logs (Postfix, Dovecot and Exim lines) and names the SMTP AUTH logins
 that spammers are using, each with the evidence that makes the case: volume
 against the login's own baseline, new client IPs, forged sender domains, remote
 rejections, failed logins before the success.

@@ -193,15 +193,16 @@ type Correlator struct {
 
 // Stats counts what the correlator saw and dropped.
 type Stats struct {
-	Messages        int `json:"messages"`               // messages opened
-	Orphans         int `json:"orphans"`                // lines for a queue id whose start was not in the log
-	Expired         int `json:"expired"`                // messages that left the working set without "removed"
-	OpenAtEnd       int `json:"open_at_end"`            // still queued when the log ends
-	UntrackedNames  int `json:"untracked_names"`        // failed-login names past Config.MaxNames
-	Suppressed      int `json:"journal_suppressed"`     // lines the journal suppressed (lost evidence)
-	PeakOpen        int `json:"peak_open"`              // most messages open at once
-	AuthFailures    int `json:"auth_failures"`          // failed logins seen
-	NamelessFailure int `json:"auth_failures_nameless"` // failed logins whose name the log did not give
+	Messages        int `json:"messages"`                     // messages opened
+	Orphans         int `json:"orphans"`                      // lines for a queue id whose start was not in the log
+	Expired         int `json:"expired"`                      // messages that left the working set without "removed"
+	OpenAtEnd       int `json:"open_at_end"`                  // still queued when the log ends
+	UntrackedNames  int `json:"untracked_names"`              // failed-login names past Config.MaxNames
+	Suppressed      int `json:"journal_suppressed"`           // lines the journal suppressed (lost evidence)
+	PeakOpen        int `json:"peak_open"`                    // most messages open at once
+	AuthFailures    int `json:"auth_failures"`                // failed logins seen
+	NamelessFailure int `json:"auth_failures_nameless"`       // failed logins whose name the log did not give
+	AuthNoLogin     int `json:"auth_without_login,omitempty"` // authenticated messages whose log line names no login (Exim without server_set_id)
 }
 
 // UnauthStats describes mail that came without a login, so that "nothing
@@ -269,6 +270,20 @@ func (c *Correlator) Add(ev *event.Event) {
 		c.client(ev)
 	case event.From:
 		c.from(ev)
+	case event.Arrival:
+		// Exim says in one line what Postfix says in a client (or
+		// pickup) line and a qmgr from= line
+		if localArrival(ev) {
+			c.pickup(ev)
+		} else {
+			c.client(ev)
+		}
+		if m := c.lookup(ev); m != nil {
+			if m.MessageID == "" && ev.MessageID != "" {
+				m.MessageID = clip(ev.MessageID, 256)
+			}
+			c.from(ev)
+		}
 	case event.Delivery:
 		c.delivery(ev)
 	case event.Removed:
@@ -382,6 +397,12 @@ func (c *Correlator) open(ev *event.Event, k qkey, o Origin) *Message {
 func (c *Correlator) client(ev *event.Event) {
 	if ev.QID == "" {
 		return
+	}
+	if ev.Login == "" && ev.Method != "" {
+		// authenticated, but the log names no login (an Exim
+		// authenticator without server_set_id): counted as
+		// unauthenticated mail, and said
+		c.Stats.AuthNoLogin++
 	}
 	k := ev.QKey
 	if old := c.msgs[k]; old != nil {

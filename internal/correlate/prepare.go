@@ -39,6 +39,11 @@ func Prepare(ev *event.Event) {
 		if d := domainOf(ev.Sender); d != "" {
 			ev.SenderDomain = lower(d)
 		}
+	case event.Arrival:
+		ev.LoopbackClient = isLoopback(ev.ClientIP)
+		if d := domainOf(ev.Sender); d != "" {
+			ev.SenderDomain = lower(d)
+		}
 	case event.Delivery:
 		ev.LocalRelay = isLocalRelay(ev.Relay)
 		ev.LocalDelivery = isLocalDelivery(ev.Relay, ev.Program)

@@ -46,8 +46,8 @@ func (s *Skipper) Skip(ev *event.Event) bool {
 		return false
 	}
 	switch ev.Kind {
-	case event.Client:
-		if isLight(ev) {
+	case event.Client, event.Arrival:
+		if isLight(ev) && !localArrival(ev) {
 			s.light[ev.QKey] = t
 		} else {
 			s.forget(ev.QKey)
@@ -96,6 +96,13 @@ func (s *Skipper) isLight(ev *event.Event, t int64) bool {
 // keeps no detail of: no login, not a content filter's re-injection.
 func isLight(ev *event.Event) bool {
 	return ev.Login == "" && ev.OrigQID == "" && !ev.LoopbackClient
+}
+
+// localArrival tells whether an Exim arrival is a local submission (no
+// client address, no login), which the correlator takes as Postfix's
+// pickup: a message kept whole, counted as local mail.
+func localArrival(ev *event.Event) bool {
+	return ev.Kind == event.Arrival && ev.ClientIP == "" && ev.Login == ""
 }
 
 // unauthOutbound tells whether a delivery of an unauthenticated message

@@ -1,6 +1,6 @@
 // Package event defines what the daemon parsers extract from mail log lines:
 // one Event per understood line, the common currency between the parsers
-// (postfixlog, dovecotlog), the correlator and the detector.
+// (postfixlog, dovecotlog, eximlog), the correlator and the detector.
 //
 // Events produced by the parsers may hold strings that point into the
 // reader's buffers: a consumer that keeps a string beyond the processing of
@@ -52,6 +52,12 @@ const (
 	// Ignored: a line that was understood and carries nothing saslguard
 	// uses (connect, TLS chatter, statistics).
 	Ignored
+	// Arrival: Exim's "ID <= sender H=... P=esmtpa A=auth:login S=N"
+	// line, which says in one line what Postfix's Client and From lines
+	// say: the login, the client, the sender, the size and (with
+	// +received_recipients) the recipients' count. A local submission
+	// (no client address, no login) stands for Postfix's Pickup and From.
+	Arrival
 )
 
 var kindNames = [...]string{
@@ -59,7 +65,7 @@ var kindNames = [...]string{
 	Pickup: "pickup", MessageID: "message-id", From: "from", Expired: "expired",
 	Delivery: "delivery", Notify: "notify", Removed: "removed", Reject: "reject",
 	Hold: "hold", Release: "release", Disconnect: "disconnect",
-	Suppressed: "suppressed", Ignored: "ignored",
+	Suppressed: "suppressed", Ignored: "ignored", Arrival: "arrival",
 }
 
 func (k Kind) String() string {
@@ -77,6 +83,7 @@ const (
 	Postfix Source = iota + 1
 	Dovecot
 	Journal
+	Exim
 )
 
 // Event is what one log line says. Fields not set by a kind are zero.

@@ -1,8 +1,9 @@
 // Package logline reads one mail log line into an event in two steps, as
 // postfix_exporter does: the syslog envelope (package envelope), then a
 // switch on the program to the parser of that daemon (postfixlog,
-// dovecotlog). It says why a line was not understood, so that scan can count
-// such lines per program and explain can show them.
+// dovecotlog, eximlog). Exim's own log files have no syslog envelope: their
+// lines go to eximlog first. It says why a line was not understood, so that
+// scan can count such lines per program and explain can show them.
 package logline
 
 import (
@@ -12,6 +13,7 @@ import (
 	"github.com/saslguard/saslguard/internal/dovecotlog"
 	"github.com/saslguard/saslguard/internal/envelope"
 	"github.com/saslguard/saslguard/internal/event"
+	"github.com/saslguard/saslguard/internal/eximlog"
 	"github.com/saslguard/saslguard/internal/postfixlog"
 )
 
@@ -23,20 +25,24 @@ const (
 	Parsed     Status = iota // an event (possibly event.Ignored) was produced
 	NoEnvelope               // not a syslog line at all
 	Other                    // another program's line: not ours to read
-	Unparsed                 // a Postfix or Dovecot line no parser understood
+	Unparsed                 // a Postfix, Dovecot or Exim line no parser understood
 )
 
 // Result tells how a line was read.
 type Result struct {
 	Status  Status
-	Program string // the daemon for Postfix lines ("smtpd"), "dovecot", or the tag
+	Program string // the daemon for Postfix lines ("smtpd"), "dovecot", "exim/KIND", or the tag
 }
 
 // Parser reads lines. It is not safe for concurrent use.
 type Parser struct {
 	Env envelope.Parser
-	// Last is the envelope of the line parsed last.
+	// Last is the envelope of the line parsed last. For a line of Exim's
+	// own log it has Format Unknown, Tag "exim" and the time, pid and
+	// message Exim wrote.
 	Last envelope.Envelope
+
+	exim eximlog.Parser
 }
 
 // New returns a parser that reads BSD stamps as year in loc.
@@ -49,11 +55,29 @@ func New(year int, loc *time.Location) *Parser {
 func (p *Parser) Parse(line string, ev *event.Event) Result {
 	*ev = event.Event{}
 	env := &p.Last
+	if eximlog.Stamped(line) {
+		// Exim's own log: "2026-03-04 02:04:21 1xWoo6-0000l6-0p <= ..."
+		var fr eximlog.Frame
+		if prog, st := p.exim.ParseNative(line, p.Env.Loc, ev, &fr); st != eximlog.NotExim {
+			*env = envelope.Envelope{Time: fr.Time, YearKnown: true, Tag: "exim", PID: fr.PID, Msg: fr.Msg, Repeat: 1}
+			return eximResult(prog, st)
+		}
+		*ev = event.Event{}
+	}
 	if err := p.Env.ParseInto(line, env); err != nil {
+		var fr eximlog.Frame
+		if prog, st := p.exim.Loose(line, p.Env.Loc, ev, &fr); st != eximlog.NotExim {
+			*env = envelope.Envelope{Time: fr.Time, YearKnown: !fr.Time.IsZero(), Host: ev.Host, Tag: "exim", PID: fr.PID, Msg: line, Repeat: 1}
+			return eximResult(prog, st)
+		}
+		*ev = event.Event{}
 		return Result{Status: NoEnvelope}
 	}
 	ev.Time, ev.Host, ev.Program, ev.PID, ev.Count = env.Time, env.Host, env.Tag, env.PID, env.Repeat
 	ev.YearGuessed = !env.YearKnown
+	if eximlog.IsTag(env.Tag) {
+		return eximResult(p.exim.ParseWrapped(env.Msg, env.YearKnown, p.Env.Loc, ev))
+	}
 	if d := postfixlog.Daemon(env.Tag); d != "" {
 		if postfixlog.Parse(d, env.Msg, ev) {
 			return Result{Status: Parsed, Program: d}
@@ -71,6 +95,14 @@ func (p *Parser) Parse(line string, ev *event.Event) Result {
 		return Result{Status: Unparsed, Program: "dovecot"}
 	}
 	return Result{Status: Other, Program: programName(env.Tag)}
+}
+
+// eximResult turns eximlog's answer into a Result.
+func eximResult(prog string, st eximlog.Status) Result {
+	if st == eximlog.Parsed {
+		return Result{Status: Parsed, Program: prog}
+	}
+	return Result{Status: Unparsed, Program: prog}
 }
 
 // programName shortens a foreign tag for the statistics: the last path

@@ -380,6 +380,9 @@ func Text(w io.Writer, doc Document, o TextOptions) error {
 	if s.NoEnvelope > 0 {
 		fmt.Fprintf(ew, "lines without a syslog envelope: %d\n", s.NoEnvelope)
 	}
+	if n := s.Correlation.AuthNoLogin; n > 0 {
+		fmt.Fprintf(ew, "WARNING: %d authenticated messages name no login (an Exim authenticator without server_set_id: A=name with no :id); they are counted as unauthenticated\n", n)
+	}
 	if s.Suppressed > 0 {
 		fmt.Fprintf(ew, "WARNING: the journal suppressed %d messages: evidence is missing\n", s.Suppressed)
 	}
