@@ -72,6 +72,7 @@ func TestVersionFromLinker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
+	testBinary(t) // the same skip and build cache
 	bin := filepath.Join(t.TempDir(), "saslguard")
 	build := exec.Command("go", "build", "-o", bin,
 		"-ldflags", "-X main.version=9.8.7-test -X main.commit=c0ffee", ".")
