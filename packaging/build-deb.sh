@@ -17,6 +17,7 @@ version="${version#v}"
 version="${version//-/+}"
 commit="$(git rev-parse HEAD 2>/dev/null || true)"
 arch="$(dpkg --print-architecture)"
+maintainer="${MAINTAINER:-saslguard maintainers <saslguard@saslguard.github.io>}"
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}"
 
 stage="$(mktemp -d)"
@@ -46,13 +47,16 @@ gzip -9n <"${stage}/man/saslguard.toml.5" >"${root}/usr/share/man/man5/saslguard
 
 install -m 0644 contrib/saslguard-watch.service contrib/saslguard-watch-contain.service \
 	contrib/saslguard-policy.service "${root}/lib/systemd/system/"
+# a Go binary built with CGO_ENABLED=0 is static on purpose
+install -d "${root}/usr/share/lintian/overrides"
+echo "saslguard: statically-linked-binary [usr/bin/saslguard]" >"${root}/usr/share/lintian/overrides/saslguard"
 install -m 0644 packaging/debian/copyright "${root}/usr/share/doc/saslguard/copyright"
 {
 	echo "saslguard (${version}) unstable; urgency=medium"
 	echo
 	echo "  * Package built from commit ${commit:-unknown}."
 	echo
-	echo " -- saslguard maintainers <saslguard@localhost>  $(date -u -R -d "@${SOURCE_DATE_EPOCH}")"
+	echo " -- ${maintainer}  $(date -u -R -d "@${SOURCE_DATE_EPOCH}")"
 } | gzip -9n >"${root}/usr/share/doc/saslguard/changelog.gz"
 
 echo /etc/saslguard/saslguard.toml >"${root}/DEBIAN/conffiles"
@@ -62,9 +66,9 @@ cat >"${root}/DEBIAN/control" <<CONTROL
 Package: saslguard
 Version: ${version}
 Architecture: ${arch}
-Maintainer: saslguard maintainers <saslguard@localhost>
+Maintainer: ${maintainer}
 Installed-Size: ${size}
-Recommends: postfix | mail-transport-agent, xz-utils, iproute2
+Recommends: postfix, xz-utils, iproute2
 Suggests: dovecot-core, redis-server
 Section: mail
 Priority: optional
