@@ -59,6 +59,7 @@ func manDate() time.Time {
 // saslguard.toml(5) into dir.
 func writeManPages(root *cobra.Command, dir string, date time.Time) ([]string, error) {
 	root.InitDefaultCompletionCmd()
+	root.InitDefaultVersionFlag() // cobra adds --version only when it runs
 	h := manpage.Header{
 		Date:    date.Format("2006-01-02"),
 		Source:  "saslguard " + currentVersion().Version,

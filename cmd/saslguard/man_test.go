@@ -66,6 +66,10 @@ func TestManPagesFollowTheHelp(t *testing.T) {
 		t.Errorf("a page was written twice: %v", names)
 	}
 
+	if b, _ := os.ReadFile(filepath.Join(dir, "saslguard.1")); !strings.Contains(string(b), `\fB\-\-version\fR`) {
+		t.Error("saslguard(1) does not list --version")
+	}
+
 	toml, _ := os.ReadFile(filepath.Join(dir, "saslguard.toml.5"))
 	_, example, _ := runCmd(t, "", "config", "example")
 	for _, key := range []string{"own_domains", "baseline_days", "messages_per_minute", "block_action"} {
