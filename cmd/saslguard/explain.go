@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"reflect"
@@ -24,13 +25,14 @@ func newExplainCmd() *cobra.Command {
 	var year int
 	var tz string
 	cmd := &cobra.Command{
-		Use:   "explain 'LOG LINE'...",
+		Use:   "explain 'LOG LINE'...|-",
 		Short: "Show how saslguard reads a log line",
 		Long: `explain shows how each line given is read: the syslog envelope (time, host,
 program, pid), the daemon parser that took it, and the event it became, or
-why it was not understood.`,
+why it was not understood. "-" reads the lines from standard input instead.`,
 		Example: `  saslguard explain 'Nov 27 05:39:22 mx1 postfix/submission/smtpd[18296]: 8A1A2B830F: client=unknown[203.0.113.9], sasl_method=PLAIN, sasl_username=alice@example.org'
-  saslguard explain '2026-03-04 02:04:21 1xWoo6-0000l6-0p <= x@y.example H=(pc) [192.0.2.7]:46071 P=esmtpa A=dovecot_login:alice@example.org S=469'`,
+  saslguard explain '2026-03-04 02:04:21 1xWoo6-0000l6-0p <= x@y.example H=(pc) [192.0.2.7]:46071 P=esmtpa A=dovecot_login:alice@example.org S=469'
+  grep 'sasl_username=alice@' /var/log/mail.log | saslguard explain -`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg := config.Default()
@@ -46,6 +48,12 @@ why it was not understood.`,
 			}
 			p := logline.New(year, loc)
 			for _, line := range args {
+				if line == "-" {
+					if err := explainLines(cmd.OutOrStdout(), cmd.InOrStdin(), p, loc); err != nil {
+						return err
+					}
+					continue
+				}
 				explain(cmd.OutOrStdout(), p, line, loc)
 			}
 			return nil
@@ -54,6 +62,23 @@ why it was not understood.`,
 	yearFlag(cmd.Flags(), &year, "year for stamps without one (default: this year)")
 	cmd.Flags().StringVar(&tz, "tz", "", "zone for stamps without one (default: local)")
 	return cmd
+}
+
+// maxExplainLine bounds one line read from standard input; a longer line is
+// an error rather than an unbounded allocation.
+const maxExplainLine = 1 << 20
+
+// explainLines explains each line of r (an "explain -" argument).
+func explainLines(w io.Writer, r io.Reader, p *logline.Parser, loc *time.Location) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), maxExplainLine)
+	for sc.Scan() {
+		explain(w, p, strings.TrimSuffix(sc.Text(), "\r"), loc)
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read standard input: %w", err)
+	}
+	return nil
 }
 
 var statusText = map[logline.Status]string{

@@ -51,6 +51,7 @@ Run "saslguard COMMAND --help" for what each command does and its flags.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	addVersionFlag(root)
 	for _, f := range commandFactories {
 		root.AddCommand(f())
 	}

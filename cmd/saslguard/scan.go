@@ -232,7 +232,7 @@ func progressFor(cmd *cobra.Command, set *logsrc.Set, off bool) *progressbar.Pro
 		return nil
 	}
 	total := set.TotalSize()
-	if total >= 0 && total < 64<<20 {
+	if total >= 0 && total < progressMinSize(set) {
 		return nil
 	}
 	return progressbar.NewOptions64(total,

@@ -2,6 +2,7 @@ package logsrc
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +40,13 @@ func (s *Set) Head(f *File, max int) ([]byte, error) {
 // decompress part way returns the end of what decoded and the error. Tail
 // fails for pipes and other streams, as Head does.
 func (s *Set) Tail(f *File, max int) ([]byte, error) {
+	return s.TailContext(context.Background(), f, max)
+}
+
+// TailContext is Tail, stopped with ctx's error when ctx is done: the tail
+// of a compressed file is found by decompressing it whole, which can take
+// seconds.
+func (s *Set) TailContext(ctx context.Context, f *File, max int) ([]byte, error) {
 	if max <= 0 {
 		return nil, nil
 	}
@@ -50,13 +58,13 @@ func (s *Set) Tail(f *File, max int) ([]byte, error) {
 	var magic [sniffLen]byte
 	m, _ := sec.ReadAt(magic[:], 0)
 	if format := detect(magic[:m]); format != None {
-		zr, closeZ, err := decoder(sec, format)
+		zr, closeZ, err := decoder(sec, format, s.xzPath())
 		if err != nil {
 			return nil, fmt.Errorf("tail of %s: %w", displayName(f.Name), err)
 		}
 		defer closeZ()
 		// One byte more than asked tells whether the window starts a line.
-		buf, err := lastBytes(zr, max+1)
+		buf, err := lastBytes(ctx, zr, max+1)
 		buf = trimToLine(buf, len(buf) > max)
 		if err != nil {
 			return buf, fmt.Errorf("tail of %s: %w", displayName(f.Name), err)
@@ -126,8 +134,9 @@ func trimToLine(b []byte, cut bool) []byte {
 
 // lastBytes reads r to the end and returns its last max bytes. Its buffer
 // grows up to 2*max bytes, then slides, so each byte is copied at most twice
-// and a big max costs nothing for a small input.
-func lastBytes(r io.Reader, max int) ([]byte, error) {
+// and a big max costs nothing for a small input. It stops with ctx's error
+// when ctx is done.
+func lastBytes(ctx context.Context, r io.Reader, max int) ([]byte, error) {
 	buf := make([]byte, min(2*max, 256<<10))
 	n, zero := 0, 0
 	for {
@@ -150,6 +159,9 @@ func lastBytes(r io.Reader, max int) ([]byte, error) {
 		} else {
 			zero = 0
 		}
+		if err == nil {
+			err = ctx.Err()
+		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = nil
@@ -170,7 +182,7 @@ func (s *Set) openLocal(f *File) (io.Reader, func(), error) {
 	}
 	var magic [sniffLen]byte
 	m, _ := sec.ReadAt(magic[:], 0)
-	zr, closeZ, err := decoder(sec, detect(magic[:m]))
+	zr, closeZ, err := decoder(sec, detect(magic[:m]), s.xzPath())
 	if err != nil {
 		closeFn()
 		return nil, nil, err

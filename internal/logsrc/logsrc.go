@@ -114,6 +114,10 @@ type Options struct {
 	OverlapLines int
 	// Stdin is read for the argument "-" (default os.Stdin).
 	Stdin io.Reader
+	// BuiltinXZ decodes xz with the Go decoder even when the xz program is
+	// found in PATH (by default xz data is piped through "xz -dc", which
+	// is about four times as fast).
+	BuiltinXZ bool
 	// Logger receives per-file problems (default: discard).
 	Logger *slog.Logger
 }

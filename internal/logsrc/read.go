@@ -268,7 +268,7 @@ func (s *Set) openInput(f *File) (io.Reader, func(), error) {
 		if f.Compression == None {
 			return countReader{r: f.stream, n: &s.input}, closeStream, nil
 		}
-		zr, closeZ, err := decoder(countReader{r: f.stream, n: &s.compressed, m: &s.input}, f.Compression)
+		zr, closeZ, err := decoder(countReader{r: f.stream, n: &s.compressed, m: &s.input}, f.Compression, s.xzPath())
 		if err != nil {
 			closeStream()
 			return nil, func() {}, err
@@ -287,7 +287,7 @@ func (s *Set) openInput(f *File) (io.Reader, func(), error) {
 		return countReader{r: fh, n: &s.input}, func() { fh.Close() }, nil
 	}
 	br := bufio.NewReaderSize(countReader{r: fh, n: &s.compressed, m: &s.input}, 256<<10)
-	zr, closeZ, err := decoder(br, format)
+	zr, closeZ, err := decoder(br, format, s.xzPath())
 	if err != nil {
 		fh.Close()
 		return nil, func() {}, err

@@ -144,7 +144,10 @@ func Run(ctx context.Context, set *logsrc.Set, opts Options) (*Result, error) {
 	}
 	// years are inferred over the whole set (its order runs through every
 	// group); a chunk names its file
-	years, note := InferYears(set, opts.Year, opts.Loc)
+	years, note := InferYearsContext(ctx, set, opts.Year, opts.Loc)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	yearOf := map[*logsrc.File]int{}
 	fileEnds := make(map[*logsrc.File]time.Time, len(years))
 	for i, f := range set.Files() {
@@ -607,6 +610,13 @@ type FileYear struct {
 // the journal) are taken as they are. A pipe has no modification time: its
 // stamps are bounded by the clock.
 func InferYears(set *logsrc.Set, year int, loc *time.Location) ([]FileYear, string) {
+	return InferYearsContext(context.Background(), set, year, loc)
+}
+
+// InferYearsContext is InferYears, cut short when ctx is done (finding the
+// newest line of a compressed file decompresses it whole); the caller then
+// checks ctx.Err, as the years are incomplete.
+func InferYearsContext(ctx context.Context, set *logsrc.Set, year int, loc *time.Location) ([]FileYear, string) {
 	files := set.Files()
 	out := make([]FileYear, len(files))
 	index := make(map[*logsrc.File]int, len(files))
@@ -619,7 +629,10 @@ func InferYears(set *logsrc.Set, year int, loc *time.Location) ([]FileYear, stri
 	note := ""
 	for _, g := range set.Groups() {
 		gf := g.Files()
-		ys, n := inferGroup(set, gf, year, loc, &p)
+		if ctx.Err() != nil {
+			break
+		}
+		ys, n := inferGroup(ctx, set, gf, year, loc, &p)
 		if n != "" {
 			note = n
 		}
@@ -631,7 +644,7 @@ func InferYears(set *logsrc.Set, year int, loc *time.Location) ([]FileYear, stri
 }
 
 // inferGroup is InferYears for the files of one group, oldest first.
-func inferGroup(set *logsrc.Set, files []*logsrc.File, year int, loc *time.Location, p *logline.Parser) ([]FileYear, string) {
+func inferGroup(ctx context.Context, set *logsrc.Set, files []*logsrc.File, year int, loc *time.Location, p *logline.Parser) ([]FileYear, string) {
 	out := make([]FileYear, len(files))
 	firsts := make([]stamp, len(files))
 	for i, f := range files {
@@ -643,7 +656,7 @@ func inferGroup(set *logsrc.Set, files []*logsrc.File, year int, loc *time.Locat
 	newest := files[n]
 	note := ""
 	var last stamp
-	if tail, err := set.Tail(newest, 64<<10); err == nil {
+	if tail, err := set.TailContext(ctx, newest, 64<<10); err == nil {
 		last = lastStamp(p, tail)
 	}
 	pipe := newest.Size < 0 && !newest.Seekable()
