@@ -57,7 +57,7 @@ type watchFlags struct {
 	endByIP, noEndSessions             bool
 }
 
-const defaultSocket = "/run/saslguard-watch.sock"
+const defaultSocket = "/run/saslguard/watch.sock"
 
 func newWatchCmd() *cobra.Command {
 	var f watchFlags

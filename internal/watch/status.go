@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -132,6 +133,11 @@ func (g *Guarded) ServeStatus(ctx context.Context, path string) (stop func(), er
 		return nil, fmt.Errorf("status socket %s: another daemon is serving it", path)
 	}
 	_ = os.Remove(path)
+	// the default lives in /run/saslguard, which systemd's RuntimeDirectory
+	// creates; a daemon started by hand creates it too
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("status socket: %w", err)
+	}
 	l, err := net.Listen("unix", path)
 	if err != nil {
 		return nil, fmt.Errorf("status socket: %w", err)
