@@ -22,10 +22,7 @@ import (
 func TestLabCLI(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	bin := filepath.Join(t.TempDir(), "saslguard")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/saslguard/saslguard/cmd/saslguard").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	run := binaryRunner(t, ctx)
 	var buf bytes.Buffer
 	lab, env := labEnv(t, ctx, nil, Settings{}, &buf)
 	state := filepath.Dir(env.Store.Path())
@@ -36,19 +33,6 @@ func TestLabCLI(t *testing.T) {
 	}
 	settle(t, ctx, lab, 12+bounces+1)
 	common := []string{"--postfix-config", lab.ConfigDir, "--state-dir", state}
-	run := func(args ...string) (string, int) {
-		t.Helper()
-		cmd := exec.CommandContext(ctx, bin, args...)
-		out, err := cmd.CombinedOutput()
-		code := 0
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return string(out), code
-	}
 	respondArgs := append([]string{"respond", "--log", lab.LogPath(), "--year", time.Now().Format("2006"),
 		"--passwd-file", lab.PasswdFile, "--doveadm-config", lab.DovecotConf}, common...)
 	out, code := run(respondArgs...)
@@ -164,4 +148,25 @@ func TestLabCLI(t *testing.T) {
 		t.Errorf("incident show with a hostile id: exit %d:\n%s", code, out)
 	}
 	_ = testlab.Domain
+}
+
+// binaryRunner builds the saslguard binary and returns a function that runs
+// it with args, giving its combined output and exit code.
+func binaryRunner(t *testing.T, ctx context.Context) func(args ...string) (string, int) {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "saslguard")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/saslguard/saslguard/cmd/saslguard").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return func(args ...string) (string, int) {
+		t.Helper()
+		out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return string(out), ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), 0
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -20,24 +19,10 @@ import (
 func TestLabSetupThenRespond(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	bin := filepath.Join(t.TempDir(), "saslguard")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/saslguard/saslguard/cmd/saslguard").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	run := binaryRunner(t, ctx)
 	lab := testlab.Start(t, testlab.Options{SMTPS: true, NoIMAP: true})
 	if _, _, err := lab.DebianShape(ctx); err != nil {
 		t.Fatal(err)
-	}
-	run := func(args ...string) (string, int) {
-		t.Helper()
-		out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return string(out), ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return string(out), 0
 	}
 	mainCf := filepath.Join(lab.ConfigDir, "main.cf")
 	before, _ := os.ReadFile(mainCf)
