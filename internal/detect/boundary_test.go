@@ -34,6 +34,15 @@ func TestRuleBoundaries(t *testing.T) {
 		{"forged_domains", counts{n: 100, d: 5, foreign: 100}, 6},
 		{"forged_domains", counts{n: 100, d: 9, foreign: 100}, 6},
 		{"forged_domains", counts{n: 100, d: 10, foreign: 100}, 7},
+		// a set of senders it reuses (sender_reuse per address, from
+		// forged_share_messages, with fewer than `rejections` refusals)
+		{"forged_domains", counts{n: 10, d: 3, foreign: 10, senderMsgs: 10, senders: 5}, 0},
+		{"forged_domains", counts{n: 10, d: 3, foreign: 10, senderMsgs: 10, senders: 6}, 4},
+		{"forged_domains", counts{n: 10, d: 3, foreign: 10, senderMsgs: 9, senders: 4}, 4},
+		{"forged_domains", counts{n: 10, d: 3, foreign: 10, senderMsgs: 10, senders: 5, rej: 2}, 0},
+		{"forged_domains", counts{n: 10, d: 3, foreign: 10, senderMsgs: 10, senders: 5, rej: 3}, 4},
+		{"one_forged_domain", counts{n: 20, d: 1, foreign: 20, senderMsgs: 20, senders: 2}, 0},
+		{"one_forged_domain", counts{n: 20, d: 1, foreign: 20, senderMsgs: 20, senders: 1}, 2}, // one address: no set
 		{"few_forged_domains", counts{n: 100, d: 2, foreign: 4}, 0},
 		{"few_forged_domains", counts{n: 100, d: 2, foreign: 5}, 2},
 		{"few_forged_domains", counts{n: 100, d: 3, foreign: 5}, 0}, // forged_domains counts instead

@@ -619,3 +619,44 @@ func TestWhatIsNotANewAddress(t *testing.T) {
 		t.Errorf("%d new IPs after another /64, want 1", n)
 	}
 }
+
+// relayFeed: 4 servers relaying at 20 messages an hour from the log's
+// start for a day, as hosted customers' addresses; sender gives the
+// envelope sender of message i.
+func relayFeed(f *feed, sender func(i int) string) {
+	for i := 0; i < 24*20; i++ {
+		from := sender(i)
+		f.s.Message(&f.cfg, Message{Time: t0.Add(time.Duration(i) * 3 * time.Minute), IP: fmt.Sprintf("198.51.100.%d", 30+i%4),
+			Domain: from[strings.IndexByte(from, '@')+1:], Foreign: true, Sender: from, LogStart: t0})
+	}
+}
+
+// TestRelayReusingItsSendersFromTheLogsStart: a relay with no history
+// in the log sends as a few addresses of each customer, again and again;
+// the same mail from other addresses at every message is forged spam.
+func TestRelayReusingItsSendersFromTheLogsStart(t *testing.T) {
+	f := newFeed()
+	// five addresses in turn (a relay whose senders vary more looks like
+	// forged spam until its history is two days long)
+	reused := func(i int) string {
+		return []string{"noreply@customer0.example", "billing@customer0.example", "cron@customer1.example", "backup@customer2.example", "orders@customer3.example"}[i%5]
+	}
+	relayFeed(f, reused)
+	if v := f.s.Verdict(); v == Compromised {
+		t.Errorf("relay reusing its senders: %v: %v", v, Reasons(f.s.Best(), time.UTC))
+	}
+	f = newFeed()
+	relayFeed(f, func(i int) string { return fmt.Sprintf("u%d@customer%d.example", i, i%4) })
+	if v := f.s.Verdict(); v != Compromised {
+		t.Errorf("a new sender at every message: %v, want compromised", v)
+	}
+	// refusals for spam: the reused senders are no habit
+	f = newFeed()
+	for i := 0; i < 5; i++ {
+		f.s.Rejection(&f.cfg, t0.Add(time.Duration(i)*time.Minute))
+	}
+	relayFeed(f, reused)
+	if v := f.s.Verdict(); v != Compromised {
+		t.Errorf("reused senders refused for spam: %v, want compromised", v)
+	}
+}

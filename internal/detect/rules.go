@@ -78,6 +78,7 @@ type Thresholds struct {
 	OneDomainMessages   int `toml:"one_domain_messages"`
 	ForgedShareMessages int `toml:"forged_share_messages"`
 	ForgedNewIPMessages int `toml:"forged_new_ip_messages"`
+	SenderReuse         int `toml:"sender_reuse"`
 	NewIPs              int `toml:"new_ips"`
 	MoreNewIPs          int `toml:"more_new_ips"`
 	ManyNewIPs          int `toml:"many_new_ips"`
@@ -125,6 +126,7 @@ var thresholds = []ThresholdInfo{
 	{"one_domain_messages", "messages, 80% of the window or more, with one foreign domain for 2 points", 20, func(t *Thresholds) *int { return &t.OneDomainMessages }},
 	{"forged_share_messages", "foreign-sender messages, half the window or more, that make the window mostly forged", 10, func(t *Thresholds) *int { return &t.ForgedShareMessages }},
 	{"forged_new_ip_messages", "foreign-sender messages from new IPs that make forgery a takeover", 3, func(t *Thresholds) *int { return &t.ForgedNewIPMessages }},
+	{"sender_reuse", "messages per foreign sender address, on average, from which the window's foreign senders are the login's own set (a relay or an application repeats its few senders; forged spam varies them)", 2, func(t *Thresholds) *int { return &t.SenderReuse }},
 	{"new_ips", "client IPs new in the window for 2 points (and for a burst to count)", 3, func(t *Thresholds) *int { return &t.NewIPs }},
 	{"more_new_ips", "new client IPs for 3 points", 5, func(t *Thresholds) *int { return &t.MoreNewIPs }},
 	{"many_new_ips", "new client IPs for 4 points", 10, func(t *Thresholds) *int { return &t.ManyNewIPs }},
@@ -189,14 +191,15 @@ func b2i(b bool) int {
 // rules is the detector's rule table. Rules that read the login's own
 // history say so: foreign-sender rules see no foreign senders for a login
 // that sent mostly as other domains' addresses before the window (a
-// ticketing system sending as its customers); volume rules compare with
-// the login's busiest hour before the window.
+// ticketing system sending as its customers) or that reuses a few sender
+// addresses throughout the window (a relay for hosted customers); volume
+// rules compare with the login's busiest hour before the window.
 var rules = []Rule{
 	{
 		Name: "forged_domains", Kind: Score, Group: "forged",
-		Doc:    "envelope senders of min_foreign_domains or more domains not the login's own (unless its history shows it sends as others)",
+		Doc:    "envelope senders of min_foreign_domains or more domains not the login's own (unless its history shows it sends as others, or the window's foreign senders are a set it reuses: two addresses or more, sender_reuse messages per address, forged_share_messages at least, fewer than `rejections` spam refusals; this applies to every rule that reads foreign senders)",
 		Points: "4; 6 from more_foreign_domains; 7 from many_foreign_domains",
-		Reads:  []string{"min_foreign_domains", "more_foreign_domains", "many_foreign_domains"}, Figures: []string{"foreign_domains", "foreign_messages"},
+		Reads:  []string{"min_foreign_domains", "more_foreign_domains", "many_foreign_domains", "sender_reuse"}, Figures: []string{"foreign_domains", "foreign_messages"},
 		fire: func(t *Thresholds, e *evidence) int {
 			return tier(e.d, [3]int{t.MinForeignDomains, t.MoreForeignDomains, t.ManyForeignDomains}, [3]int{4, 6, 7})
 		},
@@ -270,7 +273,7 @@ var rules = []Rule{
 	},
 	{
 		Name: "spam_rejections", Kind: Score,
-		Doc:    "remote rejections that speak of spam or reputation (none when fewer than one in rejection_sliver of the window's recipients, for mail as the login's own from known IPs: a big mailing's few refusals; the one reading of the window that more messages can lower)",
+		Doc:    "remote rejections that speak of spam or reputation (none when fewer than one in rejection_sliver of the window's recipients, for mail as the login's own from known IPs: a big mailing's few refusals; with sender_reuse, one of the two readings of the window that more messages can lower)",
 		Points: "1; 2 from rejections; 3 from many_rejections",
 		Reads:  []string{"rejections", "many_rejections", "rejection_sliver"}, Figures: []string{"rejections"},
 		fire: func(t *Thresholds, e *evidence) int {
@@ -420,9 +423,10 @@ const maxGroups = 8
 
 // derive computes into e what the rules read from the window's counts.
 func derive(t *Thresholds, c counts, e *evidence) {
-	if c.foreignNorm {
-		// it always sends as others' addresses: judge it as if its
-		// senders were its own
+	if c.foreignNorm || c.reusesSenders(t) {
+		// it always sends as others' addresses, or keeps to a few of
+		// them throughout the window with nobody refusing them for
+		// spam: judge it as if its senders were its own
 		c.d, c.foreign, c.fNew = 0, 0, 0
 	}
 	*e = evidence{counts: c}
@@ -470,6 +474,17 @@ func derive(t *Thresholds, c counts, e *evidence) {
 		}
 	}
 	e.vol = max(e.msgVol, e.rcptVol)
+}
+
+// reusesSenders tells whether the window's foreign mail keeps to a set of
+// sender addresses: forged_share_messages or more with a known sender,
+// from two addresses or more (one forged address throughout is a
+// spammer's brand as often as a job's), sender_reuse messages per address
+// on average, and fewer than `rejections` spam refusals. This reads the window as the login's own
+// history (a relay sending as its hosted customers, a cron job's fixed
+// addresses), which a login first seen at the log's start has no other of.
+func (c *counts) reusesSenders(t *Thresholds) bool {
+	return c.senderMsgs >= t.ForgedShareMessages && c.senders >= 2 && c.senders*t.SenderReuse <= c.senderMsgs && c.rej < t.Rejections
 }
 
 // apply runs the rule table over e: the score, and a bit for each rule

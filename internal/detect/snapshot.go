@@ -30,11 +30,15 @@ type StateData struct {
 	WinDomains []string
 	WinFlags   []uint8 // and 4: from an IP new in the window
 	WinRcpts   []int32 // recipients of each message; nil in states saved before they were kept
-	HourHead   int     // index into the window
-	MinHead    int     // index into the window
-	Domains    []KeyCount
-	Foreign    int
-	FNew       int
+	// WinSender is the SenderKey of each foreign message's sender (0:
+	// unknown); nil in states saved before senders were kept, whose window
+	// then holds no known sender until new messages come
+	WinSender []uint64
+	HourHead  int // index into the window
+	MinHead   int // index into the window
+	Domains   []KeyCount
+	Foreign   int
+	FNew      int
 
 	Rej    Times
 	Bnc    Times
@@ -136,6 +140,12 @@ func (s *State) Data() StateData {
 				d.WinFlags[i] |= 4
 			}
 			d.WinRcpts = append(d.WinRcpts, o.rcpts)
+			if o.sender != 0 && d.WinSender == nil {
+				d.WinSender = make([]uint64, n)
+			}
+			if o.sender != 0 {
+				d.WinSender[i] = o.sender
+			}
 		}
 	}
 	d.Domains = sortedCounts(s.domains)
@@ -172,7 +182,7 @@ func (d *StateData) State() (*State, error) {
 		}
 	}
 	n := d.WinT.Len()
-	if len(d.WinDomain) != n || len(d.WinFlags) != n || d.WinRcpts != nil && len(d.WinRcpts) != n || len(d.IPFirstIP) != d.IPFirstT.Len() || len(d.FailIP) != d.FailT.Len() {
+	if len(d.WinDomain) != n || len(d.WinFlags) != n || d.WinRcpts != nil && len(d.WinRcpts) != n || d.WinSender != nil && len(d.WinSender) != n || len(d.IPFirstIP) != d.IPFirstT.Len() || len(d.FailIP) != d.FailT.Len() {
 		return nil, errors.New("detector state: column lengths differ")
 	}
 	if d.HourHead < 0 || d.HourHead > n || d.MinHead < 0 || d.MinHead > n {
@@ -243,7 +253,10 @@ func (d *StateData) State() (*State, error) {
 			if d.WinRcpts != nil {
 				r = min(max(d.WinRcpts[i], 1), 1<<20)
 			}
-			o := obs{d.WinT.At(i), d.WinDomains[k], f&1 != 0, f&2 != 0, f&4 != 0, r}
+			o := obs{d.WinT.At(i), d.WinDomains[k], f&1 != 0, f&2 != 0, f&4 != 0, r, 0}
+			if d.WinSender != nil && o.foreign && s.addSender(n, d.WinSender[i]) {
+				o.sender = d.WinSender[i]
+			}
 			s.win[i] = o
 			s.winRcpts += int(r)
 			if i >= d.HourHead { // the last hour's sums

@@ -61,7 +61,8 @@ func TestStateDataRoundTrip(t *testing.T) {
 			if i > 600 {
 				dom, foreign = fmt.Sprintf("spam%d.example", i%11), true
 			}
-			out = append(out, s.Message(&cfg, Message{Time: tm, IP: fmt.Sprintf("198.51.100.%d", i/100), Domain: dom, Foreign: foreign, Rcpts: 1 + i%5}))
+			out = append(out, s.Message(&cfg, Message{Time: tm, IP: fmt.Sprintf("198.51.100.%d", i/100), Domain: dom, Foreign: foreign, Rcpts: 1 + i%5,
+				Sender: fmt.Sprintf("s%d@%s", i%3, dom)}))
 		}
 		return out
 	}
