@@ -43,6 +43,12 @@ func TestRuleBoundaries(t *testing.T) {
 		{"forged_domains", counts{n: 10, d: 3, foreign: 10, senderMsgs: 10, senders: 5, rej: 3}, 4},
 		{"one_forged_domain", counts{n: 20, d: 1, foreign: 20, senderMsgs: 20, senders: 2}, 0},
 		{"one_forged_domain", counts{n: 20, d: 1, foreign: 20, senderMsgs: 20, senders: 1}, 2}, // one address: no set
+		// own-domain addresses it has no history of count as forged
+		// senders, each address one
+		{"forged_domains", counts{n: 10, unf: 10, unfSenders: 2}, 0},
+		{"forged_domains", counts{n: 10, unf: 10, unfSenders: 3}, 4},
+		{"forged_domains", counts{n: 10, d: 1, foreign: 5, unf: 5, unfSenders: 2}, 4},
+		{"forged_domains", counts{n: 10, unf: 10, unfSenders: 3, foreignNorm: true}, 0},
 		{"few_forged_domains", counts{n: 100, d: 2, foreign: 4}, 0},
 		{"few_forged_domains", counts{n: 100, d: 2, foreign: 5}, 2},
 		{"few_forged_domains", counts{n: 100, d: 3, foreign: 5}, 0}, // forged_domains counts instead
@@ -104,6 +110,8 @@ func TestRuleBoundaries(t *testing.T) {
 		{"forged_from_new_ips", counts{n: 10, d: 3, foreign: 10, fNew: 2}, false},
 		{"forged_from_new_ips", counts{n: 10, d: 3, foreign: 10, fNew: 3}, true},
 		{"forged_from_new_ips", counts{n: 10, d: 2, foreign: 10, fNew: 3}, false},
+		{"forged_from_new_ips", counts{n: 10, unf: 10, unfSenders: 3, unfNew: 3}, true},
+		{"forged_from_new_ips", counts{n: 10, unf: 10, unfSenders: 3, unfNew: 2}, false},
 		{"forged_domains_new_ips", counts{n: 10, d: 2, foreign: 10, fNew: 3, newIPs: 3}, true},
 		{"forged_domains_new_ips", counts{n: 10, d: 2, foreign: 10, fNew: 3, newIPs: 2}, false},
 		{"forged_domains_new_ips", counts{n: 10, d: 1, foreign: 10, fNew: 3, newIPs: 3}, false},

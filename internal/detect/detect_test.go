@@ -660,3 +660,75 @@ func TestRelayReusingItsSendersFromTheLogsStart(t *testing.T) {
 		t.Errorf("reused senders refused for spam: %v, want compromised", v)
 	}
 }
+
+// sendAs feeds one message of a login alice@corp.example as sender from ip.
+func (f *feed) sendAs(t time.Time, ip, sender string) {
+	f.s.Message(&f.cfg, Message{Time: t, IP: ip, Domain: sender[strings.IndexByte(sender, '@')+1:],
+		Sender: sender, OwnAddress: sender == "alice@corp.example"})
+}
+
+// a week of alice's mail from her office, as herself and, habitually, as
+// the team's shared address
+func (f *feed) aliceWeek() time.Time {
+	for d := range 7 {
+		for i := range 4 {
+			from := "alice@corp.example"
+			if i == 3 {
+				from = "team@corp.example"
+			}
+			f.sendAs(t0.Add(time.Duration(d)*24*time.Hour+time.Duration(i)*2*time.Hour), "198.51.100.10", from)
+		}
+	}
+	return t0.Add(7 * 24 * time.Hour)
+}
+
+// TestColleaguesAddressesAreForged: senders of the login's own domain that
+// it has no history of (colleagues', invented ones) are forged senders;
+// its own address and the addresses it habitually sends as are not.
+func TestColleaguesAddressesAreForged(t *testing.T) {
+	colleagues := []string{"bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan"}
+	f := newFeed()
+	at := f.aliceWeek()
+	for i := range 40 {
+		f.sendAs(at.Add(time.Duration(i)*90*time.Second), fmt.Sprintf("203.0.113.%d", 10+i%3), colleagues[i%len(colleagues)]+"@corp.example")
+	}
+	if v := f.s.Verdict(); v != Compromised {
+		t.Errorf("colleagues' addresses from 3 new IPs: %v (score %d), want compromised", v, f.s.Score())
+	}
+	for _, from := range []string{"alice@corp.example", "team@corp.example"} {
+		f = newFeed()
+		at = f.aliceWeek()
+		for i := range 40 {
+			f.sendAs(at.Add(time.Duration(i)*90*time.Second), fmt.Sprintf("203.0.113.%d", 10+i%3), from)
+		}
+		if c := f.s.counts(&f.cfg, at.Add(time.Hour)); c.unf != 0 {
+			t.Errorf("%s: %d messages counted as unfamiliar senders", from, c.unf)
+		}
+	}
+}
+
+// TestSendersOfAStateSavedWithoutThem: a state saved before sender
+// addresses were kept knows none of them; no address is unfamiliar until
+// a window has passed since it was loaded.
+func TestSendersOfAStateSavedWithoutThem(t *testing.T) {
+	f := newFeed()
+	at := f.aliceWeek()
+	d := f.s.Data()
+	d.SendFirstK, d.SendFirstT, d.SendersKept = nil, Times{}, false
+	s, err := d.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.s = s
+	f.sendAs(at, "198.51.100.10", "team@corp.example")
+	f.sendAs(at.Add(time.Minute), "198.51.100.10", "bob@corp.example")
+	if c := f.s.counts(&f.cfg, at.Add(time.Minute)); c.unf != 0 {
+		t.Errorf("just after loading: %d unfamiliar", c.unf)
+	}
+	later := at.Add(f.cfg.Window + time.Hour)
+	f.sendAs(later, "198.51.100.10", "carol@corp.example")
+	f.sendAs(later.Add(time.Minute), "198.51.100.10", "team@corp.example")
+	if c := f.s.counts(&f.cfg, later.Add(time.Minute)); c.unf != 1 {
+		t.Errorf("a window after loading: %d unfamiliar, want 1 (carol)", c.unf)
+	}
+}

@@ -192,12 +192,14 @@ func b2i(b bool) int {
 // history say so: foreign-sender rules see no foreign senders for a login
 // that sent mostly as other domains' addresses before the window (a
 // ticketing system sending as its customers) or that reuses a few sender
-// addresses throughout the window (a relay for hosted customers); volume
+// addresses throughout the window (a relay for hosted customers), and
+// count as forged the addresses of its own domains it had not sent as
+// before the window (a colleague's, an invented one); volume
 // rules compare with the login's busiest hour before the window.
 var rules = []Rule{
 	{
 		Name: "forged_domains", Kind: Score, Group: "forged",
-		Doc:    "envelope senders of min_foreign_domains or more domains not the login's own (unless its history shows it sends as others, or the window's foreign senders are a set it reuses: two addresses or more, sender_reuse messages per address, forged_share_messages at least, fewer than `rejections` spam refusals; this applies to every rule that reads foreign senders)",
+		Doc:    "envelope senders of min_foreign_domains or more domains not the login's own, each address of its own domains that it had not sent as before the window counting as one more (a colleague's, an invented one: from a window of the login's history on; never its own address, the login itself) (unless its history shows it sends as others, or the window's foreign senders are a set it reuses: two addresses or more, sender_reuse messages per address, forged_share_messages at least, fewer than `rejections` spam refusals; this applies to every rule that reads foreign senders)",
 		Points: "4; 6 from more_foreign_domains; 7 from many_foreign_domains",
 		Reads:  []string{"min_foreign_domains", "more_foreign_domains", "many_foreign_domains", "sender_reuse"}, Figures: []string{"foreign_domains", "foreign_messages"},
 		fire: func(t *Thresholds, e *evidence) int {
@@ -428,6 +430,13 @@ func derive(t *Thresholds, c counts, e *evidence) {
 		// them throughout the window with nobody refusing them for
 		// spam: judge it as if its senders were its own
 		c.d, c.foreign, c.fNew = 0, 0, 0
+	} else {
+		// addresses of its own domains it has no history of (a
+		// colleague's, an invented one) are forged senders too, each
+		// address counting as one forged identity
+		c.d += c.unfSenders
+		c.foreign += c.unf
+		c.fNew += c.unfNew
 	}
 	*e = evidence{counts: c}
 	e.forged = c.foreign >= t.ForgedShareMessages && c.foreign*2 >= c.n
