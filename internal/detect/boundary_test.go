@@ -124,6 +124,12 @@ func TestRuleBoundaries(t *testing.T) {
 		{"rejected_burst_new_ips", hist(counts{n: 30, lastHour: 30, newIPs: 2, rej: 10}), true},
 		{"rejected_burst_new_ips", hist(counts{n: 30, lastHour: 30, newIPs: 2, rej: 9}), false},
 		{"rejected_burst_new_ips", hist(counts{n: 30, lastHour: 30, newIPs: 1, rej: 10}), false},
+		{"refused_from_new_ips", counts{n: 1, rej: 10, newIPs: 3}, true},
+		{"refused_from_new_ips", counts{n: 1, rej: 9, newIPs: 3}, false},
+		{"refused_from_new_ips", counts{n: 1, rej: 10, newIPs: 2}, false},
+		{"heavily_refused", counts{n: 1, rej: 100}, true},
+		{"heavily_refused", counts{n: 1, rej: 99}, false},
+		{"heavily_refused", counts{n: 1, rej: 100, winRcpts: 5001}, false}, // a sliver of a mailing
 		{"forged_burst_own_habit", counts{n: 100, lastHour: 100, d: 10, foreign: 50, ownHabit: true}, true},
 		{"forged_burst_own_habit", counts{n: 100, lastHour: 100, d: 9, foreign: 50, ownHabit: true}, false},
 		{"forged_burst_own_habit", counts{n: 100, lastHour: 100, d: 10, foreign: 49, ownHabit: true}, false},

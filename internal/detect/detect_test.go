@@ -732,3 +732,24 @@ func TestSendersOfAStateSavedWithoutThem(t *testing.T) {
 		t.Errorf("a window after loading: %d unfamiliar, want 1 (carol)", c.unf)
 	}
 }
+
+// TestRefusedFromNewIPsAtTheLogsStart: a login with no history in the log
+// sends as its own address from 10 new IPs and is refused for spam 50
+// times: without a baseline no volume rule can make that a takeover's
+// sending; the refusals from new IPs do.
+func TestRefusedFromNewIPsAtTheLogsStart(t *testing.T) {
+	f := newFeed()
+	// its first address at the log's start: never new
+	f.s.Message(&f.cfg, Message{Time: t0, IP: "198.51.100.10", Domain: "corp.example", Sender: "alice@corp.example", OwnAddress: true, LogStart: t0})
+	at := t0.Add(2 * time.Hour)
+	for i := range 120 {
+		f.s.Message(&f.cfg, Message{Time: at.Add(time.Duration(i) * 25 * time.Second), IP: fmt.Sprintf("203.0.113.%d", 10+i%10),
+			Domain: "corp.example", Sender: "alice@corp.example", OwnAddress: true, LogStart: t0})
+		if i%2 == 1 && i < 100 {
+			f.s.Rejection(&f.cfg, at.Add(time.Duration(i)*25*time.Second))
+		}
+	}
+	if v := f.s.Verdict(); v != Compromised {
+		t.Errorf("verdict %v (score %d), want compromised: %v", v, f.s.Score(), Reasons(f.s.Best(), time.UTC))
+	}
+}

@@ -95,6 +95,7 @@ type Thresholds struct {
 	BurstMessages       int `toml:"burst_messages"`
 	Rejections          int `toml:"rejections"`
 	ManyRejections      int `toml:"many_rejections"`
+	HeavyRejections     int `toml:"heavy_rejections"`
 	RejectionSliver     int `toml:"rejection_sliver"`
 	Bounces             int `toml:"bounces"`
 	FailedLogins        int `toml:"failed_logins"`
@@ -143,6 +144,7 @@ var thresholds = []ThresholdInfo{
 	{"burst_messages", "messages in the window for a burst mostly from new IPs to count", 50, func(t *Thresholds) *int { return &t.BurstMessages }},
 	{"rejections", "remote spam rejections for 2 points", 3, func(t *Thresholds) *int { return &t.Rejections }},
 	{"many_rejections", "remote spam rejections for 3 points", 10, func(t *Thresholds) *int { return &t.ManyRejections }},
+	{"heavy_rejections", "remote spam rejections that make sending a takeover's (with the score), even without history or new IPs", 100, func(t *Thresholds) *int { return &t.HeavyRejections }},
 	{"rejection_sliver", "spam rejections count only when more than one in this many of the window's recipients", 50, func(t *Thresholds) *int { return &t.RejectionSliver }},
 	{"bounces", "bounces caused that count", 10, func(t *Thresholds) *int { return &t.Bounces }},
 	{"failed_logins", "failed logins (for the login, or from its new IPs before their first use) for 1 point", 3, func(t *Thresholds) *int { return &t.FailedLogins }},
@@ -344,6 +346,22 @@ var rules = []Rule{
 		fire: func(t *Thresholds, e *evidence) int {
 			return b2i(e.vol >= 3 && e.rej >= t.ManyRejections && e.newIPs >= 2)
 		},
+		reason: rejectionsReason,
+	},
+	{
+		Name: "refused_from_new_ips", Kind: Sending,
+		Doc:   "many_rejections or more remote spam rejections with new_ips or more new IPs (no volume needed: a login without history has no baseline)",
+		Reads: []string{"many_rejections", "new_ips"}, Figures: []string{"rejections", "new_ips"},
+		fire: func(t *Thresholds, e *evidence) int {
+			return b2i(e.rej >= t.ManyRejections && e.newIPs >= t.NewIPs)
+		},
+		reason: rejectionsReason,
+	},
+	{
+		Name: "heavily_refused", Kind: Sending,
+		Doc:   "heavy_rejections or more remote spam rejections (not a big mailing's sliver), from any IP",
+		Reads: []string{"heavy_rejections", "rejection_sliver"}, Figures: []string{"rejections"},
+		fire:   func(t *Thresholds, e *evidence) int { return b2i(e.rej >= t.HeavyRejections) },
 		reason: rejectionsReason,
 	},
 	{
