@@ -537,7 +537,7 @@ func (c *Correlator) observe(m *Message, t time.Time, dom string) {
 	}
 	was := a.state.Verdict()
 	changed := a.state.Message(&c.cfg.Detect, detect.Message{
-		Time: t, IP: m.ClientIP, Domain: dom, Foreign: m.Foreign, PriorFailures: m.priorFailures,
+		Time: t, IP: m.ClientIP, Domain: dom, Foreign: m.Foreign, Sender: m.Sender, OwnAddress: strings.EqualFold(m.Sender, a.Login), PriorFailures: m.priorFailures,
 		EarlierLogin: a.otherFirst[m.ClientIP], SharedIP: m.sharedIP, Rcpts: m.Nrcpt, LogStart: c.begin,
 	})
 	if m.Foreign || m.newIP || a.state.Verdict() == detect.Compromised {

@@ -34,6 +34,21 @@ func TestRuleBoundaries(t *testing.T) {
 		{"forged_domains", counts{n: 100, d: 5, foreign: 100}, 6},
 		{"forged_domains", counts{n: 100, d: 9, foreign: 100}, 6},
 		{"forged_domains", counts{n: 100, d: 10, foreign: 100}, 7},
+		// a set of senders it reuses (sender_reuse per address, from
+		// forged_share_messages, with fewer than `rejections` refusals)
+		{"forged_domains", counts{n: 10, d: 3, foreign: 10, senderMsgs: 10, senders: 5}, 0},
+		{"forged_domains", counts{n: 10, d: 3, foreign: 10, senderMsgs: 10, senders: 6}, 4},
+		{"forged_domains", counts{n: 10, d: 3, foreign: 10, senderMsgs: 9, senders: 4}, 4},
+		{"forged_domains", counts{n: 10, d: 3, foreign: 10, senderMsgs: 10, senders: 5, rej: 2}, 0},
+		{"forged_domains", counts{n: 10, d: 3, foreign: 10, senderMsgs: 10, senders: 5, rej: 3}, 4},
+		{"one_forged_domain", counts{n: 20, d: 1, foreign: 20, senderMsgs: 20, senders: 2}, 0},
+		{"one_forged_domain", counts{n: 20, d: 1, foreign: 20, senderMsgs: 20, senders: 1}, 2}, // one address: no set
+		// own-domain addresses it has no history of count as forged
+		// senders, each address one
+		{"forged_domains", counts{n: 10, unf: 10, unfSenders: 2}, 0},
+		{"forged_domains", counts{n: 10, unf: 10, unfSenders: 3}, 4},
+		{"forged_domains", counts{n: 10, d: 1, foreign: 5, unf: 5, unfSenders: 2}, 4},
+		{"forged_domains", counts{n: 10, unf: 10, unfSenders: 3, foreignNorm: true}, 0},
 		{"few_forged_domains", counts{n: 100, d: 2, foreign: 4}, 0},
 		{"few_forged_domains", counts{n: 100, d: 2, foreign: 5}, 2},
 		{"few_forged_domains", counts{n: 100, d: 3, foreign: 5}, 0}, // forged_domains counts instead
@@ -95,6 +110,8 @@ func TestRuleBoundaries(t *testing.T) {
 		{"forged_from_new_ips", counts{n: 10, d: 3, foreign: 10, fNew: 2}, false},
 		{"forged_from_new_ips", counts{n: 10, d: 3, foreign: 10, fNew: 3}, true},
 		{"forged_from_new_ips", counts{n: 10, d: 2, foreign: 10, fNew: 3}, false},
+		{"forged_from_new_ips", counts{n: 10, unf: 10, unfSenders: 3, unfNew: 3}, true},
+		{"forged_from_new_ips", counts{n: 10, unf: 10, unfSenders: 3, unfNew: 2}, false},
 		{"forged_domains_new_ips", counts{n: 10, d: 2, foreign: 10, fNew: 3, newIPs: 3}, true},
 		{"forged_domains_new_ips", counts{n: 10, d: 2, foreign: 10, fNew: 3, newIPs: 2}, false},
 		{"forged_domains_new_ips", counts{n: 10, d: 1, foreign: 10, fNew: 3, newIPs: 3}, false},
@@ -107,6 +124,12 @@ func TestRuleBoundaries(t *testing.T) {
 		{"rejected_burst_new_ips", hist(counts{n: 30, lastHour: 30, newIPs: 2, rej: 10}), true},
 		{"rejected_burst_new_ips", hist(counts{n: 30, lastHour: 30, newIPs: 2, rej: 9}), false},
 		{"rejected_burst_new_ips", hist(counts{n: 30, lastHour: 30, newIPs: 1, rej: 10}), false},
+		{"refused_from_new_ips", counts{n: 1, rej: 10, newIPs: 3}, true},
+		{"refused_from_new_ips", counts{n: 1, rej: 9, newIPs: 3}, false},
+		{"refused_from_new_ips", counts{n: 1, rej: 10, newIPs: 2}, false},
+		{"heavily_refused", counts{n: 1, rej: 100}, true},
+		{"heavily_refused", counts{n: 1, rej: 99}, false},
+		{"heavily_refused", counts{n: 1, rej: 100, winRcpts: 5001}, false}, // a sliver of a mailing
 		{"forged_burst_own_habit", counts{n: 100, lastHour: 100, d: 10, foreign: 50, ownHabit: true}, true},
 		{"forged_burst_own_habit", counts{n: 100, lastHour: 100, d: 9, foreign: 50, ownHabit: true}, false},
 		{"forged_burst_own_habit", counts{n: 100, lastHour: 100, d: 10, foreign: 49, ownHabit: true}, false},

@@ -130,6 +130,13 @@ type Message struct {
 	IP      string
 	Domain  string // envelope sender domain, lower case; "" for none
 	Foreign bool   // the sender domain is not the login's own
+	// Sender is the envelope sender address ("" for none or unknown): a
+	// relay or an application repeats its few senders, forged spam varies
+	// them. Only a hash of it is kept.
+	Sender string
+	// OwnAddress: Sender is the login's own address (the login itself,
+	// when it is an address): never a forgery.
+	OwnAddress bool
 	// PriorFailures is how many failed logins (for any name) came from IP
 	// before it first logged in as this login; the correlator sets it on
 	// the first message from an IP.
@@ -151,8 +158,34 @@ type obs struct {
 	domain     string
 	foreign    bool
 	foreignNew bool
-	fromNew    bool  // from an IP new in the window
-	rcpts      int32 // recipients
+	fromNew    bool   // from an IP new in the window
+	rcpts      int32  // recipients
+	sender     uint64 // SenderKey of a foreign or unfamiliar sender counted in senders (else 0)
+	// unfamiliar: an address of the login's own domains that it had not
+	// sent as before the window (a colleague's, an invented one)
+	unfamiliar bool
+}
+
+// SenderKey is the key the detector keeps for an envelope sender address:
+// a 64-bit FNV-1a hash of it in lower case (ASCII), stable across runs so
+// that a saved state keeps its meaning; 0 for "".
+func SenderKey(addr string) uint64 {
+	if addr == "" {
+		return 0
+	}
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(addr); i++ {
+		c := addr[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	if h == 0 {
+		h = 1
+	}
+	return h
 }
 
 type firstSeen struct {
@@ -230,6 +263,19 @@ type State struct {
 	domains  map[string]int
 	foreign  int
 	fNew     int
+	// senders counts the window's foreign messages by SenderKey (those
+	// with a known sender), senderMsgs is their sum
+	senders    map[uint64]int32
+	senderMsgs int
+	// sendFirst: when the login first sent as each own-domain address
+	// (bounded by MaxTracked); sendersFrom: senders are known from then
+	// (zero: from the first message; later for a state saved without them)
+	sendFirst   map[uint64]time.Time
+	sendersFrom time.Time
+	// the window's messages as unfamiliar own-domain addresses: their
+	// distinct senders, how many, how many from new IPs
+	unfSenders  map[uint64]int32
+	unf, unfNew int
 	// recipients in the window and in its last hour, and messages of the
 	// last hour from IPs new in the window
 	winRcpts, hourRcpts, hourNew int
@@ -371,6 +417,14 @@ func (s *State) Message(cfg *Config, m Message) (changed bool) {
 	}
 	o := obs{t: t, domain: m.Domain, foreign: m.Foreign, foreignNew: m.Foreign && isNew, fromNew: isNew,
 		rcpts: int32(min(max(m.Rcpts, 1), 1<<20))}
+	if m.Foreign {
+		o.sender = SenderKey(m.Sender)
+	} else if m.Sender != "" && !m.OwnAddress {
+		o.unfamiliar = s.unfamiliarSender(cfg, SenderKey(m.Sender), t)
+		if o.unfamiliar {
+			o.sender = SenderKey(m.Sender)
+		}
+	}
 	if o.foreignNew && len(s.forgedFrom) < cfg.MaxTracked {
 		s.forgedFrom[m.IP] = true
 	}
@@ -383,6 +437,16 @@ func (s *State) Message(cfg *Config, m Message) (changed bool) {
 	if o.fromNew {
 		s.hourNew++
 	}
+	if o.unfamiliar {
+		s.unf++
+		if o.fromNew {
+			s.unfNew++
+		}
+		if !s.addSender(cfg.MaxTracked, o.sender) {
+			s.win[len(s.win)-1].sender = 0 // not counted: not to be taken out
+		}
+		s.countUnfamiliar(cfg.MaxTracked, s.win[len(s.win)-1].sender)
+	}
 	if o.foreign {
 		s.foreign++
 		if o.foreignNew {
@@ -390,6 +454,9 @@ func (s *State) Message(cfg *Config, m Message) (changed bool) {
 		}
 		if _, ok := s.domains[o.domain]; ok || len(s.domains) < cfg.MaxTracked {
 			s.domains[o.domain]++
+		}
+		if !s.addSender(cfg.MaxTracked, o.sender) {
+			s.win[len(s.win)-1].sender = 0 // not counted: not to be taken out
 		}
 	}
 	s.countHour(t, int(o.rcpts))
@@ -401,6 +468,60 @@ func (s *State) Message(cfg *Config, m Message) (changed bool) {
 		s.peakHour = n
 	}
 	return s.evaluate(cfg, t)
+}
+
+// addSender counts a foreign message's sender, up to limit distinct
+// senders (a message whose sender is not counted counts in neither sum).
+func (s *State) addSender(limit int, k uint64) bool {
+	if k == 0 {
+		return false
+	}
+	if s.senders == nil {
+		s.senders = map[uint64]int32{}
+	}
+	if _, ok := s.senders[k]; ok || len(s.senders) < limit {
+		s.senders[k]++
+		s.senderMsgs++
+		return true
+	}
+	return false
+}
+
+// unfamiliarSender records that the login sent as own-domain address k
+// at t, and tells whether k is unfamiliar: first sent as within the window,
+// by a login whose senders are known for a window before (at the log's
+// start, or after a state without sender history was loaded, every
+// address would be new).
+func (s *State) unfamiliarSender(cfg *Config, k uint64, t time.Time) bool {
+	if s.sendFirst == nil {
+		s.sendFirst = map[uint64]time.Time{}
+	}
+	ft, ok := s.sendFirst[k]
+	if !ok {
+		if len(s.sendFirst) >= cfg.MaxTracked {
+			return false
+		}
+		ft = t
+		s.sendFirst[k] = t
+	}
+	from := s.first
+	if s.sendersFrom.After(from) {
+		from = s.sendersFrom
+	}
+	return !ft.Before(t.Add(-cfg.Window)) && ft.Sub(from) >= cfg.Window
+}
+
+// countUnfamiliar counts a distinct unfamiliar sender of the window.
+func (s *State) countUnfamiliar(limit int, k uint64) {
+	if k == 0 {
+		return
+	}
+	if s.unfSenders == nil {
+		s.unfSenders = map[uint64]int32{}
+	}
+	if _, ok := s.unfSenders[k]; ok || len(s.unfSenders) < limit {
+		s.unfSenders[k]++
+	}
 }
 
 // newnessKey is what is new or not about a client address: the address,
@@ -467,6 +588,19 @@ func (s *State) drop() {
 	s.winRcpts -= int(o.rcpts)
 	s.win[s.winHead] = obs{}
 	s.winHead++
+	if o.unfamiliar {
+		s.unf--
+		if o.fromNew {
+			s.unfNew--
+		}
+		if n, ok := s.unfSenders[o.sender]; ok && o.sender != 0 {
+			if n <= 1 {
+				delete(s.unfSenders, o.sender)
+			} else {
+				s.unfSenders[o.sender] = n - 1
+			}
+		}
+	}
 	if o.foreign {
 		s.foreign--
 		if o.foreignNew {
@@ -476,6 +610,16 @@ func (s *State) drop() {
 			delete(s.domains, o.domain)
 		} else {
 			s.domains[o.domain] = n - 1
+		}
+	}
+	if o.sender != 0 {
+		if n, ok := s.senders[o.sender]; ok {
+			if n <= 1 {
+				delete(s.senders, o.sender)
+			} else {
+				s.senders[o.sender] = n - 1
+			}
+			s.senderMsgs--
 		}
 	}
 	if s.hourHead < s.winHead {
@@ -581,6 +725,12 @@ type counts struct {
 	// domains' addresses (a ticketing system sending as its customers);
 	// ownHabit: it sent mostly as its own, over two days at least
 	foreignNorm, ownHabit bool
+	// senders: distinct senders of the window's foreign messages whose
+	// sender is known, senderMsgs: those messages
+	senders, senderMsgs int
+	// unf: messages as own-domain addresses the login had no history of,
+	// unfNew: those from new IPs, unfSenders: their distinct addresses
+	unf, unfNew, unfSenders int
 }
 
 func (s *State) counts(cfg *Config, now time.Time) counts {
@@ -616,6 +766,9 @@ func (s *State) counts(cfg *Config, now time.Time) counts {
 		rcptHist:    s.baseHist && s.rcptBaseFrom().Before(dayBefore),
 		foreignNorm: foreign,
 		ownHabit:    own,
+		senders:     len(s.senders),
+		senderMsgs:  s.senderMsgs,
+		unf:         s.unf, unfNew: s.unfNew, unfSenders: len(s.unfSenders),
 	}
 }
 

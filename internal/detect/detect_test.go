@@ -619,3 +619,137 @@ func TestWhatIsNotANewAddress(t *testing.T) {
 		t.Errorf("%d new IPs after another /64, want 1", n)
 	}
 }
+
+// relayFeed: 4 servers relaying at 20 messages an hour from the log's
+// start for a day, as hosted customers' addresses; sender gives the
+// envelope sender of message i.
+func relayFeed(f *feed, sender func(i int) string) {
+	for i := 0; i < 24*20; i++ {
+		from := sender(i)
+		f.s.Message(&f.cfg, Message{Time: t0.Add(time.Duration(i) * 3 * time.Minute), IP: fmt.Sprintf("198.51.100.%d", 30+i%4),
+			Domain: from[strings.IndexByte(from, '@')+1:], Foreign: true, Sender: from, LogStart: t0})
+	}
+}
+
+// TestRelayReusingItsSendersFromTheLogsStart: a relay with no history
+// in the log sends as a few addresses of each customer, again and again;
+// the same mail from other addresses at every message is forged spam.
+func TestRelayReusingItsSendersFromTheLogsStart(t *testing.T) {
+	f := newFeed()
+	// five addresses in turn (a relay whose senders vary more looks like
+	// forged spam until its history is two days long)
+	reused := func(i int) string {
+		return []string{"noreply@customer0.example", "billing@customer0.example", "cron@customer1.example", "backup@customer2.example", "orders@customer3.example"}[i%5]
+	}
+	relayFeed(f, reused)
+	if v := f.s.Verdict(); v == Compromised {
+		t.Errorf("relay reusing its senders: %v: %v", v, Reasons(f.s.Best(), time.UTC))
+	}
+	f = newFeed()
+	relayFeed(f, func(i int) string { return fmt.Sprintf("u%d@customer%d.example", i, i%4) })
+	if v := f.s.Verdict(); v != Compromised {
+		t.Errorf("a new sender at every message: %v, want compromised", v)
+	}
+	// refusals for spam: the reused senders are no habit
+	f = newFeed()
+	for i := 0; i < 5; i++ {
+		f.s.Rejection(&f.cfg, t0.Add(time.Duration(i)*time.Minute))
+	}
+	relayFeed(f, reused)
+	if v := f.s.Verdict(); v != Compromised {
+		t.Errorf("reused senders refused for spam: %v, want compromised", v)
+	}
+}
+
+// sendAs feeds one message of a login alice@corp.example as sender from ip.
+func (f *feed) sendAs(t time.Time, ip, sender string) {
+	f.s.Message(&f.cfg, Message{Time: t, IP: ip, Domain: sender[strings.IndexByte(sender, '@')+1:],
+		Sender: sender, OwnAddress: sender == "alice@corp.example"})
+}
+
+// a week of alice's mail from her office, as herself and, habitually, as
+// the team's shared address
+func (f *feed) aliceWeek() time.Time {
+	for d := range 7 {
+		for i := range 4 {
+			from := "alice@corp.example"
+			if i == 3 {
+				from = "team@corp.example"
+			}
+			f.sendAs(t0.Add(time.Duration(d)*24*time.Hour+time.Duration(i)*2*time.Hour), "198.51.100.10", from)
+		}
+	}
+	return t0.Add(7 * 24 * time.Hour)
+}
+
+// TestColleaguesAddressesAreForged: senders of the login's own domain that
+// it has no history of (colleagues', invented ones) are forged senders;
+// its own address and the addresses it habitually sends as are not.
+func TestColleaguesAddressesAreForged(t *testing.T) {
+	colleagues := []string{"bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan"}
+	f := newFeed()
+	at := f.aliceWeek()
+	for i := range 40 {
+		f.sendAs(at.Add(time.Duration(i)*90*time.Second), fmt.Sprintf("203.0.113.%d", 10+i%3), colleagues[i%len(colleagues)]+"@corp.example")
+	}
+	if v := f.s.Verdict(); v != Compromised {
+		t.Errorf("colleagues' addresses from 3 new IPs: %v (score %d), want compromised", v, f.s.Score())
+	}
+	for _, from := range []string{"alice@corp.example", "team@corp.example"} {
+		f = newFeed()
+		at = f.aliceWeek()
+		for i := range 40 {
+			f.sendAs(at.Add(time.Duration(i)*90*time.Second), fmt.Sprintf("203.0.113.%d", 10+i%3), from)
+		}
+		if c := f.s.counts(&f.cfg, at.Add(time.Hour)); c.unf != 0 {
+			t.Errorf("%s: %d messages counted as unfamiliar senders", from, c.unf)
+		}
+	}
+}
+
+// TestSendersOfAStateSavedWithoutThem: a state saved before sender
+// addresses were kept knows none of them; no address is unfamiliar until
+// a window has passed since it was loaded.
+func TestSendersOfAStateSavedWithoutThem(t *testing.T) {
+	f := newFeed()
+	at := f.aliceWeek()
+	d := f.s.Data()
+	d.SendFirstK, d.SendFirstT, d.SendersKept = nil, Times{}, false
+	s, err := d.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.s = s
+	f.sendAs(at, "198.51.100.10", "team@corp.example")
+	f.sendAs(at.Add(time.Minute), "198.51.100.10", "bob@corp.example")
+	if c := f.s.counts(&f.cfg, at.Add(time.Minute)); c.unf != 0 {
+		t.Errorf("just after loading: %d unfamiliar", c.unf)
+	}
+	later := at.Add(f.cfg.Window + time.Hour)
+	f.sendAs(later, "198.51.100.10", "carol@corp.example")
+	f.sendAs(later.Add(time.Minute), "198.51.100.10", "team@corp.example")
+	if c := f.s.counts(&f.cfg, later.Add(time.Minute)); c.unf != 1 {
+		t.Errorf("a window after loading: %d unfamiliar, want 1 (carol)", c.unf)
+	}
+}
+
+// TestRefusedFromNewIPsAtTheLogsStart: a login with no history in the log
+// sends as its own address from 10 new IPs and is refused for spam 50
+// times: without a baseline no volume rule can make that a takeover's
+// sending; the refusals from new IPs do.
+func TestRefusedFromNewIPsAtTheLogsStart(t *testing.T) {
+	f := newFeed()
+	// its first address at the log's start: never new
+	f.s.Message(&f.cfg, Message{Time: t0, IP: "198.51.100.10", Domain: "corp.example", Sender: "alice@corp.example", OwnAddress: true, LogStart: t0})
+	at := t0.Add(2 * time.Hour)
+	for i := range 120 {
+		f.s.Message(&f.cfg, Message{Time: at.Add(time.Duration(i) * 25 * time.Second), IP: fmt.Sprintf("203.0.113.%d", 10+i%10),
+			Domain: "corp.example", Sender: "alice@corp.example", OwnAddress: true, LogStart: t0})
+		if i%2 == 1 && i < 100 {
+			f.s.Rejection(&f.cfg, at.Add(time.Duration(i)*25*time.Second))
+		}
+	}
+	if v := f.s.Verdict(); v != Compromised {
+		t.Errorf("verdict %v (score %d), want compromised: %v", v, f.s.Score(), Reasons(f.s.Best(), time.UTC))
+	}
+}

@@ -78,6 +78,7 @@ type Thresholds struct {
 	OneDomainMessages   int `toml:"one_domain_messages"`
 	ForgedShareMessages int `toml:"forged_share_messages"`
 	ForgedNewIPMessages int `toml:"forged_new_ip_messages"`
+	SenderReuse         int `toml:"sender_reuse"`
 	NewIPs              int `toml:"new_ips"`
 	MoreNewIPs          int `toml:"more_new_ips"`
 	ManyNewIPs          int `toml:"many_new_ips"`
@@ -94,6 +95,7 @@ type Thresholds struct {
 	BurstMessages       int `toml:"burst_messages"`
 	Rejections          int `toml:"rejections"`
 	ManyRejections      int `toml:"many_rejections"`
+	HeavyRejections     int `toml:"heavy_rejections"`
 	RejectionSliver     int `toml:"rejection_sliver"`
 	Bounces             int `toml:"bounces"`
 	FailedLogins        int `toml:"failed_logins"`
@@ -125,6 +127,7 @@ var thresholds = []ThresholdInfo{
 	{"one_domain_messages", "messages, 80% of the window or more, with one foreign domain for 2 points", 20, func(t *Thresholds) *int { return &t.OneDomainMessages }},
 	{"forged_share_messages", "foreign-sender messages, half the window or more, that make the window mostly forged", 10, func(t *Thresholds) *int { return &t.ForgedShareMessages }},
 	{"forged_new_ip_messages", "foreign-sender messages from new IPs that make forgery a takeover", 3, func(t *Thresholds) *int { return &t.ForgedNewIPMessages }},
+	{"sender_reuse", "messages per foreign sender address, on average, from which the window's foreign senders are the login's own set (a relay or an application repeats its few senders; forged spam varies them)", 2, func(t *Thresholds) *int { return &t.SenderReuse }},
 	{"new_ips", "client IPs new in the window for 2 points (and for a burst to count)", 3, func(t *Thresholds) *int { return &t.NewIPs }},
 	{"more_new_ips", "new client IPs for 3 points", 5, func(t *Thresholds) *int { return &t.MoreNewIPs }},
 	{"many_new_ips", "new client IPs for 4 points", 10, func(t *Thresholds) *int { return &t.ManyNewIPs }},
@@ -141,6 +144,7 @@ var thresholds = []ThresholdInfo{
 	{"burst_messages", "messages in the window for a burst mostly from new IPs to count", 50, func(t *Thresholds) *int { return &t.BurstMessages }},
 	{"rejections", "remote spam rejections for 2 points", 3, func(t *Thresholds) *int { return &t.Rejections }},
 	{"many_rejections", "remote spam rejections for 3 points", 10, func(t *Thresholds) *int { return &t.ManyRejections }},
+	{"heavy_rejections", "remote spam rejections that make sending a takeover's (with the score), even without history or new IPs", 100, func(t *Thresholds) *int { return &t.HeavyRejections }},
 	{"rejection_sliver", "spam rejections count only when more than one in this many of the window's recipients", 50, func(t *Thresholds) *int { return &t.RejectionSliver }},
 	{"bounces", "bounces caused that count", 10, func(t *Thresholds) *int { return &t.Bounces }},
 	{"failed_logins", "failed logins (for the login, or from its new IPs before their first use) for 1 point", 3, func(t *Thresholds) *int { return &t.FailedLogins }},
@@ -189,14 +193,17 @@ func b2i(b bool) int {
 // rules is the detector's rule table. Rules that read the login's own
 // history say so: foreign-sender rules see no foreign senders for a login
 // that sent mostly as other domains' addresses before the window (a
-// ticketing system sending as its customers); volume rules compare with
-// the login's busiest hour before the window.
+// ticketing system sending as its customers) or that reuses a few sender
+// addresses throughout the window (a relay for hosted customers), and
+// count as forged the addresses of its own domains it had not sent as
+// before the window (a colleague's, an invented one); volume
+// rules compare with the login's busiest hour before the window.
 var rules = []Rule{
 	{
 		Name: "forged_domains", Kind: Score, Group: "forged",
-		Doc:    "envelope senders of min_foreign_domains or more domains not the login's own (unless its history shows it sends as others)",
+		Doc:    "envelope senders of min_foreign_domains or more domains not the login's own, each address of its own domains that it had not sent as before the window counting as one more (a colleague's, an invented one: from a window of the login's history on; never its own address, the login itself) (unless its history shows it sends as others, or the window's foreign senders are a set it reuses: two addresses or more, sender_reuse messages per address, forged_share_messages at least, fewer than `rejections` spam refusals; this applies to every rule that reads foreign senders)",
 		Points: "4; 6 from more_foreign_domains; 7 from many_foreign_domains",
-		Reads:  []string{"min_foreign_domains", "more_foreign_domains", "many_foreign_domains"}, Figures: []string{"foreign_domains", "foreign_messages"},
+		Reads:  []string{"min_foreign_domains", "more_foreign_domains", "many_foreign_domains", "sender_reuse"}, Figures: []string{"foreign_domains", "foreign_messages"},
 		fire: func(t *Thresholds, e *evidence) int {
 			return tier(e.d, [3]int{t.MinForeignDomains, t.MoreForeignDomains, t.ManyForeignDomains}, [3]int{4, 6, 7})
 		},
@@ -270,7 +277,7 @@ var rules = []Rule{
 	},
 	{
 		Name: "spam_rejections", Kind: Score,
-		Doc:    "remote rejections that speak of spam or reputation (none when fewer than one in rejection_sliver of the window's recipients, for mail as the login's own from known IPs: a big mailing's few refusals; the one reading of the window that more messages can lower)",
+		Doc:    "remote rejections that speak of spam or reputation (none when fewer than one in rejection_sliver of the window's recipients, for mail as the login's own from known IPs: a big mailing's few refusals; with sender_reuse, one of the two readings of the window that more messages can lower)",
 		Points: "1; 2 from rejections; 3 from many_rejections",
 		Reads:  []string{"rejections", "many_rejections", "rejection_sliver"}, Figures: []string{"rejections"},
 		fire: func(t *Thresholds, e *evidence) int {
@@ -339,6 +346,22 @@ var rules = []Rule{
 		fire: func(t *Thresholds, e *evidence) int {
 			return b2i(e.vol >= 3 && e.rej >= t.ManyRejections && e.newIPs >= 2)
 		},
+		reason: rejectionsReason,
+	},
+	{
+		Name: "refused_from_new_ips", Kind: Sending,
+		Doc:   "many_rejections or more remote spam rejections with new_ips or more new IPs (no volume needed: a login without history has no baseline)",
+		Reads: []string{"many_rejections", "new_ips"}, Figures: []string{"rejections", "new_ips"},
+		fire: func(t *Thresholds, e *evidence) int {
+			return b2i(e.rej >= t.ManyRejections && e.newIPs >= t.NewIPs)
+		},
+		reason: rejectionsReason,
+	},
+	{
+		Name: "heavily_refused", Kind: Sending,
+		Doc:   "heavy_rejections or more remote spam rejections (not a big mailing's sliver), from any IP",
+		Reads: []string{"heavy_rejections", "rejection_sliver"}, Figures: []string{"rejections"},
+		fire:   func(t *Thresholds, e *evidence) int { return b2i(e.rej >= t.HeavyRejections) },
 		reason: rejectionsReason,
 	},
 	{
@@ -420,10 +443,18 @@ const maxGroups = 8
 
 // derive computes into e what the rules read from the window's counts.
 func derive(t *Thresholds, c counts, e *evidence) {
-	if c.foreignNorm {
-		// it always sends as others' addresses: judge it as if its
-		// senders were its own
+	if c.foreignNorm || c.reusesSenders(t) {
+		// it always sends as others' addresses, or keeps to a few of
+		// them throughout the window with nobody refusing them for
+		// spam: judge it as if its senders were its own
 		c.d, c.foreign, c.fNew = 0, 0, 0
+	} else {
+		// addresses of its own domains it has no history of (a
+		// colleague's, an invented one) are forged senders too, each
+		// address counting as one forged identity
+		c.d += c.unfSenders
+		c.foreign += c.unf
+		c.fNew += c.unfNew
 	}
 	*e = evidence{counts: c}
 	e.forged = c.foreign >= t.ForgedShareMessages && c.foreign*2 >= c.n
@@ -470,6 +501,17 @@ func derive(t *Thresholds, c counts, e *evidence) {
 		}
 	}
 	e.vol = max(e.msgVol, e.rcptVol)
+}
+
+// reusesSenders tells whether the window's foreign mail keeps to a set of
+// sender addresses: forged_share_messages or more with a known sender,
+// from two addresses or more (one forged address throughout is a
+// spammer's brand as often as a job's), sender_reuse messages per address
+// on average, and fewer than `rejections` spam refusals. This reads the window as the login's own
+// history (a relay sending as its hosted customers, a cron job's fixed
+// addresses), which a login first seen at the log's start has no other of.
+func (c *counts) reusesSenders(t *Thresholds) bool {
+	return c.senderMsgs >= t.ForgedShareMessages && c.senders >= 2 && c.senders*t.SenderReuse <= c.senderMsgs && c.rej < t.Rejections
 }
 
 // apply runs the rule table over e: the score, and a bit for each rule

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 )
@@ -30,11 +31,22 @@ type StateData struct {
 	WinDomains []string
 	WinFlags   []uint8 // and 4: from an IP new in the window
 	WinRcpts   []int32 // recipients of each message; nil in states saved before they were kept
-	HourHead   int     // index into the window
-	MinHead    int     // index into the window
-	Domains    []KeyCount
-	Foreign    int
-	FNew       int
+	// WinSender is the SenderKey of each foreign message's sender (0:
+	// unknown); nil in states saved before senders were kept, whose window
+	// then holds no known sender until new messages come
+	WinSender []uint64
+	// SendFirstK, SendFirstT: when the login first sent as each address of
+	// its own domains (sorted by key); SendersKept is false in states saved
+	// before they were kept, whose senders are then known from SendersFrom
+	SendFirstK  []uint64
+	SendFirstT  Times
+	SendersFrom time.Time
+	SendersKept bool
+	HourHead    int // index into the window
+	MinHead     int // index into the window
+	Domains     []KeyCount
+	Foreign     int
+	FNew        int
 
 	Rej    Times
 	Bnc    Times
@@ -96,6 +108,7 @@ func (s *State) Data() StateData {
 		Verdict: s.verdict, Score: s.score, Best: s.best, Start: s.start,
 		PriorSum: s.priorSum, BaseHour: s.baseHour, BaseVal: s.baseVal, BaseHist: s.baseHist, Origin: s.origin,
 		BaseRcpts: s.baseRcpts, RcptsKept: true, RcptsFrom: s.rcptsFrom,
+		SendersKept: true, SendersFrom: s.sendersFrom,
 	}
 	d.Best.NewIPList = clone(s.best.NewIPList)
 	d.Best.TopForeign = clone(s.best.TopForeign)
@@ -114,6 +127,13 @@ func (s *State) Data() StateData {
 		d.NewIPs = append(d.NewIPs, NewIP{f.t, f.ip, f.viaOther, f.shared, f.msg})
 	}
 	d.PriorFor = sortedCounts(s.priorFor)
+	for k := range s.sendFirst {
+		d.SendFirstK = append(d.SendFirstK, k)
+	}
+	slices.Sort(d.SendFirstK)
+	for _, k := range d.SendFirstK {
+		d.SendFirstT.Append(s.sendFirst[k])
+	}
 	if n := len(s.win) - s.winHead; n > 0 {
 		d.WinDomain, d.WinFlags = make([]uint32, n), make([]uint8, n)
 		dict := map[string]uint32{}
@@ -135,7 +155,16 @@ func (s *State) Data() StateData {
 			if o.fromNew {
 				d.WinFlags[i] |= 4
 			}
+			if o.unfamiliar {
+				d.WinFlags[i] |= 8
+			}
 			d.WinRcpts = append(d.WinRcpts, o.rcpts)
+			if o.sender != 0 && d.WinSender == nil {
+				d.WinSender = make([]uint64, n)
+			}
+			if o.sender != 0 {
+				d.WinSender[i] = o.sender
+			}
 		}
 	}
 	d.Domains = sortedCounts(s.domains)
@@ -172,7 +201,7 @@ func (d *StateData) State() (*State, error) {
 		}
 	}
 	n := d.WinT.Len()
-	if len(d.WinDomain) != n || len(d.WinFlags) != n || d.WinRcpts != nil && len(d.WinRcpts) != n || len(d.IPFirstIP) != d.IPFirstT.Len() || len(d.FailIP) != d.FailT.Len() {
+	if len(d.WinDomain) != n || len(d.WinFlags) != n || d.WinRcpts != nil && len(d.WinRcpts) != n || d.WinSender != nil && len(d.WinSender) != n || len(d.IPFirstIP) != d.IPFirstT.Len() || len(d.FailIP) != d.FailT.Len() {
 		return nil, errors.New("detector state: column lengths differ")
 	}
 	if d.HourHead < 0 || d.HourHead > n || d.MinHead < 0 || d.MinHead > n {
@@ -191,11 +220,23 @@ func (d *StateData) State() (*State, error) {
 		peakMinute: d.PeakMinute, peakHour: d.PeakHour,
 		verdict: d.Verdict, score: d.Score, best: d.Best, start: d.Start,
 		priorSum: d.PriorSum, baseHour: d.BaseHour, baseVal: d.BaseVal, baseHist: d.BaseHist, origin: d.Origin,
-		baseRcpts: d.BaseRcpts, rcptsFrom: d.RcptsFrom,
+		baseRcpts: d.BaseRcpts, rcptsFrom: d.RcptsFrom, sendersFrom: d.SendersFrom,
 	}
 	s.best.NewIPList = clone(d.Best.NewIPList)
 	s.best.TopForeign = clone(d.Best.TopForeign)
 	s.best.Rules = cloneFired(d.Best.Rules)
+	if !d.SendersKept && d.Hours != nil {
+		s.sendersFrom = d.Last // no sender history: every address would look new
+	}
+	if len(d.SendFirstK) != d.SendFirstT.Len() {
+		return nil, errors.New("detector state: sender columns differ in length")
+	}
+	if len(d.SendFirstK) > 0 {
+		s.sendFirst = make(map[uint64]time.Time, len(d.SendFirstK))
+		for i, k := range d.SendFirstK {
+			s.sendFirst[k] = d.SendFirstT.At(i)
+		}
+	}
 	if !d.RcptsKept && d.Hours != nil {
 		s.rcptsFrom = d.Last // its hourly slots hold no recipients
 	}
@@ -243,7 +284,17 @@ func (d *StateData) State() (*State, error) {
 			if d.WinRcpts != nil {
 				r = min(max(d.WinRcpts[i], 1), 1<<20)
 			}
-			o := obs{d.WinT.At(i), d.WinDomains[k], f&1 != 0, f&2 != 0, f&4 != 0, r}
+			o := obs{d.WinT.At(i), d.WinDomains[k], f&1 != 0, f&2 != 0, f&4 != 0, r, 0, f&8 != 0}
+			if d.WinSender != nil && (o.foreign || o.unfamiliar) && s.addSender(n, d.WinSender[i]) {
+				o.sender = d.WinSender[i]
+			}
+			if o.unfamiliar {
+				s.unf++
+				if o.fromNew {
+					s.unfNew++
+				}
+				s.countUnfamiliar(n, o.sender)
+			}
 			s.win[i] = o
 			s.winRcpts += int(r)
 			if i >= d.HourHead { // the last hour's sums
