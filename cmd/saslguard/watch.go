@@ -237,6 +237,9 @@ func runWatch(cmd *cobra.Command, args []string, f watchFlags) error {
 			}
 		},
 	}
+	if cont != nil {
+		wcfg.RecheckDue, wcfg.Recheck = cont.RecheckDue, cont.Sink
+	}
 	if f.journal {
 		// Postfix lines in the journal count only when its trusted
 		// fields show Postfix wrote them.

@@ -125,6 +125,9 @@ type Outcome struct {
 	Done      time.Time `json:"done"`
 	// Next is what a person runs to finish (quarantine, disable, release).
 	Next string `json:"next,omitempty"`
+	// retry: refused for want of queue-file evidence, which more of the
+	// login's mail may still bring
+	retry bool
 }
 
 type job struct {
@@ -151,6 +154,9 @@ type Containment struct {
 
 	mu      sync.Mutex
 	pending map[string]bool // logins queued or being handled
+	// retries are the logins refused for want of evidence, checked again
+	// while they keep sending (see RecheckDue)
+	retries map[string]*retryState
 	closed  bool
 	rmu     sync.Mutex // serialises Report
 	// act serialises the steps that change something, once the evidence
@@ -213,7 +219,7 @@ func NewContainment(ctx context.Context, cfg ContainConfig) (*Containment, error
 		return nil, fmt.Errorf("contain: block text: %w", err)
 	}
 	c := &Containment{cfg: cfg, log: cfg.Logger, jobs: make(chan job, cfg.QueueLen),
-		done: make(chan struct{}), pending: map[string]bool{}, own: map[string]bool{}}
+		done: make(chan struct{}), pending: map[string]bool{}, retries: map[string]*retryState{}, own: map[string]bool{}}
 	for _, d := range cfg.OwnDomains {
 		if d = strings.ToLower(strings.TrimSpace(d)); d != "" {
 			c.own[d] = true
@@ -301,6 +307,57 @@ func (c *Containment) Sink(a Alert) {
 	}
 }
 
+// A login refused for want of evidence is checked again while it keeps
+// sending: first retryFirst after the refusal, then at doubling intervals up
+// to retryMax, at most retryTries times. Forged log lines that raise a
+// login's alert before its spam is queued (or with other logins' queue ids)
+// then do not leave it uncontained until the next alert.
+const (
+	retryFirst = 30 * time.Second
+	retryMax   = 10 * time.Minute
+	retryTries = 12
+)
+
+type retryState struct {
+	next  time.Time
+	wait  time.Duration
+	tries int
+}
+
+// noteRetry records when the login may be checked again (c.mu held).
+func (c *Containment) noteRetry(key string, o Outcome) {
+	if !o.retry {
+		if o.Status == Contained || o.Status == Skipped {
+			delete(c.retries, key)
+		}
+		return
+	}
+	r := c.retries[key]
+	if r == nil {
+		r = &retryState{wait: retryFirst}
+		c.retries[key] = r
+	} else {
+		r.wait = min(2*r.wait, retryMax)
+	}
+	r.tries++
+	if r.tries > retryTries {
+		delete(c.retries, key)
+		return
+	}
+	r.next = o.Done.Add(r.wait)
+}
+
+// RecheckDue tells whether login, refused earlier for want of evidence, is
+// due to be checked again. The engine asks it as the login keeps sending,
+// and hands the alert to Sink when it is; nothing is alerted again.
+func (c *Containment) RecheckDue(login string) bool {
+	key := strings.ToLower(login)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := c.retries[key]
+	return r != nil && !c.pending[key] && !c.cfg.Now().Before(r.next)
+}
+
 func (c *Containment) report(o Outcome) {
 	o.Kind = "containment"
 	lvl := slog.LevelWarn
@@ -330,8 +387,10 @@ func (c *Containment) run(ctx context.Context) {
 		}
 		o := c.contain(ctx, j)
 		o.Done = c.cfg.Now()
+		key := strings.ToLower(j.alert.Login)
 		c.mu.Lock()
-		delete(c.pending, strings.ToLower(j.alert.Login))
+		delete(c.pending, key)
+		c.noteRetry(key, o)
 		c.mu.Unlock()
 		c.report(o)
 	}
@@ -544,7 +603,8 @@ func (c *Containment) contain(ctx context.Context, j job) Outcome {
 	ev, why := c.verify(ctx, j)
 	o.Evidence = ev.String()
 	if why != "" {
-		o.Status, o.Why = Refused, "not contained: "+why+"; check it and run respond"
+		o.Status, o.Why = Refused, "not contained: "+why+"; checked again while it sends; check it and run respond"
+		o.retry = true
 		return o
 	}
 	c.act.Lock()

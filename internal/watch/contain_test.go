@@ -622,3 +622,73 @@ func TestContainCancelledCheckSaysCancelled(t *testing.T) {
 		t.Fatalf("outcome %+v", o)
 	}
 }
+
+// TestContainRechecksRefusedLogin: a login refused for want of evidence
+// (forged lines raised its alert before its spam was queued) is checked
+// again as it keeps sending, at doubling intervals, and contained once its
+// queue files show the takeover; other refusals are not retried.
+func TestContainRechecksRefusedLogin(t *testing.T) {
+	f := newFixture(t, ContainConfig{})
+	const alice = "alice@lab.test"
+	f.c.Sink(compromised(alice, []string{"ABCDEF0123", "ABCDEF0124", "ABCDEF0125"}))
+	if o := f.next(t); o.Status != Refused || !strings.Contains(o.Why, "checked again while it sends") {
+		t.Fatalf("first outcome %+v", o)
+	}
+	if f.c.RecheckDue(alice) {
+		t.Fatal("due at once")
+	}
+	f.advance(29 * time.Second)
+	if f.c.RecheckDue(alice) {
+		t.Fatal("due before 30 s")
+	}
+	f.advance(time.Second)
+	if !f.c.RecheckDue("ALICE@lab.test") {
+		t.Fatal("not due after 30 s")
+	}
+	// Still nothing queued: refused again, next check 60 s on.
+	f.c.Sink(compromised(alice, nil))
+	if o := f.next(t); o.Status != Refused {
+		t.Fatalf("second outcome %+v", o)
+	}
+	f.advance(59 * time.Second)
+	if f.c.RecheckDue(alice) {
+		t.Fatal("due before the doubled wait")
+	}
+	f.advance(time.Second)
+	if !f.c.RecheckDue(alice) {
+		t.Fatal("not due after the doubled wait")
+	}
+	// Its spam is in the queue now: contained, and no longer due.
+	f.c.Sink(compromised(alice, f.q.add(alice, 6, true)))
+	if o := f.next(t); o.Status != Contained {
+		t.Fatalf("third outcome %+v", o)
+	}
+	f.advance(time.Hour)
+	if f.c.RecheckDue(alice) {
+		t.Error("due after it was contained")
+	}
+	// An unsafe login is refused for good: never due.
+	f.c.Sink(compromised("-bad login", nil))
+	if o := f.next(t); o.Status != Refused {
+		t.Fatalf("unsafe login %+v", o)
+	}
+	f.advance(time.Hour)
+	if f.c.RecheckDue("-bad login") {
+		t.Error("an unsafe login is due")
+	}
+}
+
+// TestContainRetriesEnd: the checks stop after retryTries refusals.
+func TestContainRetriesEnd(t *testing.T) {
+	f := newFixture(t, ContainConfig{})
+	for i := range retryTries + 1 {
+		f.c.Sink(compromised("bob@lab.test", nil))
+		if o := f.next(t); o.Status != Refused {
+			t.Fatalf("outcome %d %+v", i, o)
+		}
+		f.advance(retryMax)
+		if due := f.c.RecheckDue("bob@lab.test"); due != (i < retryTries) {
+			t.Fatalf("after refusal %d: due %v", i+1, due)
+		}
+	}
+}

@@ -65,6 +65,12 @@ type Config struct {
 	// sends this long after its last alert, in event time (default 6 h), so
 	// a login cleaned up, re-enabled and taken over again is not silent.
 	Cooldown time.Duration
+	// RecheckDue and Recheck give a compromised login that keeps sending
+	// back to contain mode when it asks (a refusal for want of evidence,
+	// which more mail may bring): Recheck gets the alert, on the goroutine
+	// that called Line, and nothing is alerted again.
+	RecheckDue func(login string) bool
+	Recheck    func(Alert)
 }
 
 // Engine turns lines into alerts. It is not safe for concurrent use: one
@@ -242,17 +248,27 @@ func (e *Engine) onEvidence(a *correlate.Account, at time.Time) {
 	if d.Verdict() < e.cfg.Level {
 		return
 	}
+	if d.Verdict() == detect.Compromised && e.cfg.RecheckDue != nil && e.cfg.Recheck != nil && e.cfg.RecheckDue(a.Login) {
+		e.cfg.Recheck(e.alertOf(a, d, at))
+	}
 	last := e.lastAlert(a.Login)
 	if last.IsZero() || at.Sub(last) < e.cfg.Cooldown {
 		return
 	}
 	reasons := append([]string{fmt.Sprintf("still sending %s after the alert of %s",
 		at.Sub(last).Round(time.Minute), last.In(e.cfg.Loc).Format("Jan 2 15:04"))}, detect.Reasons(d.Best(), e.cfg.Loc)...)
-	e.raise(Alert{
+	al := e.alertOf(a, d, at)
+	al.Reasons = reasons
+	e.raise(al)
+}
+
+// alertOf is the alert for a's detector state at time at.
+func (e *Engine) alertOf(a *correlate.Account, d *detect.State, at time.Time) Alert {
+	return Alert{
 		Login: a.Login, Verdict: d.Verdict().String(), Score: d.Score(), At: at, Start: d.Start(),
-		Reasons: reasons, QueueIDs: append([]string(nil), a.QueueIDs...),
+		Reasons: detect.Reasons(d.Best(), e.cfg.Loc), QueueIDs: append([]string(nil), a.QueueIDs...),
 		Allowlisted: e.cfg.Allow[a.Login], Command: "saslguard respond -- " + report.ShellQuote(a.Login),
-	})
+	}
 }
 
 // TextSink writes alerts as readable lines.

@@ -203,3 +203,34 @@ func TestReAlertAfterCooldown(t *testing.T) {
 		t.Fatalf("alerts %+v", al)
 	}
 }
+
+// TestRecheckGoesToContainmentOnly: while contain mode asks for it, a
+// compromised login that keeps sending is handed back to it, and no alert
+// is raised again.
+func TestRecheckGoesToContainmentOnly(t *testing.T) {
+	var rechecked []Alert
+	due := false
+	e := New(Config{Loc: time.UTC, RecheckDue: func(string) bool { return due }, Recheck: func(a Alert) { rechecked = append(rechecked, a) }})
+	e.SetYear("x", 2026)
+	t0 := time.Date(2026, 11, 27, 1, 0, 0, 0, time.UTC)
+	send := func(from, n int) {
+		for i := from; i < from+n; i++ {
+			ts := t0.Add(time.Duration(i) * 10 * time.Second).Format("Jan _2 15:04:05")
+			qid := fmt.Sprintf("%010X", 0xE00000+i)
+			e.Line("x", []byte(fmt.Sprintf("%s mx1 postfix/submission/smtpd[1]: %s: client=unknown[203.0.113.%d], sasl_method=PLAIN, sasl_username=victim@lab.test", ts, qid, i%9)))
+			e.Line("x", []byte(fmt.Sprintf("%s mx1 postfix/qmgr[2]: %s: from=<x@spam%d.example>, size=1, nrcpt=1 (queue active)", ts, qid, i)))
+		}
+	}
+	send(0, 40)
+	if n := len(e.Alerts()); n != 1 || len(rechecked) != 0 {
+		t.Fatalf("%d alerts, %d rechecks after the takeover", n, len(rechecked))
+	}
+	due = true
+	send(40, 3)
+	if n := len(e.Alerts()); n != 1 || len(rechecked) == 0 {
+		t.Fatalf("%d alerts, %d rechecks while due", n, len(rechecked))
+	}
+	if a := rechecked[0]; a.Login != "victim@lab.test" || a.Verdict != "compromised" || len(a.QueueIDs) == 0 {
+		t.Errorf("recheck alert %+v", a)
+	}
+}
