@@ -31,7 +31,7 @@ func (rt *ruleTrace) record(s *detect.State, e detect.TraceEvent) {
 // stopped firing, with its points and figures, the score, and each rise of
 // the verdict. Times move by shift years (scan.Result.YearShift).
 func writeTimeline(w io.Writer, a *correlate.Account, events []detect.TraceEvent, cfg *detect.Config, loc *time.Location, shift int) error {
-	ew := &errWriter{w: w}
+	ew := &report.ErrWriter{W: w}
 	fmt.Fprintf(ew, "%s: when the detector's rules fired (suspicious from score %d with a sending or notable rule, compromised from %d with a sending rule)\n",
 		report.Safe(a.Login, 200), cfg.SuspiciousScore, cfg.CompromisedScore)
 	if len(events) == 0 {
@@ -79,7 +79,7 @@ func writeTimeline(w io.Writer, a *correlate.Account, events []detect.TraceEvent
 	}
 	d := a.Detector()
 	fmt.Fprintf(ew, "verdict at the end: %s (highest score %d)\n", d.Verdict(), d.Score())
-	return ew.err
+	return ew.Err
 }
 
 // prevOrder lists the names of the rules in prev in table order.
@@ -107,18 +107,4 @@ func firedText(f detect.Fired) string {
 		s += " (" + strings.Join(figs, ", ") + ")"
 	}
 	return s
-}
-
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(p []byte) (int, error) {
-	if e.err != nil {
-		return 0, e.err
-	}
-	n, err := e.w.Write(p)
-	e.err = err
-	return n, err
 }

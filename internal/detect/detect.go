@@ -420,9 +420,9 @@ func (s *State) Message(cfg *Config, m Message) (changed bool) {
 	if m.Foreign {
 		o.sender = SenderKey(m.Sender)
 	} else if m.Sender != "" && !m.OwnAddress {
-		o.unfamiliar = s.unfamiliarSender(cfg, SenderKey(m.Sender), t)
-		if o.unfamiliar {
-			o.sender = SenderKey(m.Sender)
+		k := SenderKey(m.Sender)
+		if o.unfamiliar = s.unfamiliarSender(cfg, k, t); o.unfamiliar {
+			o.sender = k
 		}
 	}
 	if o.foreignNew && len(s.forgedFrom) < cfg.MaxTracked {

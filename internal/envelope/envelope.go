@@ -472,13 +472,14 @@ func parseISO(s string) (time.Time, int, error) {
 	default:
 		return time.Time{}, 0, ErrBadTime
 	}
-	unix := daysFromCivil(y, int(mon), d)*86400 + int64(h*3600+m*60+sec) - int64(off)
+	unix := DaysFromCivil(y, int(mon), d)*86400 + int64(h*3600+m*60+sec) - int64(off)
 	return time.Unix(unix, int64(ns)).UTC(), i, nil
 }
 
-// daysFromCivil returns the days since 1970-01-01 of a proleptic Gregorian
-// date (Howard Hinnant's algorithm).
-func daysFromCivil(y, m, d int) int64 {
+// DaysFromCivil returns the days since 1970-01-01 of a proleptic Gregorian
+// date (Howard Hinnant's algorithm): a date to Unix time without time.Date's
+// cost, for the parsers' hot paths.
+func DaysFromCivil(y, m, d int) int64 {
 	if m <= 2 {
 		y--
 	}

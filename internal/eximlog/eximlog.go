@@ -26,6 +26,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/saslguard/saslguard/internal/envelope"
 	"github.com/saslguard/saslguard/internal/event"
 )
 
@@ -200,7 +201,7 @@ func (p *Parser) stamp(line string, loc *time.Location, fr *Frame) (string, bool
 		if line[i] == '-' {
 			off = -off
 		}
-		unix := daysFromCivil(y, mon, d)*86400 + int64(h*3600+mi*60+s) - int64(off)
+		unix := envelope.DaysFromCivil(y, mon, d)*86400 + int64(h*3600+mi*60+s) - int64(off)
 		fr.Time = time.Unix(unix, int64(ns)).UTC()
 		fr.Zone = true
 		i += 6
@@ -1064,23 +1065,6 @@ func atoi64(s string) (int64, bool) {
 		n = n*10 + int64(s[i]-'0')
 	}
 	return n, true
-}
-
-// daysFromCivil returns the days since 1970-01-01 of a proleptic Gregorian
-// date (Howard Hinnant's algorithm).
-func daysFromCivil(y, m, d int) int64 {
-	if m <= 2 {
-		y--
-	}
-	era := y / 400
-	if y < 0 && y%400 != 0 {
-		era = (y - 399) / 400
-	}
-	yoe := y - era*400
-	mp := (m + 9) % 12
-	doy := (153*mp+2)/5 + d - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	return int64(era)*146097 + int64(doe) - 719468
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }

@@ -272,7 +272,7 @@ func Text(w io.Writer, doc Document, o TextOptions) error {
 	if o.MaxOK <= 0 {
 		o.MaxOK = 10
 	}
-	ew := &errWriter{w: w}
+	ew := &ErrWriter{W: w}
 	flagged := 0
 	for _, a := range doc.Accounts {
 		if a.Verdict != "ok" {
@@ -392,7 +392,7 @@ func Text(w io.Writer, doc Document, o TextOptions) error {
 	if flagged == 0 {
 		fmt.Fprintln(ew, "no login flagged")
 	}
-	return ew.err
+	return ew.Err
 }
 
 func sum(m map[string]int64) int64 {
@@ -492,16 +492,19 @@ func ShellQuote(s string) string {
 	return b.String()
 }
 
-type errWriter struct {
-	w   io.Writer
-	err error
+// ErrWriter writes to W until a write fails, then keeps the error in Err
+// and writes nothing more: a report is printed without an error check per
+// line, and the first error is returned at its end.
+type ErrWriter struct {
+	W   io.Writer
+	Err error
 }
 
-func (e *errWriter) Write(p []byte) (int, error) {
-	if e.err != nil {
-		return 0, e.err
+func (e *ErrWriter) Write(p []byte) (int, error) {
+	if e.Err != nil {
+		return 0, e.Err
 	}
-	n, err := e.w.Write(p)
-	e.err = err
+	n, err := e.W.Write(p)
+	e.Err = err
 	return n, err
 }

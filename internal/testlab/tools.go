@@ -333,3 +333,30 @@ func (l *Lab) DebianShape(ctx context.Context) (submission, smtps string, err er
 	}
 	return submission, smtps, l.Reload(ctx)
 }
+
+// AppendForgedLines appends to the log at path what any local user can
+// write through syslog (logger -t postfix/submission/smtpd ...): login
+// "sends" one message per queue id, from the client addresses ips in turn,
+// with forged senders. The ids may be real ones copied from mailq, or made
+// up.
+func AppendForgedLines(path, login string, ids, ips []string) error {
+	var b strings.Builder
+	stamp := time.Now().Format("Jan _2 15:04:05")
+	for i, qid := range ids {
+		ip := ips[i%len(ips)]
+		pid := 41000 + i
+		fmt.Fprintf(&b, "%s mail postfix/submission/smtpd[%d]: connect from unknown[%s]\n", stamp, pid, ip)
+		fmt.Fprintf(&b, "%s mail postfix/submission/smtpd[%d]: %s: client=unknown[%s], sasl_method=PLAIN, sasl_username=%s\n", stamp, pid, qid, ip, login)
+		fmt.Fprintf(&b, "%s mail postfix/cleanup[%d]: %s: message-id=<%d.forged@x>\n", stamp, pid+500, qid, i)
+		fmt.Fprintf(&b, "%s mail postfix/qmgr[%d]: %s: from=<sale%d@forged%d.example>, size=400, nrcpt=1 (queue active)\n", stamp, pid+900, qid, i, i)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(b.String()); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

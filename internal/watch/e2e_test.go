@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -111,29 +110,16 @@ func (d *daemon) wait(t *testing.T, ctx context.Context, login string) Outcome {
 	}
 }
 
-// forge appends Postfix-like lines to the log, as any local user can with
-// logger(1) into syslog: carol "sends" 8 spam messages from 4 addresses.
-// The queue ids are well-formed but name no queued message.
+// forge appends forged lines to the log (testlab.AppendForgedLines): carol
+// "sends" 8 spam messages from 4 addresses, under well-formed queue ids that
+// name no queued message.
 func forge(t *testing.T, path, login string) {
 	t.Helper()
-	var b strings.Builder
-	now := time.Now()
-	for i := range 8 {
-		stamp := now.Format("Jan _2 15:04:05")
-		qid := fmt.Sprintf("F%09X", 0xABC000+i)
-		ip := fmt.Sprintf("127.0.0.%d", 90+i%4)
-		pid := 40000 + i
-		fmt.Fprintf(&b, "%s mail postfix/submission/smtpd[%d]: connect from unknown[%s]\n", stamp, pid, ip)
-		fmt.Fprintf(&b, "%s mail postfix/submission/smtpd[%d]: %s: client=unknown[%s], sasl_method=PLAIN, sasl_username=%s\n", stamp, pid, qid, ip, login)
-		fmt.Fprintf(&b, "%s mail postfix/cleanup[%d]: %s: message-id=<%d.forged@x>\n", stamp, pid+100, qid, i)
-		fmt.Fprintf(&b, "%s mail postfix/qmgr[%d]: %s: from=<sale%d@forged%d.example>, size=400, nrcpt=1 (queue active)\n", stamp, pid+200, qid, i, i)
+	ids := make([]string, 8)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("F%09X", 0xABC000+i)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteString(b.String()); err != nil {
+	if err := testlab.AppendForgedLines(path, login, ids, []string{"127.0.0.90", "127.0.0.91", "127.0.0.92", "127.0.0.93"}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,28 +11,16 @@ import (
 	"github.com/saslguard/saslguard/internal/testlab"
 )
 
-// forgeIDs appends Postfix-like lines to the log, as any local user can
-// with logger(1) through syslog: login "sends" one message per queue id
-// (real ids copied from mailq, or made up) from addrs client addresses,
-// with forged senders.
+// forgeIDs appends forged lines to the log (testlab.AppendForgedLines):
+// login "sends" one message per queue id (real ids copied from mailq, or
+// made up) from addrs client addresses, with forged senders.
 func forgeIDs(t *testing.T, path, login string, ids []string, addrs int) {
 	t.Helper()
-	var b strings.Builder
-	stamp := time.Now().Format("Jan _2 15:04:05")
-	for i, qid := range ids {
-		ip := fmt.Sprintf("127.0.1.%d", 10+i%addrs)
-		pid := 41000 + i
-		fmt.Fprintf(&b, "%s mail postfix/submission/smtpd[%d]: connect from unknown[%s]\n", stamp, pid, ip)
-		fmt.Fprintf(&b, "%s mail postfix/submission/smtpd[%d]: %s: client=unknown[%s], sasl_method=PLAIN, sasl_username=%s\n", stamp, pid, qid, ip, login)
-		fmt.Fprintf(&b, "%s mail postfix/cleanup[%d]: %s: message-id=<%d.forged@x>\n", stamp, pid+500, qid, i)
-		fmt.Fprintf(&b, "%s mail postfix/qmgr[%d]: %s: from=<sale%d@forged%d.example>, size=400, nrcpt=1 (queue active)\n", stamp, pid+900, qid, i, i)
+	ips := make([]string, addrs)
+	for i := range ips {
+		ips[i] = fmt.Sprintf("127.0.1.%d", 10+i)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteString(b.String()); err != nil {
+	if err := testlab.AppendForgedLines(path, login, ids, ips); err != nil {
 		t.Fatal(err)
 	}
 }

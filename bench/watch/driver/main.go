@@ -19,7 +19,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -197,31 +196,14 @@ func spam(ctx context.Context, lab *testlab.Lab, login, pw string, r int, rate f
 	return queued, refused, first, firstErr
 }
 
-// forge appends Postfix-like lines to the log, as any local user can write
-// them through syslog (logger -t postfix/submission/smtpd): login "sends"
-// n spam messages from four addresses, under made-up queue ids that name
-// no queued message.
+// forge appends forged lines to the log: login "sends" n spam messages from
+// four addresses, under made-up queue ids that name no queued message.
 func forge(path, login string, r, n int) error {
-	var b strings.Builder
-	stamp := time.Now().Format("Jan _2 15:04:05")
-	for i := range n {
-		qid := fmt.Sprintf("E%04X%05X", r, i)
-		ip := fmt.Sprintf("127.0.200.%d", 10+i%4)
-		pid := 41000 + i
-		fmt.Fprintf(&b, "%s mail postfix/submission/smtpd[%d]: connect from unknown[%s]\n", stamp, pid, ip)
-		fmt.Fprintf(&b, "%s mail postfix/submission/smtpd[%d]: %s: client=unknown[%s], sasl_method=PLAIN, sasl_username=%s\n", stamp, pid, qid, ip, login)
-		fmt.Fprintf(&b, "%s mail postfix/cleanup[%d]: %s: message-id=<%d.forged@x>\n", stamp, pid+500, qid, i)
-		fmt.Fprintf(&b, "%s mail postfix/qmgr[%d]: %s: from=<sale%d@forged%d.example>, size=400, nrcpt=1 (queue active)\n", stamp, pid+900, qid, i, i)
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("E%04X%05X", r, i)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteString(b.String()); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return testlab.AppendForgedLines(path, login, ids, []string{"127.0.200.10", "127.0.200.11", "127.0.200.12", "127.0.200.13"})
 }
 
 // effectiveMap makes the saslguard map exist and be consulted by every

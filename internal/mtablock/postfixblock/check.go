@@ -1,7 +1,6 @@
 package postfixblock
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 
@@ -90,15 +89,7 @@ func (c Check) Notes() []string {
 // overrides (postconf -P -x) and the main.cf values, and decides per service
 // whether the map is effective.
 func (m *Map) Check(ctx context.Context) (Check, error) {
-	run := func(args ...string) ([]byte, error) {
-		var out bytes.Buffer
-		argv := postfixq.CommandArgv(m.bin("postconf"), m.cfg.ConfigDir, args...)
-		stderr, err := m.cfg.Runner.Run(ctx, argv, nil, &out)
-		if err != nil {
-			return nil, fmt.Errorf("postconf %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(stderr)))
-		}
-		return out.Bytes(), nil
-	}
+	run := func(args ...string) ([]byte, error) { return m.postconf(ctx, args...) }
 	f, err := run("-F", "*/*/command")
 	if err != nil {
 		return Check{}, err
