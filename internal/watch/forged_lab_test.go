@@ -78,8 +78,13 @@ func TestLabForgedLinesNameColleague(t *testing.T) {
 	}
 	d := startDaemon(t, ctx, lab, m, 3)
 	// The attacker reads bob's ids from mailq and names them in lines
-	// that show bob sending spam from four addresses.
-	es, err := lab.Queue(ctx)
+	// that show bob sending spam from four addresses. The queue is read
+	// once it has settled: a message moving from incoming to active while
+	// postqueue walks the directories is listed twice.
+	es, err := lab.WaitQueue(ctx, func(es []testlab.QueueEntry) bool {
+		c := testlab.QueueCounts(es)
+		return c["incoming"] == 0 && c["active"] == 0
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
